@@ -1,0 +1,309 @@
+"""The headless command line: `python -m trainers train|sample ...` (also installed as `gan-studio-train`).
+
+Exit codes: 0 success; 1 training failed; 2 bad usage or unusable data, settings or checkpoint;
+130 stopped with Ctrl-C (after a checkpoint was written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+from trainers.config import FAMILIES, FAMILY_DEFAULTS, RESOLUTIONS, ConfigError, TrainConfig
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _family_table() -> str:
+    rows = ["family defaults:"]
+    for name in FAMILIES:
+        d = FAMILY_DEFAULTS[name]
+        parts = [f"{d['optimizer']} lr {d['lr_g']:g}/{d['lr_d']:g}"]
+        if d["optimizer"] == "adam":
+            parts.append(f"betas {d['beta1']:g}/{d['beta2']:g}")
+        parts.append(f"z {d['z_dim']}")
+        if d.get("n_critic", 1) > 1:
+            parts.append(f"n_critic {d['n_critic']}")
+        if "clip" in d:
+            parts.append(f"clip {d['clip']:g}")
+        if "gp_weight" in d:
+            parts.append(f"gp {d['gp_weight']:g}")
+        res = "/".join(map(str, RESOLUTIONS[name]))
+        rows.append(f"  {name:15s} {', '.join(parts)}; resolutions {res}")
+    return "\n".join(rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainers",
+        description="GAN Studio's headless engine: train GANs on an image folder and sample from them.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.dedent("""\
+            examples:
+              python -m trainers train faces/ --model dcgan --out runs/dcgan --steps 2000
+              python -m trainers train --out runs/dcgan --resume --steps 4000
+              python -m trainers sample runs/dcgan --n 64 --seed 0 --out grid.png
+              python -m trainers sample runs/dcgan --n 16 --out faces/
+
+            exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model on a folder of images",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_family_table()
+                       + "\n\nUnset hyperparameters take the family's default; every value used is saved in "
+                       "RUN_DIR/config.json.\n--steps counts generator steps for the whole run (a resumed run "
+                       "continues to it).")
+    t.add_argument("data", nargs="?", help="folder of images (searched recursively); optional with --resume")
+    t.add_argument("--model", choices=FAMILIES, default=None, help="model family (default dcgan)")
+    t.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL)")
+    length = t.add_argument_group("run length (default 1,000 steps; with several, the first reached ends the run)")
+    length.add_argument("--steps", type=int, help="generator steps in the whole run")
+    length.add_argument("--epochs", type=float, help="passes over the dataset")
+    length.add_argument("--minutes", type=float, help="wall-clock minutes of training in this session")
+    t.add_argument("--batch", type=int, help="images per discriminator step (default 64)")
+    t.add_argument("--resolution", type=int, help="training resolution, a power of two (default 64)")
+    t.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto: the GPU when there is one)")
+    t.add_argument("--seed", type=int, help="seed for weights, data order and latents (default 0)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    h = t.add_argument_group("family hyperparameters (default: the family's, see below)")
+    h.add_argument("--optimizer", choices=("adam", "rmsprop"), help="optimizer for both networks")
+    h.add_argument("--lr-g", type=float, help="generator learning rate")
+    h.add_argument("--lr-d", type=float, help="discriminator (critic) learning rate")
+    h.add_argument("--beta1", type=float, help="Adam beta1")
+    h.add_argument("--beta2", type=float, help="Adam beta2")
+    h.add_argument("--z-dim", type=int, help="latent size")
+    h.add_argument("--g-width", type=int, help="generator width (channels at 4x4; ngf for dcgan-tutorial)")
+    h.add_argument("--d-width", type=int, help="discriminator width (channels of its first layer)")
+    h.add_argument("--linear", action=argparse.BooleanOptionalAction, default=None,
+                   help="sample-architecture generator starts with Linear + BatchNorm1d (wgan-clip: off unless given)")
+    h.add_argument("--n-critic", type=int, help="discriminator steps per generator step")
+    h.add_argument("--clip", type=float, help="wgan-clip: clamp critic weights to [-clip, clip]")
+    h.add_argument("--gp-weight", type=float, help="wgan-gp: gradient penalty weight (lambda)")
+    s2 = t.add_argument_group("stylegan2")
+    s2.add_argument("--preset", choices=("tiny", "small", "base"), help="capacity preset (default small)")
+    s2.add_argument("--r1-gamma", type=float, help="R1 penalty weight (default 0.1)")
+    s2.add_argument("--pl-weight", type=float, help="path-length regularisation weight (default 2; 0 = off)")
+    s2.add_argument("--style-mixing", type=float, help="style-mixing probability (default 0.9)")
+    s2.add_argument("--ema-kimg", type=float, help="EMA half-life in thousands of images (default 10)")
+    s2.add_argument("--diffaugment", help="comma list of translation,cutout,color (default off)")
+    b = t.add_argument_group("data and bookkeeping")
+    b.add_argument("--no-flip", dest="flip", action="store_false", default=None, help="no random horizontal flips")
+    b.add_argument("--log-every", type=int, help="steps between progress lines in log.jsonl (default 20)")
+    b.add_argument("--sample-every", type=int, help="steps between snapshot grids in samples/ (default 200)")
+    b.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 1000)")
+    b.add_argument("--keep", dest="keep_checkpoints", type=int, help="checkpoints to keep (default 3)")
+    b.add_argument("--grid", dest="grid_size", type=int, help="snapshot grid side in faces (default 8)")
+    b.add_argument("--max-pixels", type=int, help="refuse images with more pixels (default 8192x8192)")
+    b.add_argument("--no-cache", action="store_true", help="decode every image again instead of using the cache")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="generate faces from a trained run or checkpoint")
+    s.add_argument("model", metavar="RUN_DIR|CHECKPOINT", help="a run folder (its latest checkpoint) or a checkpoint file")
+    s.add_argument("--n", type=int, default=64, help="number of faces (default 64)")
+    s.add_argument("--seed", type=int, default=0, help="first seed; face i uses seed + i (default 0)")
+    s.add_argument("--out", required=True,
+                   help="grid.png for one grid, or DIR/ (a trailing slash or an existing folder) for one PNG per face")
+    s.add_argument("--columns", type=int, help="faces per grid row (default: square)")
+    s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
+    s.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    return parser
+
+
+TRAIN_FIELDS = ("steps", "epochs", "minutes", "batch", "resolution", "device", "seed", "optimizer", "lr_g",
+                "lr_d", "beta1", "beta2", "z_dim", "g_width", "d_width", "linear", "n_critic", "clip", "gp_weight",
+                "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "flip", "log_every",
+                "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return cmd_train(args, parser)
+        return cmd_sample(args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from trainers.checkpoint import CheckpointError
+    from trainers.data import DatasetError, load_folder
+    from trainers.images import DEFAULT_MAX_PIXELS
+    from trainers.loop import TrainControl, resume_config, train
+
+    overrides = {k: getattr(args, k) for k in TRAIN_FIELDS}
+    model = args.model or "dcgan"
+    out = args.out or os.path.join("runs", model)
+    try:
+        if args.resume:
+            config = resume_config(out, model=args.model, data=args.data and os.path.abspath(args.data), **overrides)
+        else:
+            if not args.data:
+                parser.error("train needs a DATA folder (or --resume with --out RUN_DIR)")
+            if Path(out, "checkpoints").is_dir() and any(Path(out, "checkpoints").iterdir()):
+                return _error(f"{out} already holds a run; continue it with --resume or choose another --out")
+            config = TrainConfig.for_family(model, data=os.path.abspath(args.data), out=out, **overrides)
+    except (ConfigError, CheckpointError) as exc:
+        return _error(str(exc))
+
+    quiet = args.quiet
+    tqdm = _tqdm(quiet)
+    try:
+        bar = tqdm(total=None, desc="reading images", unit="img", leave=False)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        images = load_folder(config.data, config.resolution, use_cache=not args.no_cache,
+                             max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, progress=progress)
+        bar.close()
+    except DatasetError as exc:
+        return _error(str(exc))
+    report = images.report
+    print(report.summary(), file=sys.stderr)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    if report.rejected or report.upscaled:
+        report_path = Path(out) / "data_report.txt"
+        report_path.write_text(report.summary() + "\n\n" + report.details() + "\n"
+                               + "".join(f"upscaled: {p}\n" for p in report.upscaled))
+        for reason, paths in sorted(report.rejected.items()):
+            for p in paths[:20]:
+                print(f"  skipped ({reason}): {p}", file=sys.stderr)
+            if len(paths) > 20:
+                print(f"  ... and {len(paths) - 20} more {reason}", file=sys.stderr)
+        print(f"full report: {report_path}", file=sys.stderr)
+
+    control = TrainControl()
+    interrupts = {"n": 0}
+
+    def on_sigint(signum, frame):
+        interrupts["n"] += 1
+        if interrupts["n"] > 1:
+            raise KeyboardInterrupt
+        print("\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)", file=sys.stderr)
+        control.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+    status = EXIT_OK
+    bar = None
+    try:
+        for event in train(config, images=images, control=control, resume=args.resume):
+            kind = type(event).__name__
+            if kind == "Started":
+                print(f"training {event.family} on {event.num_images:,} images, {event.device}, run {event.run_dir}"
+                      + (f", resuming at step {event.step}" if event.step else ""), file=sys.stderr)
+                bar = tqdm(total=event.total_steps, initial=event.step, unit="step", dynamic_ncols=True)
+            elif kind == "Progress":
+                bar.update(event.step - bar.n)
+                post = {"img/s": f"{event.img_per_s:,.0f}"}
+                post.update({k.split("/")[-1]: f"{v:.3f}" for k, v in event.stats.items() if k.startswith("Loss/")})
+                if event.eta_s is not None:
+                    post["left"] = _hms(event.eta_s)
+                bar.set_postfix(post, refresh=True)
+                if quiet:
+                    print(f"step {event.step} " + " ".join(f"{k}={v}" for k, v in post.items()), file=sys.stderr)
+            elif kind == "Notice":
+                _write(bar, f"note: {event.message}")
+            elif kind == "Checkpointed":
+                _write(bar, f"checkpoint: {event.path}")
+            elif kind == "Failed":
+                _write(bar, f"error: {event.message}")
+                status = EXIT_FAILED
+            elif kind == "Finished":
+                if bar is not None:
+                    bar.close()
+                how = "stopped" if event.stopped else "finished"
+                print(f"{how} at step {event.step:,} ({event.images_seen:,} images seen, {_hms(event.elapsed_s)} "
+                      f"of training); latest checkpoint: {event.checkpoint}", file=sys.stderr)
+                if event.stopped:
+                    status = EXIT_INTERRUPTED
+    except (ConfigError, CheckpointError, ValueError) as exc:
+        return _error(str(exc))
+    finally:
+        if bar is not None:
+            bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return status
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from trainers.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+    from trainers.device import resolve_device
+    from trainers.families import generator_from_checkpoint
+    from trainers.images import make_grid, save_png, to_uint8
+    from trainers.latent import z_from_seeds
+
+    if args.n < 1:
+        return _error("--n must be at least 1")
+    try:
+        device = resolve_device(args.device)
+        path = resolve_checkpoint(args.model)
+        state = load_checkpoint(path)
+        recipe = generator_from_checkpoint(state, device)
+    except (CheckpointError, ConfigError, ValueError) as exc:
+        return _error(str(exc))
+    config = recipe.config
+    seeds = list(range(args.seed, args.seed + args.n))
+    faces = np.concatenate([to_uint8(recipe.generate(z, truncation=args.truncation))
+                            for z in z_from_seeds(seeds, config.z_dim).split(64)])
+    meta = {"model": config.model, "checkpoint": str(path), "step": str(state["step"]),
+            "truncation": f"{args.truncation:g}"}
+    out = args.out
+    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+        for seed, face in zip(seeds, faces):
+            save_png(os.path.join(out, f"{config.model}-seed{seed:06d}.png"), face.transpose(1, 2, 0),
+                     {**meta, "seed": str(seed)})
+        print(f"wrote {len(seeds)} faces to {out}")
+    else:
+        save_png(out, make_grid(faces, columns=args.columns), {**meta, "seeds": f"{seeds[0]}-{seeds[-1]}"})
+        print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out}")
+    return EXIT_OK
+
+
+def _tqdm(quiet: bool):
+    from tqdm import tqdm
+
+    def make(**kw):
+        return tqdm(disable=quiet, file=sys.stderr, **kw)
+
+    return make
+
+
+def _write(bar, message: str) -> None:
+    if bar is not None:
+        bar.write(message, file=sys.stderr)
+    else:
+        print(message, file=sys.stderr)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

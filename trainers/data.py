@@ -1,0 +1,324 @@
+"""Image folders -> one uint8 [N, 3, R, R] array, with a report of skipped files and an on-disk cache.
+
+Scanning is recursive and safe against symlink loops and special files. Decoding runs on a thread pool
+(PIL releases the GIL while it decodes and resizes, so both cores work). The result is cached under the
+user's cache folder, keyed by the folder's file list, sizes and modification times, so reopening a large
+folder reads one file instead of decoding every image again.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from trainers import images as imgs
+
+CACHE_VERSION = 1  # bump when decoding changes what pixels a file gives
+
+
+class DatasetError(Exception):
+    """A folder that cannot be trained on (missing, or without a usable image); the message says why."""
+
+
+class ScanCancelled(Exception):
+    """The caller's cancel() returned True while the folder was being read."""
+
+
+@dataclass
+class ScanReport:
+    folder: str
+    found: int = 0  # files with an image extension
+    used: int = 0
+    upscaled: list[str] = field(default_factory=list)  # smaller than the resolution: upscaled, kept
+    rejected: dict[str, list[str]] = field(default_factory=dict)  # reason -> relative paths
+    source_sizes: dict[str, int] = field(default_factory=dict)  # "WxH" -> count, most common first
+    from_cache: bool = False
+    seconds: float = 0.0
+
+    @property
+    def num_rejected(self) -> int:
+        return sum(len(v) for v in self.rejected.values())
+
+    def summary(self) -> str:
+        """A few lines for a person: what was used, what was skipped and why."""
+        lines = [f"{self.used:,} of {self.found:,} image files used from {self.folder}"
+                 + (" (from cache)" if self.from_cache else "")]
+        if self.upscaled:
+            lines.append(f"warning: {len(self.upscaled):,} images were smaller than the resolution and were upscaled")
+        if self.rejected:
+            lines.append(f"skipped {self.num_rejected:,} files:")
+            for reason, paths in sorted(self.rejected.items(), key=lambda kv: -len(kv[1])):
+                lines.append(f"  {len(paths):,} {reason}")
+        return "\n".join(lines)
+
+    def details(self) -> str:
+        """Every skipped file with its reason."""
+        return "\n".join(f"{reason}: {path}" for reason, paths in sorted(self.rejected.items()) for path in paths)
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("folder", "found", "used", "upscaled", "rejected", "source_sizes")}
+
+
+@dataclass
+class ImageSet:
+    images: np.ndarray  # [N, 3, R, R] uint8
+    paths: list[str]  # relative to the folder, one per image
+    report: ScanReport
+
+    @property
+    def resolution(self) -> int:
+        return int(self.images.shape[-1])
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str  # relative to the scanned folder, with '/' separators
+    size: int
+    mtime_ns: int
+
+
+def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = None,
+                ) -> tuple[list[FileEntry], dict[str, list[str]]]:
+    """Every file with an image extension under `folder` (recursively, following links to folders once).
+
+    Returns the entries sorted by path and the files already rejected while listing (links that loop,
+    broken links, special files). Files without an image extension are ignored silently.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise DatasetError(f"{folder} is not a folder")
+    entries: list[FileEntry] = []
+    rejected: dict[str, list[str]] = {}
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def walk(directory: str, rel: str) -> None:
+        try:
+            st = os.stat(directory)
+        except OSError:
+            rejected.setdefault(imgs.UNREADABLE, []).append(rel or ".")
+            return
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:  # a link back to a folder already read
+            rejected.setdefault(imgs.SYMLINK_LOOP, []).append(rel)
+            return
+        seen_dirs.add(key)
+        try:
+            with os.scandir(directory) as it:
+                children = sorted(it, key=lambda e: e.name)
+        except OSError:
+            rejected.setdefault(imgs.UNREADABLE, []).append(rel or ".")
+            return
+        for child in children:
+            if cancel is not None and cancel():
+                raise ScanCancelled()
+            child_rel = f"{rel}/{child.name}" if rel else child.name
+            try:
+                is_dir = child.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                walk(child.path, child_rel)
+                continue
+            if not imgs.is_image_name(child.name):
+                continue
+            try:
+                cst = child.stat(follow_symlinks=True)
+            except OSError as exc:
+                reason = {errno.ELOOP: imgs.SYMLINK_LOOP, errno.ENOENT: imgs.BROKEN_LINK}.get(exc.errno, imgs.UNREADABLE)
+                rejected.setdefault(reason, []).append(child_rel)
+                continue
+            entries.append(FileEntry(child_rel, cst.st_size, cst.st_mtime_ns))
+
+    walk(str(root), "")
+    return entries, rejected
+
+
+def cache_key(entries: list[FileEntry], resolution: int, max_pixels: int) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([CACHE_VERSION, resolution, max_pixels]).encode())
+    for e in entries:
+        h.update(f"{e.path}\0{e.size}\0{e.mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:32]
+
+
+def default_cache_dir() -> Path:
+    if os.environ.get("GAN_STUDIO_CACHE"):
+        return Path(os.environ["GAN_STUDIO_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gan-studio" / "datasets"
+
+
+def load_folder(
+    folder: str | os.PathLike,
+    resolution: int,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    use_cache: bool = True,
+    max_pixels: int = imgs.DEFAULT_MAX_PIXELS,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> ImageSet:
+    """Read every usable image under `folder` as [N, 3, resolution, resolution] uint8.
+
+    progress(done, total) is called as files are decoded; cancel() is polled and raises ScanCancelled.
+    Raises DatasetError when the folder holds no usable image.
+    """
+    started = time.perf_counter()
+    folder = os.path.abspath(os.fspath(folder))
+    entries, listing_rejects = scan_folder(folder, cancel)
+    key = cache_key(entries, resolution, max_pixels)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if use_cache:
+        cached = _read_cache(cache, key, folder)
+        if cached is not None:
+            cached.report.seconds = time.perf_counter() - started
+            if progress:
+                progress(len(entries), len(entries))
+            return cached
+
+    report = ScanReport(folder=folder, found=len(entries) + sum(map(len, listing_rejects.values())))
+    for reason, paths in listing_rejects.items():
+        report.rejected.setdefault(reason, []).extend(paths)
+    out = np.empty((len(entries), 3, resolution, resolution), np.uint8)
+    ok = np.zeros(len(entries), bool)
+    sizes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def work(i: int) -> None:
+        entry = entries[i]
+        try:
+            decoded = imgs.decode_image(imgs.read_file(os.path.join(folder, entry.path)), resolution, max_pixels)
+        except imgs.RejectedImage as exc:
+            with lock:
+                report.rejected.setdefault(exc.reason, []).append(entry.path)
+            return
+        out[i] = decoded.pixels
+        ok[i] = True
+        with lock:
+            sizes[f"{decoded.source_size[0]}x{decoded.source_size[1]}"] += 1
+            if decoded.upscaled:
+                report.upscaled.append(entry.path)
+
+    workers = workers or max(1, os.cpu_count() or 1)
+    chunk = 64 * workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        for start in range(0, len(entries), chunk):
+            if cancel is not None and cancel():
+                raise ScanCancelled()
+            list(pool.map(work, range(start, min(start + chunk, len(entries)))))
+            if progress:
+                progress(min(start + chunk, len(entries)), len(entries))
+
+    for paths in report.rejected.values():
+        paths.sort()
+    report.upscaled.sort()
+    report.used = int(ok.sum())
+    report.source_sizes = dict(sizes.most_common())
+    if report.used == 0:
+        raise DatasetError(f"no usable image in {folder}" + (f"\n{report.summary()}" if report.found else
+                                                              " (looked for .jpg .jpeg .png .webp .bmp .gif)"))
+    images = out[ok] if not ok.all() else out
+    paths = [e.path for e, good in zip(entries, ok) if good]
+    result = ImageSet(images=images, paths=paths, report=report)
+    if use_cache:
+        _write_cache(cache, key, result)
+    report.seconds = time.perf_counter() - started
+    return result
+
+
+def _read_cache(cache: Path, key: str, folder: str) -> ImageSet | None:
+    array_path, meta_path = cache / f"{key}.npy", cache / f"{key}.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        images = np.load(array_path, allow_pickle=False)  # never unpickles: a cache file cannot run code
+    except (OSError, ValueError):
+        return None
+    if images.ndim != 4 or images.dtype != np.uint8 or len(meta.get("paths", ())) != images.shape[0]:
+        return None
+    report = ScanReport(**{k: meta["report"][k] for k in ScanReport.__dataclass_fields__ if k in meta["report"]})
+    report.folder, report.from_cache = folder, True
+    return ImageSet(images=images, paths=meta["paths"], report=report)
+
+
+def _write_cache(cache: Path, key: str, result: ImageSet) -> None:
+    """Best effort: a cache that cannot be written only costs time next time."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = cache / f".{key}.{os.getpid()}.npy"
+        np.save(tmp, result.images)
+        os.replace(tmp, cache / f"{key}.npy")
+        tmp_meta = cache / f".{key}.{os.getpid()}.json"
+        tmp_meta.write_text(json.dumps({"paths": result.paths, "report": result.report.to_dict()}))
+        os.replace(tmp_meta, cache / f"{key}.json")
+    except OSError:
+        pass
+
+
+class TensorBatches:
+    """Random batches from a uint8 image tensor kept on the training device; flips happen on the tensor.
+
+    The order comes from its own torch.Generator, so a checkpoint can store and restore it exactly.
+    """
+
+    def __init__(self, images: np.ndarray, device, seed: int, flip: bool = True):
+        self.device = torch.device(device)
+        self.images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)  # [N, 3, R, R] uint8
+        self.flip = flip
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.order = torch.randperm(len(self.images), generator=self.generator)
+        self.position = 0
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def next(self, batch: int):
+        """-> float32 [batch, 3, R, R] in [-1, 1] on the device."""
+        n = len(self)
+        parts, need = [], batch
+        while need > 0:
+            if self.position >= n:
+                self.order = torch.randperm(n, generator=self.generator)
+                self.position = 0
+                self.epoch += 1
+            take = min(need, n - self.position)
+            parts.append(self.order[self.position : self.position + take])
+            self.position += take
+            need -= take
+        index = parts[0] if len(parts) == 1 else torch.cat(parts)
+        flips = torch.rand(batch, generator=self.generator) < 0.5 if self.flip else None
+        x = self.images[index.to(self.device)]
+        if flips is not None:
+            x = torch.where(flips.to(self.device)[:, None, None, None], x.flip(3), x)
+        return x.float().div_(127.5).sub_(1.0)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "order": self.order.clone(),
+                "position": self.position, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        if len(state["order"]) != len(self):
+            # The folder changed since the checkpoint: go on with a fresh order drawn from the saved RNG.
+            self.order = torch.randperm(len(self), generator=self.generator)
+            self.position = 0
+            return
+        self.order = state["order"].clone()
+        self.position = int(state["position"])
+        self.epoch = int(state["epoch"])

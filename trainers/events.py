@@ -1,0 +1,78 @@
+"""The events a training run yields: small frozen dataclasses holding plain Python and numpy, never torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Started:
+    run_dir: str
+    family: str
+    device: str
+    num_images: int
+    step: int  # first step of this session (> 0 when resumed)
+    total_steps: int | None  # None when the run is bounded by time only
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    images_seen: int
+    stats: dict[str, float]  # name-addressed: "Loss/D", "Loss/G", "Speed/img_per_s", ...
+    img_per_s: float
+    elapsed_s: float
+    eta_s: float | None  # None when unknown
+
+
+@dataclass(frozen=True)
+class Samples:
+    step: int
+    images_seen: int
+    grid: np.ndarray  # [H, W, 3] uint8: the fixed-seed snapshot grid
+    path: str | None = None  # where the grid PNG was written, if it was
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    step: int
+    images_seen: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Paused:
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    step: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that does not stop the run (e.g. upscaled images)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    step: int
+    images_seen: int
+    elapsed_s: float
+    stopped: bool  # True when the user asked to stop before the planned end
+    checkpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    step: int = 0
+    details: str = field(default="", repr=False)
+
+
+Event = Started | Progress | Samples | Checkpointed | Paused | Resumed | Notice | Finished | Failed

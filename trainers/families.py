@@ -1,0 +1,236 @@
+"""Model families: how each builds its networks and optimizers and what one training step does.
+
+The training loop knows only the `Recipe` interface; families differ in their config and loss strategy,
+not in `if` chains through the loop. `RECIPES` maps a family name to its recipe class.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from trainers import losses
+from trainers.config import TrainConfig
+from trainers.data import TensorBatches
+from trainers.nets.dcgan import SampleDiscriminator, SampleGenerator, TutorialDiscriminator, TutorialGenerator
+
+
+class Recipe:
+    """One family's networks, optimizers and step. Subclasses set `generator` (the network snapshots use)."""
+
+    family: str = ""
+    # Modules and optimizers saved in checkpoints, by name.
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def __init__(self, config: TrainConfig, device: torch.device):
+        self.config = config
+        self.device = device
+
+    @property
+    def images_per_step(self) -> int:
+        """Real images the discriminator sees in one step."""
+        return self.config.batch * (self.config.n_critic or 1)
+
+    def step(self, batches: TensorBatches, step: int) -> dict[str, torch.Tensor]:
+        """One generator step (and its discriminator steps). Returns detached scalar stats on the device."""
+        raise NotImplementedError
+
+    def sampling_generator(self) -> nn.Module:
+        """The network that makes faces for snapshots, sampling and export (an EMA copy where there is one)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """z [N, z_dim] -> images [N, 3, R, R] in [-1, 1], in eval mode, without touching the training RNG.
+
+        Truncation applies to families with a w space (StyleGAN2); the others refuse psi != 1.
+        """
+        if truncation != 1.0:
+            raise ValueError(f"truncation applies to stylegan2 models, not {self.family}")
+        g = self.sampling_generator()
+        was_training = g.training
+        g.eval()
+        try:
+            return g(z.to(self.device))
+        finally:
+            g.train(was_training)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"models": {k: m.state_dict() for k, m in self.modules.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "recipe": self.extra_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for k, m in self.modules.items():
+            m.load_state_dict(state["models"][k])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.load_extra_state(state.get("recipe", {}))
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def set_learning_rate_scale(self, scale: float) -> None:
+        """Multiply every optimizer's learning rate by `scale` relative to the config's."""
+        for name, opt in self.optimizers.items():
+            base = self.config.lr_g if name.startswith("G") else self.config.lr_d
+            for group in opt.param_groups:
+                group["lr"] = base * group.get("lr_mul", 1.0) * scale
+
+
+def make_optimizer(config: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    # foreach implementations: one kernel per op over all parameters rather than one per tensor.
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.Adam(params, lr=lr, betas=(config.beta1, config.beta2), foreach=True)
+
+
+class LossStrategy:
+    """How a DCGAN-shaped family scores its discriminator and generator."""
+
+    def discriminator(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor
+                      ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def generator(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def after_discriminator_step(self, critic: nn.Module) -> None:
+        pass
+
+
+class NonSaturatingBCE(LossStrategy):
+    def discriminator(self, critic, real, fake):
+        real_logits, fake_logits = critic(real), critic(fake)
+        loss = losses.bce_discriminator(real_logits, fake_logits)
+        return loss, {"D/real": torch.sigmoid(real_logits).mean(), "D/fake": torch.sigmoid(fake_logits).mean()}
+
+    def generator(self, fake_scores):
+        return losses.bce_generator(fake_scores)
+
+
+class WassersteinClip(LossStrategy):
+    def __init__(self, clip: float):
+        self.clip = clip
+
+    def discriminator(self, critic, real, fake):
+        real_scores, fake_scores = critic(real), critic(fake)
+        loss = losses.wasserstein_critic(real_scores, fake_scores)
+        return loss, {"Wasserstein/estimate": -loss.detach()}
+
+    def generator(self, fake_scores):
+        return losses.wasserstein_generator(fake_scores)
+
+    def after_discriminator_step(self, critic):
+        losses.clip_weights(critic, self.clip)
+
+
+class WassersteinGP(LossStrategy):
+    def __init__(self, weight: float):
+        self.weight = weight
+
+    def discriminator(self, critic, real, fake):
+        real_scores, fake_scores = critic(real), critic(fake)
+        wdist = losses.wasserstein_critic(real_scores, fake_scores)
+        gp = losses.gradient_penalty(critic, real, fake)
+        return wdist + self.weight * gp, {"Wasserstein/estimate": -wdist.detach(), "Loss/GP": gp.detach()}
+
+    def generator(self, fake_scores):
+        return losses.wasserstein_generator(fake_scores)
+
+
+class DcganRecipe(Recipe):
+    """Every DCGAN-shaped family: alternate n_critic discriminator steps and one generator step."""
+
+    def __init__(self, config: TrainConfig, device: torch.device, G: nn.Module, D: nn.Module, loss: LossStrategy):
+        super().__init__(config, device)
+        self.G, self.D, self.loss = G.to(device), D.to(device), loss
+        self.modules = {"G": self.G, "D": self.D}
+        self.optimizers = {"G": make_optimizer(config, self.G.parameters(), config.lr_g),
+                           "D": make_optimizer(config, self.D.parameters(), config.lr_d)}
+
+    def sampling_generator(self) -> nn.Module:
+        return self.G
+
+    def step(self, batches, step):
+        cfg, opt_d, opt_g = self.config, self.optimizers["D"], self.optimizers["G"]
+        for _ in range(cfg.n_critic):
+            real = batches.next(cfg.batch)
+            with torch.no_grad():
+                fake = self.G(torch.randn(cfg.batch, cfg.z_dim, device=self.device))
+            d_loss, stats = self.loss.discriminator(self.D, real, fake)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            self.loss.after_discriminator_step(self.D)
+        for p in self.D.parameters():  # the generator step needs no gradients for D's weights
+            p.requires_grad_(False)
+        fake = self.G(torch.randn(cfg.batch, cfg.z_dim, device=self.device))
+        g_loss = self.loss.generator(self.D(fake))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        for p in self.D.parameters():
+            p.requires_grad_(True)
+        return {"Loss/D": d_loss.detach(), "Loss/G": g_loss.detach(), **stats}
+
+
+def _dcgan(config: TrainConfig, device: torch.device) -> Recipe:
+    G = SampleGenerator(config.z_dim, config.resolution, config.g_width, linear=config.linear)
+    D = SampleDiscriminator(config.resolution, config.d_width)
+    return DcganRecipe(config, device, G, D, NonSaturatingBCE())
+
+
+def _dcgan_tutorial(config: TrainConfig, device: torch.device) -> Recipe:
+    G = TutorialGenerator(config.z_dim, config.resolution, config.g_width)
+    D = TutorialDiscriminator(config.resolution, config.d_width)
+    return DcganRecipe(config, device, G, D, NonSaturatingBCE())
+
+
+def _wgan_clip(config: TrainConfig, device: torch.device) -> Recipe:
+    G = SampleGenerator(config.z_dim, config.resolution, config.g_width, linear=config.linear)
+    D = SampleDiscriminator(config.resolution, config.d_width)
+    return DcganRecipe(config, device, G, D, WassersteinClip(config.clip))
+
+
+def _wgan_gp(config: TrainConfig, device: torch.device) -> Recipe:
+    G = SampleGenerator(config.z_dim, config.resolution, config.g_width, linear=config.linear)
+    D = SampleDiscriminator(config.resolution, config.d_width, norm="none")
+    return DcganRecipe(config, device, G, D, WassersteinGP(config.gp_weight))
+
+
+def _stylegan2(config: TrainConfig, device: torch.device) -> Recipe:
+    from trainers.stylegan2_recipe import StyleGAN2Recipe
+
+    return StyleGAN2Recipe(config, device)
+
+
+RECIPES: dict[str, Callable[[TrainConfig, torch.device], Recipe]] = {
+    "dcgan": _dcgan,
+    "dcgan-tutorial": _dcgan_tutorial,
+    "wgan-clip": _wgan_clip,
+    "wgan-gp": _wgan_gp,
+    "stylegan2": _stylegan2,
+}
+
+
+def build_recipe(config: TrainConfig, device: torch.device | str) -> Recipe:
+    recipe = RECIPES[config.model](config, torch.device(device))
+    recipe.family = config.model
+    return recipe
+
+
+def generator_from_checkpoint(state: dict[str, Any], device: torch.device | str = "cpu") -> Recipe:
+    """A recipe holding a checkpoint's trained networks (optimizers left fresh), ready to `generate`."""
+    config = TrainConfig.from_dict(state["config"])
+    recipe = build_recipe(config, device)
+    for name, module in recipe.modules.items():
+        module.load_state_dict(state["models"][name])
+    recipe.load_extra_state(state.get("recipe", {}))
+    return recipe

@@ -1,0 +1,179 @@
+"""Image files in and out, with PIL and numpy only: decode any image to a square RGB uint8 array, make grids, save PNGs.
+
+`decode_image` is the one entry point for untrusted bytes: it returns an array or raises `RejectedImage`
+with a short reason, never anything else.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import math
+import os
+import stat
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"})
+DEFAULT_MAX_PIXELS = 8192 * 8192  # larger images are refused as possible decompression bombs
+
+# Reasons a file is skipped, as shown to the user.
+ZERO_BYTE = "zero-byte file"
+NOT_AN_IMAGE = "not an image"
+CORRUPT = "corrupt or truncated"
+UNREADABLE = "unreadable"
+SYMLINK_LOOP = "symlink loop"
+BROKEN_LINK = "broken link"
+NOT_A_FILE = "not a regular file"
+BOMB = "too many pixels (possible decompression bomb)"
+
+
+class RejectedImage(Exception):
+    """A file that is not a usable image; `reason` is one of the constants above."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Decoded:
+    pixels: np.ndarray  # [3, R, R] uint8
+    source_size: tuple[int, int]  # (width, height) as stored in the file
+    upscaled: bool  # the shorter side was below the target resolution
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """The bytes of a regular file, or RejectedImage for links that loop, special files and permissions."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RejectedImage(SYMLINK_LOOP) from None
+        if exc.errno == errno.ENOENT:
+            raise RejectedImage(BROKEN_LINK) from None
+        raise RejectedImage(UNREADABLE, exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(st.st_mode):  # a FIFO named face.jpg would block a plain open() forever
+        raise RejectedImage(NOT_A_FILE)
+    if st.st_size == 0:
+        raise RejectedImage(ZERO_BYTE)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise RejectedImage(UNREADABLE, exc.strerror or str(exc)) from None
+
+
+def decode_image(data: bytes, resolution: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
+    """Bytes of any supported image -> a centre-cropped, antialiased [3, R, R] uint8 RGB array.
+
+    Alpha is composited on white; grayscale, palette, CMYK and 16-bit images are converted; EXIF
+    orientation is applied; an animated file gives its first frame.
+    """
+    if not data:
+        raise RejectedImage(ZERO_BYTE)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # DecompressionBombWarning and friends: we decide below
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width < 1 or height < 1:
+                raise RejectedImage(CORRUPT, f"size {width}x{height}")
+            if width * height > max_pixels:
+                raise RejectedImage(BOMB, f"{width}x{height} is over {max_pixels:,} pixels")
+            side = min(width, height)
+            if img.format == "JPEG":
+                # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target: much faster.
+                scale = resolution / side
+                img.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+            img.load()
+            img = _upright(img)
+            img = _to_rgb(img)
+    except RejectedImage:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise RejectedImage(BOMB, str(exc)) from None
+    except UnidentifiedImageError:
+        raise RejectedImage(NOT_AN_IMAGE) from None
+    except Exception as exc:  # any other failure on untrusted bytes (OSError, SyntaxError, struct.error...)
+        raise RejectedImage(CORRUPT, f"{type(exc).__name__}: {exc}") from None
+
+    w, h = img.size
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    box = (left, top, left + s, top + s)
+    if s == resolution:
+        out = img.crop(box)
+    else:
+        out = img.resize((resolution, resolution), Image.Resampling.LANCZOS, box=box)
+    pixels = np.asarray(out, dtype=np.uint8).transpose(2, 0, 1).copy()
+    return Decoded(pixels=pixels, source_size=(width, height), upscaled=side < resolution)
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:  # a broken EXIF block should not cost the picture: keep it as stored
+        return img
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I") or mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        if mode.startswith("I;16") or (mode == "I" and arr.max(initial=0) > 255):
+            arr = arr / 257.0  # 16-bit -> 8-bit
+        elif mode == "F" and arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        gray = np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+        return Image.fromarray(np.stack([gray] * 3, axis=-1), "RGB")
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info)
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2, fill: int = 0) -> np.ndarray:
+    """[N, 3, H, W] uint8 -> one [rows*H, columns*W, 3] uint8 image, row-major, with padding between faces."""
+    n, c, h, w = images.shape
+    assert c == 3 and images.dtype == np.uint8, (images.shape, images.dtype)
+    columns = columns or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / columns))
+    grid = np.full((rows * (h + padding) + padding, columns * (w + padding) + padding, 3), fill, np.uint8)
+    for i in range(n):
+        r, col = divmod(i, columns)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y : y + h, x : x + w] = images[i].transpose(1, 2, 0)
+    return grid
+
+
+def save_png(path: str | os.PathLike, pixels: np.ndarray, text: dict[str, str] | None = None) -> None:
+    """Write an [H, W, 3] uint8 array as PNG atomically, with optional text metadata."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, str(value))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(pixels, "RGB").save(tmp, format="PNG", pnginfo=info)
+    os.replace(tmp, path)
+
+
+def to_uint8(images) -> np.ndarray:
+    """Images in [-1, 1] (a torch tensor or numpy array, [N, 3, H, W]) -> uint8 numpy [N, 3, H, W]."""
+    if hasattr(images, "detach"):
+        images = images.detach().float().cpu().numpy()
+    return np.clip(np.rint((np.asarray(images, dtype=np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)

@@ -1,0 +1,278 @@
+"""The training loop: `train(config) -> Iterator[Event]`, family-agnostic, with no printing and no UI.
+
+The CLI and the studio are two consumers of the same event stream. Pause and stop requests arrive through
+a `TrainControl` and are honoured between steps; a stop writes a checkpoint before the stream ends.
+Losses stay on the device and are read back only every `log_every` steps, so the GPU is not stalled
+by a host synchronisation on every step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from trainers import events as ev
+from trainers.checkpoint import CheckpointError, atomic_write_bytes, latest_checkpoint, load_checkpoint, save_checkpoint
+from trainers.config import ConfigError, TrainConfig
+from trainers.data import ImageSet, TensorBatches, load_folder
+from trainers.device import describe_device, resolve_device
+from trainers.families import Recipe, build_recipe
+from trainers.images import make_grid, save_png, to_uint8
+from trainers.latent import z_from_seeds
+
+# Settings that may change when a run is resumed; anything else would make it a different run.
+RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "data", "out", "log_every", "sample_every",
+                       "checkpoint_every", "keep_checkpoints"})
+
+
+class TrainControl:
+    """Thread-safe pause / resume / stop requests, checked by the loop between steps."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused loop so that it can stop
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def pause_requested(self) -> bool:
+        return not self._running.is_set()
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(0.1):
+            pass
+
+
+def resume_config(run_dir: str | Path, **overrides) -> TrainConfig:
+    """The saved config of the run in `run_dir`, with the run-length and bookkeeping `overrides` applied."""
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        raise CheckpointError(f"nothing to resume: {run_dir} holds no checkpoint")
+    saved = TrainConfig.from_dict(load_checkpoint(path)["config"])
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    conflicts = sorted(k for k, v in changes.items() if k not in RESUMABLE and getattr(saved, k) != v)
+    if conflicts:
+        raise ConfigError("a resumed run keeps its settings; these differ from the saved run: "
+                          + ", ".join(f"{k} ({getattr(saved, k)!r} saved, {changes[k]!r} asked)" for k in conflicts))
+    return saved.with_(**{k: v for k, v in changes.items() if k in RESUMABLE}, out=str(run_dir))
+
+
+def train(config: TrainConfig, *, images: ImageSet | None = None, control: TrainControl | None = None,
+          resume: bool = False) -> Iterator[ev.Event]:
+    """Train `config`; yields events until the run ends, is stopped, or fails.
+
+    Set-up errors (unusable data: DatasetError; bad settings: ConfigError; an unusable checkpoint:
+    CheckpointError) are raised; errors during training end the stream with a `Failed` event.
+    """
+    config.validate()
+    control = control or TrainControl()
+    run_dir = Path(config.out)
+    device = resolve_device(config.device)
+
+    state = None
+    if resume:
+        path = latest_checkpoint(run_dir)
+        if path is None:
+            raise CheckpointError(f"nothing to resume: {run_dir} holds no checkpoint")
+        state = load_checkpoint(path)
+        saved = TrainConfig.from_dict(state["config"])
+        differing = [k for k in saved.to_dict() if k not in RESUMABLE and getattr(saved, k) != getattr(config, k)]
+        if differing:
+            raise ConfigError(f"{path} was trained with other settings ({', '.join(differing)}); "
+                              "use resume_config() to continue it")
+
+    if images is None:
+        images = load_folder(config.data, config.resolution)
+    if images.resolution != config.resolution:
+        raise ConfigError(f"images are {images.resolution}px but the run trains at {config.resolution}px")
+
+    torch.manual_seed(config.seed)
+    recipe = build_recipe(config, device)
+    batches = TensorBatches(images.images, device, seed=config.seed + 1, flip=config.flip)
+    step, images_seen, elapsed_before = 0, 0, 0.0
+    if state is not None:
+        recipe.load_state_dict(state)
+        batches.load_state_dict(state["data"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if device.type == "cuda" and state["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        step, images_seen = int(state["step"]), int(state["images_seen"])
+        elapsed_before = float(state.get("elapsed_s", 0.0))
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    atomic_write_bytes(run_dir / "config.json", lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
+    log_path = run_dir / "log.jsonl"
+    _trim_log(log_path, step)
+
+    total_steps = config.planned_steps
+    if config.epochs is not None:
+        by_epochs = math.ceil(config.epochs * len(batches) / recipe.images_per_step)
+        total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
+    if total_steps is not None and step >= total_steps:
+        raise ConfigError(f"the run in {run_dir} is already at step {step} of {total_steps}; ask for more steps")
+    deadline_s = config.minutes * 60.0 if config.minutes is not None else None
+
+    yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device),
+                     num_images=len(batches), step=step, total_steps=total_steps)
+    report = images.report
+    if report.upscaled:
+        yield ev.Notice(f"{len(report.upscaled):,} images were smaller than {config.resolution}px and were upscaled")
+    if report.rejected:
+        yield ev.Notice(f"{report.num_rejected:,} files were skipped: "
+                        + ", ".join(f"{len(v)} {k}" for k, v in report.rejected.items()))
+
+    fixed_z = z_from_seeds(range(config.grid_size**2), config.z_dim)
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    session_s = 0.0  # training time in this session, pauses excluded
+    mark_t, mark_step, mark_images = time.perf_counter(), step, images_seen
+    rate: float | None = None
+    stopped = False
+    last_checkpoint: str | None = None
+
+    def checkpoint() -> ev.Checkpointed:
+        rng = {"torch": torch.get_rng_state()}
+        if device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        payload = {"family": config.model, "config": config.to_dict(), "step": step, "images_seen": images_seen,
+                   "elapsed_s": elapsed_before + session_s, "rng": rng, "data": batches.state_dict(),
+                   **recipe.state_dict()}
+        path = save_checkpoint(run_dir, payload, step, keep=config.keep_checkpoints)
+        return ev.Checkpointed(step=step, images_seen=images_seen, path=str(path))
+
+    try:
+        while True:
+            if control.stop_requested:
+                stopped = True
+                break
+            if control.pause_requested:
+                session_s += time.perf_counter() - mark_t
+                yield ev.Paused(step=step)
+                control.wait_while_paused()
+                mark_t, mark_step, mark_images = time.perf_counter(), step, images_seen
+                if control.stop_requested:
+                    stopped = True
+                    break
+                yield ev.Resumed(step=step)
+
+            stats = recipe.step(batches, step)
+            step += 1
+            images_seen += recipe.images_per_step
+            for name, value in stats.items():
+                sums[name] = sums[name] + value if name in sums else value.clone()
+            count += 1
+
+            now = time.perf_counter()
+            running_s = session_s + (now - mark_t)
+            done = (total_steps is not None and step >= total_steps) or (
+                deadline_s is not None and running_s >= deadline_s)
+
+            if step % config.log_every == 0 or done:
+                values = {name: float(v) / count for name, v in sums.items()}  # one host sync per interval
+                now = time.perf_counter()
+                interval = now - mark_t
+                img_rate = (images_seen - mark_images) / interval if interval > 0 else 0.0
+                step_rate = (step - mark_step) / interval if interval > 0 else 0.0
+                rate = step_rate if rate is None else 0.7 * rate + 0.3 * step_rate
+                session_s += interval
+                mark_t, mark_step, mark_images = now, step, images_seen
+                eta = _eta(total_steps, step, rate, deadline_s, session_s)
+                values["Speed/img_per_s"] = img_rate
+                bad = [name for name, v in values.items() if not math.isfinite(v)]
+                progress = ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=img_rate,
+                                       elapsed_s=elapsed_before + session_s, eta_s=eta)
+                _append_log(log_path, progress)
+                sums, count = {}, 0
+                yield progress
+                if bad:
+                    yield ev.Failed(f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite. "
+                                    "Resume from the last checkpoint with a lower learning rate.", step=step)
+                    return
+
+            if step % config.sample_every == 0 or done:
+                yield _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
+            if step % config.checkpoint_every == 0 or done:
+                ck = checkpoint()
+                last_checkpoint = ck.path
+                yield ck
+            if done:
+                break
+    except Exception as exc:  # a failure mid-run ends the stream with what went wrong
+        yield ev.Failed(f"training failed at step {step}: {type(exc).__name__}: {exc}", step=step,
+                        details=traceback.format_exc())
+        return
+
+    if stopped:
+        session_s += time.perf_counter() - mark_t
+    if stopped and step > 0 and (last_checkpoint is None or not last_checkpoint.endswith(f"{step:09d}.pt")):
+        if count:  # losses of the last partial interval
+            values = {name: float(v) / count for name, v in sums.items()}
+            _append_log(log_path, ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=0.0,
+                                              elapsed_s=elapsed_before + session_s, eta_s=None))
+        yield _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
+        ck = checkpoint()
+        last_checkpoint = ck.path
+        yield ck
+    yield ev.Finished(step=step, images_seen=images_seen, elapsed_s=elapsed_before + session_s, stopped=stopped,
+                      checkpoint=last_checkpoint)
+
+
+def _eta(total_steps, step, rate, deadline_s, running_s) -> float | None:
+    candidates = []
+    if total_steps is not None and rate:
+        candidates.append(max(0.0, (total_steps - step) / rate))
+    if deadline_s is not None:
+        candidates.append(max(0.0, deadline_s - running_s))
+    return min(candidates) if candidates else None
+
+
+def _snapshot(recipe: Recipe, fixed_z: torch.Tensor, config: TrainConfig, run_dir: Path, step: int,
+              images_seen: int) -> ev.Samples:
+    faces = np.concatenate([to_uint8(recipe.generate(chunk)) for chunk in fixed_z.split(64)])
+    grid = make_grid(faces, columns=config.grid_size)
+    path = run_dir / "samples" / f"step-{step:09d}.png"
+    save_png(path, grid, {"step": str(step), "model": config.model})
+    return ev.Samples(step=step, images_seen=images_seen, grid=grid, path=str(path))
+
+
+def _append_log(path: Path, progress: ev.Progress) -> None:
+    line = {"step": progress.step, "images_seen": progress.images_seen, "elapsed_s": round(progress.elapsed_s, 3),
+            **{k: v for k, v in progress.stats.items()}}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop log lines past `step` (written after the checkpoint a run resumes from)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except ValueError:
+            continue  # a line cut short by a crash
+    atomic_write_bytes(path, lambda f: f.write("".join(k + "\n" for k in kept).encode()))
