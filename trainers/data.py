@@ -1,7 +1,7 @@
 """Image folders -> one uint8 [N, 3, R, R] array, with a report of skipped files and an on-disk cache.
 
-Scanning is recursive and safe against symlink loops and special files. Decoding runs on a thread pool
-(PIL releases the GIL while it decodes and resizes, so both cores work). The result is cached under the
+Scanning is recursive and safe against symlink loops and special files. Large folders are decoded by a
+pool of worker processes, one per core. The result is cached under the
 user's cache folder, keyed by the folder's file list, sizes and modification times, so reopening a large
 folder reads one file instead of decoding every image again.
 """
@@ -12,13 +12,13 @@ import errno
 import hashlib
 import json
 import os
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -26,6 +26,8 @@ import torch
 from trainers import images as imgs
 
 CACHE_VERSION = 1  # bump when decoding changes what pixels a file gives
+CHUNK = 128  # files per unit of work
+PARALLEL_MIN_FILES = 1024  # below this, starting worker processes costs more than it saves
 
 
 class DatasetError(Exception):
@@ -198,35 +200,19 @@ def load_folder(
     out = np.empty((len(entries), 3, resolution, resolution), np.uint8)
     ok = np.zeros(len(entries), bool)
     sizes: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def work(i: int) -> None:
-        entry = entries[i]
-        try:
-            decoded = imgs.decode_image(imgs.read_file(os.path.join(folder, entry.path)), resolution, max_pixels)
-        except imgs.RejectedImage as exc:
-            with lock:
-                report.rejected.setdefault(exc.reason, []).append(entry.path)
-            return
-        out[i] = decoded.pixels
+    files = [os.path.join(folder, e.path) for e in entries]
+    for i, result in _decode_all(files, resolution, max_pixels, workers, progress, cancel):
+        if isinstance(result, imgs.RejectedImage):
+            report.rejected.setdefault(result.reason, []).append(entries[i].path)
+            continue
+        out[i] = result.pixels
         ok[i] = True
-        with lock:
-            sizes[f"{decoded.source_size[0]}x{decoded.source_size[1]}"] += 1
-            if decoded.upscaled:
-                report.upscaled.append(entry.path)
+        sizes[f"{result.source_size[0]}x{result.source_size[1]}"] += 1
+        if result.upscaled:
+            report.upscaled.append(entries[i].path)
 
-    workers = workers or max(1, os.cpu_count() or 1)
-    chunk = 64 * workers
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
-        for start in range(0, len(entries), chunk):
-            if cancel is not None and cancel():
-                raise ScanCancelled()
-            list(pool.map(work, range(start, min(start + chunk, len(entries)))))
-            if progress:
-                progress(min(start + chunk, len(entries)), len(entries))
-
-    for paths in report.rejected.values():
-        paths.sort()
+    for rejected in report.rejected.values():
+        rejected.sort()
     report.upscaled.sort()
     report.used = int(ok.sum())
     report.source_sizes = dict(sizes.most_common())
@@ -240,6 +226,53 @@ def load_folder(
         _write_cache(cache, key, result)
     report.seconds = time.perf_counter() - started
     return result
+
+
+def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int | None,
+                progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
+                ) -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
+    """Decode every path, yielding (index, result). Large folders use a pool of processes: PIL's Python-side
+    work per file outweighs the decoding itself for small images, so threads would mostly wait on the GIL."""
+    total = len(paths)
+    workers = workers or os.cpu_count() or 1
+    done = 0
+    if workers == 1 or total < PARALLEL_MIN_FILES:
+        for start in range(0, total, CHUNK):
+            if cancel is not None and cancel():
+                raise ScanCancelled()
+            for offset, result in enumerate(imgs.decode_files(paths[start : start + CHUNK], resolution, max_pixels)):
+                yield start + offset, result
+            done = min(start + CHUNK, total)
+            if progress:
+                progress(done, total)
+        return
+    # spawn, not fork: the caller may be a GUI or a process with CUDA and threads running.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        starts = iter(range(0, total, CHUNK))
+        pending = {}
+        try:
+            while True:
+                while len(pending) < 2 * workers:  # bounded look-ahead keeps memory flat on huge folders
+                    start = next(starts, None)
+                    if start is None:
+                        break
+                    pending[pool.submit(imgs.decode_files, paths[start : start + CHUNK], resolution, max_pixels)] = start
+                if not pending:
+                    break
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                if cancel is not None and cancel():
+                    raise ScanCancelled()
+                for future in finished:
+                    start = pending.pop(future)
+                    results = future.result()
+                    for offset, result in enumerate(results):
+                        yield start + offset, result
+                    done += len(results)
+                if finished and progress:
+                    progress(done, total)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def _read_cache(cache: Path, key: str, folder: str) -> ImageSet | None:

@@ -40,6 +40,9 @@ class RejectedImage(Exception):
         self.reason = reason
         self.detail = detail
 
+    def __reduce__(self):  # crosses process boundaries intact
+        return (RejectedImage, (self.reason, self.detail))
+
 
 @dataclass(frozen=True)
 class Decoded:
@@ -117,6 +120,18 @@ def decode_image(data: bytes, resolution: int, max_pixels: int = DEFAULT_MAX_PIX
         out = img.resize((resolution, resolution), Image.Resampling.LANCZOS, box=box)
     pixels = np.asarray(out, dtype=np.uint8).transpose(2, 0, 1).copy()
     return Decoded(pixels=pixels, source_size=(width, height), upscaled=side < resolution)
+
+
+def decode_files(paths: list[str], resolution: int, max_pixels: int = DEFAULT_MAX_PIXELS
+                 ) -> list[Decoded | RejectedImage]:
+    """Read and decode many files (a worker process's unit of work); each result is an image or a rejection."""
+    out: list[Decoded | RejectedImage] = []
+    for path in paths:
+        try:
+            out.append(decode_image(read_file(path), resolution, max_pixels))
+        except RejectedImage as exc:
+            out.append(exc)
+    return out
 
 
 def _upright(img: Image.Image) -> Image.Image:

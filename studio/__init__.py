@@ -1,0 +1,1 @@
+"""GAN Studio's desktop application (PySide6). Imports `trainers`; `trainers` never imports this."""

@@ -1,0 +1,83 @@
+"""The command line end to end, as a user runs it."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import faces_folder
+from trainers.cli import main
+
+TINY = ["--resolution", "32", "--batch", "4", "--device", "cpu", "--g-width", "32", "--d-width", "8",
+        "--log-every", "2", "--sample-every", "2", "--grid", "2", "--quiet"]
+
+
+def test_train_sample_and_resume(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=12)
+    (data / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (data / "empty.png").write_bytes(b"")
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--model", "wgan-gp", "--out", str(run), "--steps", "3", "--n-critic", "2",
+                 *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "12 of 14 image files used" in err and "broken.jpg" in err and "empty.png" in err
+    assert "finished at step 3" in err
+    report = (run / "data_report.txt").read_text()
+    assert "corrupt or truncated: broken.jpg" in report and "zero-byte file: empty.png" in report
+
+    assert main(["sample", str(run), "--n", "64", "--seed", "0", "--out", str(tmp_path / "grid.png"),
+                 "--device", "cpu"]) == 0
+    grid = Image.open(tmp_path / "grid.png")
+    assert grid.size == (8 * 34 + 2, 8 * 34 + 2) and grid.text["model"] == "wgan-gp"
+
+    assert main(["sample", str(run), "--n", "3", "--seed", "10", "--out", str(tmp_path / "out") + "/",
+                 "--device", "cpu"]) == 0
+    files = sorted(os.listdir(tmp_path / "out"))
+    assert files == ["wgan-gp-seed000010.png", "wgan-gp-seed000011.png", "wgan-gp-seed000012.png"]
+    face11 = np.asarray(Image.open(tmp_path / "out" / files[1]))
+    assert Image.open(tmp_path / "out" / files[1]).text["seed"] == "11"
+    # The same seed gives the same face alone or inside a larger batch.
+    assert main(["sample", str(run), "--n", "1", "--seed", "11", "--out", str(tmp_path / "one") + "/",
+                 "--device", "cpu"]) == 0
+    assert np.array_equal(face11, np.asarray(Image.open(tmp_path / "one" / "wgan-gp-seed000011.png")))
+
+    assert main(["train", "--out", str(run), "--resume", "--steps", "5", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming at step 3" in err and "finished at step 5" in err
+    config = (run / "config.json").read_text()
+    assert '"n_critic": 2' in config and '"gp_weight": 10.0' in config and '"steps": 5' in config
+
+
+def test_unusable_data_and_bad_usage_exit_with_2(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "x.gif").write_text("GIF89a but not really")
+    assert main(["train", str(empty), "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert "no usable image" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), *TINY]) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["train", str(empty), "--model", "nope"])
+    assert info.value.code == 2
+    assert main(["train", str(faces_folder(tmp_path)), "--resolution", "48", "--out", str(tmp_path / "r")]) == 2
+    assert "resolutions" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "g.png")]) == 2
+
+
+def test_an_existing_run_is_not_overwritten(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    run = str(tmp_path / "run")
+    assert main(["train", str(data), "--out", run, "--steps", "2", *TINY]) == 0
+    assert main(["train", str(data), "--out", run, "--steps", "2", *TINY]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_help_documents_every_option():
+    out = subprocess.run([sys.executable, "-m", "trainers", "train", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for option in ["--model", "--steps", "--epochs", "--minutes", "--batch", "--resolution", "--device", "--seed",
+                   "--resume", "--lr-g", "--lr-d", "--beta1", "--beta2", "--n-critic", "--clip", "--gp-weight",
+                   "--z-dim", "--g-width", "--d-width", "--linear", "wgan-gp"]:
+        assert option in out.stdout, option

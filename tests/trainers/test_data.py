@@ -1,0 +1,132 @@
+"""Folder datasets: recursive scans, the bad-file report, the cache, and batches on the tensor."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from trainers import images as imgs
+from trainers.data import DatasetError, ScanCancelled, TensorBatches, load_folder
+from trainers.demo_faces import demo_face, write_demo_folder
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """Good faces in nested folders, in several formats and extension cases, beside every kind of bad file."""
+    root = tmp_path / "data"
+    write_demo_folder(root, 6, size=40)
+    write_demo_folder(root / "deep" / "er" / "still", 2, size=40, first_seed=100, fmt="jpg")
+    demo_face(200, 40).save(root / "UPPER.JPG")
+    demo_face(201, 40).save(root / "named ünïcödé face.webp")
+    demo_face(202, 16).save(root / "tiny.png")  # smaller than 32: upscaled, kept, warned
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "page.png").write_text("<html>404 not found</html>")
+    good = (root / "face-00000.png").read_bytes()
+    (root / "cut.png").write_bytes(good[: len(good) // 2])
+    (root / "notes.txt").write_text("ignored: no image extension")
+    (root / "README").write_text("ignored too")
+    os.symlink("loop_b.jpg", root / "loop_a.jpg")
+    os.symlink("loop_a.jpg", root / "loop_b.jpg")
+    os.symlink("missing.png", root / "dangling.png")
+    os.symlink(".", root / "deep" / "self")  # a folder link that loops
+    os.mkfifo(root / "pipe.jpg")
+    return root
+
+
+def test_hostile_folder_keeps_every_good_image_and_reports_every_bad_file(hostile, tmp_path):
+    result = load_folder(hostile, 32, cache_dir=tmp_path / "cache")
+    report = result.report
+    assert len(result) == 11 and result.images.shape == (11, 3, 32, 32)
+    assert "deep/er/still/face-00100.jpg" in result.paths and "UPPER.JPG" in result.paths
+    assert report.upscaled == ["tiny.png"]
+    assert report.rejected == {
+        imgs.ZERO_BYTE: ["empty.jpg"],
+        imgs.NOT_AN_IMAGE: ["page.png"],
+        imgs.CORRUPT: ["cut.png"],
+        imgs.SYMLINK_LOOP: ["deep/self", "loop_a.jpg", "loop_b.jpg"],
+        imgs.BROKEN_LINK: ["dangling.png"],
+        imgs.NOT_A_FILE: ["pipe.jpg"],
+    }
+    text = report.summary()
+    assert "11 of" in text and "1 zero-byte file" in text and "upscaled" in text
+    assert "pipe.jpg" in report.details()
+
+
+def test_pixels_match_the_files(tmp_path):
+    write_demo_folder(tmp_path / "d", 3, size=32)
+    result = load_folder(tmp_path / "d", 32, cache_dir=tmp_path / "c")
+    expected = np.asarray(demo_face(1, 32)).transpose(2, 0, 1)
+    assert np.array_equal(result.images[result.paths.index("face-00001.png")], expected)
+
+
+def test_folder_without_images_is_a_clear_error(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("x")
+    with pytest.raises(DatasetError, match="no usable image"):
+        load_folder(tmp_path / "d", 32)
+    (tmp_path / "d" / "b.jpg").write_bytes(b"garbage")
+    with pytest.raises(DatasetError, match="not an image"):
+        load_folder(tmp_path / "d", 32)
+    with pytest.raises(DatasetError, match="not a folder"):
+        load_folder(tmp_path / "nope", 32)
+
+
+def test_second_open_comes_from_the_cache_until_a_file_changes(tmp_path):
+    folder = tmp_path / "d"
+    write_demo_folder(folder, 5, size=32)
+    first = load_folder(folder, 32, cache_dir=tmp_path / "c")
+    again = load_folder(folder, 32, cache_dir=tmp_path / "c")
+    assert not first.report.from_cache and again.report.from_cache
+    assert np.array_equal(first.images, again.images) and again.paths == first.paths
+    demo_face(99, 32).save(folder / "face-00002.png")
+    os.utime(folder / "face-00002.png", ns=(1, 1))  # a different mtime even on coarse clocks
+    changed = load_folder(folder, 32, cache_dir=tmp_path / "c")
+    assert not changed.report.from_cache
+    assert not np.array_equal(changed.images[2], first.images[2])
+    assert not load_folder(folder, 16, cache_dir=tmp_path / "c").report.from_cache  # other resolution
+
+
+def test_progress_and_cancel(tmp_path):
+    write_demo_folder(tmp_path / "d", 10, size=24)
+    seen = []
+    load_folder(tmp_path / "d", 16, use_cache=False, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (10, 10)
+    with pytest.raises(ScanCancelled):
+        load_folder(tmp_path / "d", 16, use_cache=False, cancel=lambda: True)
+
+
+def test_batches_are_in_range_flipped_on_the_tensor_and_cover_an_epoch():
+    images = np.zeros((10, 3, 4, 4), np.uint8)
+    images[:, :, :, :2] = 255  # left half white
+    images[:, 0, 0, 0] = np.arange(10)  # a tag per image
+    batches = TensorBatches(images, "cpu", seed=0, flip=True)
+    x = torch.cat([batches.next(5), batches.next(5)])
+    assert x.shape == (10, 3, 4, 4) and x.dtype == torch.float32
+    assert x.min() >= -1 and x.max() <= 1
+    flipped = x[:, 1, 0, 0] < 0  # left edge dark: flipped
+    assert 0 < flipped.sum() < 10
+    tags = torch.where(flipped, x[:, 0, 0, 3], x[:, 0, 0, 0])
+    assert sorted(((tags + 1) * 127.5).round().int().tolist()) == list(range(10))  # each image once per epoch
+
+
+def test_batch_order_restores_exactly():
+    images = np.random.default_rng(0).integers(0, 255, (7, 3, 2, 2), dtype=np.uint8)
+    a = TensorBatches(images, "cpu", seed=3)
+    a.next(5)
+    state = a.state_dict()
+    expected = [a.next(4) for _ in range(3)]
+    b = TensorBatches(images, "cpu", seed=99)
+    b.load_state_dict(state)
+    assert all(torch.equal(e, b.next(4)) for e in expected)
+
+
+def test_worker_processes_give_the_same_result_as_one_process(hostile, tmp_path, monkeypatch):
+    import trainers.data as data
+
+    single = load_folder(hostile, 32, use_cache=False, workers=1)
+    monkeypatch.setattr(data, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(data, "CHUNK", 3)
+    pooled = load_folder(hostile, 32, use_cache=False, workers=2)
+    assert pooled.paths == single.paths and np.array_equal(pooled.images, single.images)
+    assert pooled.report.rejected == single.report.rejected and pooled.report.upscaled == single.report.upscaled
