@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     s2.add_argument("--style-mixing", type=float, help="style-mixing probability (default 0.9)")
     s2.add_argument("--ema-kimg", type=float, help="EMA half-life in thousands of images (default 10)")
     s2.add_argument("--diffaugment", help="comma list of translation,cutout,color (default off)")
+    s2.add_argument("--fused-modconv", action=argparse.BooleanOptionalAction, default=None,
+                    help="modulate weights per sample in grouped convolutions while training (default off)")
     b = t.add_argument_group("data and bookkeeping")
     b.add_argument("--no-flip", dest="flip", action="store_false", default=None, help="no random horizontal flips")
     b.add_argument("--log-every", type=int, help="steps between progress lines in log.jsonl (default 20)")
@@ -115,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 TRAIN_FIELDS = ("steps", "epochs", "minutes", "batch", "resolution", "device", "seed", "optimizer", "lr_g",
                 "lr_d", "beta1", "beta2", "z_dim", "g_width", "d_width", "linear", "n_critic", "clip", "gp_weight",
-                "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "flip", "log_every",
+                "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "fused_modconv", "flip", "log_every",
                 "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size")
 
 
@@ -259,6 +261,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     except (CheckpointError, ConfigError, ValueError) as exc:
         return _error(str(exc))
     config = recipe.config
+    if args.truncation != 1.0 and config.model != "stylegan2":
+        return _error(f"--truncation applies to stylegan2 models; {path} is {config.model}")
     seeds = list(range(args.seed, args.seed + args.n))
     faces = np.concatenate([to_uint8(recipe.generate(z, truncation=args.truncation))
                             for z in z_from_seeds(seeds, config.z_dim).split(64)])

@@ -84,6 +84,7 @@ class TrainConfig:
     style_mixing: float = 0.9  # probability of mixing two latents during training
     ema_kimg: float = 10.0  # EMA half-life in thousands of images
     diffaugment: str = ""  # comma list of translation,cutout,color; empty = off
+    fused_modconv: bool = False  # grouped-convolution modulation while training (same maths; slower on CPU)
 
     # Data.
     flip: bool = True  # random horizontal flips, applied on the tensor
@@ -134,6 +135,16 @@ class TrainConfig:
             raise ConfigError(f"n_critic must be at least 1, not {self.n_critic}")
         if self.z_dim is not None and self.z_dim < 1:
             raise ConfigError(f"z_dim must be at least 1, not {self.z_dim}")
+        if self.model == "stylegan2":
+            from trainers.nets.stylegan2 import PRESETS
+
+            if self.preset not in PRESETS:
+                raise ConfigError(f"unknown stylegan2 preset {self.preset!r}; choose one of: {', '.join(PRESETS)}")
+            from trainers.augment import AUGMENTS
+
+            unknown = [p for p in self.diffaugment.split(",") if p.strip() and p.strip() not in AUGMENTS]
+            if unknown:
+                raise ConfigError(f"unknown DiffAugment policy {', '.join(unknown)}; choose from {', '.join(AUGMENTS)}")
         if self.optimizer not in (None, "adam", "rmsprop"):
             raise ConfigError(f"optimizer must be adam or rmsprop, not {self.optimizer!r}")
         for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size"):

@@ -58,7 +58,9 @@ class ScanReport:
         lines = [f"{self.used:,} of {self.found:,} image files used from {self.folder}"
                  + (" (from cache)" if self.from_cache else "")]
         if self.upscaled:
-            lines.append(f"warning: {len(self.upscaled):,} images were smaller than the resolution and were upscaled")
+            n = len(self.upscaled)
+            lines.append(f"warning: {n:,} image{'s were' if n != 1 else ' was'} smaller than the resolution "
+                         "and upscaled")
         if self.rejected:
             lines.append(f"skipped {self.num_rejected:,} files:")
             for reason, paths in sorted(self.rejected.items(), key=lambda kv: -len(kv[1])):

@@ -33,6 +33,7 @@ class Samples:
     images_seen: int
     grid: np.ndarray  # [H, W, 3] uint8: the fixed-seed snapshot grid
     path: str | None = None  # where the grid PNG was written, if it was
+    extras: dict[str, np.ndarray] = field(default_factory=dict)  # family-specific grids, e.g. "style-mixing"
 
 
 @dataclass(frozen=True)

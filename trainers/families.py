@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -57,6 +58,10 @@ class Recipe:
             return g(z.to(self.device))
         finally:
             g.train(was_training)
+
+    def snapshot_extras(self) -> dict[str, np.ndarray]:
+        """Extra snapshot images by name ([H, W, 3] uint8), beside the fixed-seed grid."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         return {"models": {k: m.state_dict() for k, m in self.modules.items()},

@@ -102,6 +102,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             raise ConfigError(f"{path} was trained with other settings ({', '.join(differing)}); "
                               "use resume_config() to continue it")
 
+    announce_data = images is None  # a caller that passes images has already shown their report
     if images is None:
         images = load_folder(config.data, config.resolution)
     if images.resolution != config.resolution:
@@ -137,15 +138,15 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device),
                      num_images=len(batches), step=step, total_steps=total_steps)
     report = images.report
-    if report.upscaled:
-        yield ev.Notice(f"{len(report.upscaled):,} images were smaller than {config.resolution}px and were upscaled")
-    if report.rejected:
+    if announce_data and report.upscaled:
+        yield ev.Notice(f"{_count(len(report.upscaled), 'image')} smaller than {config.resolution}px upscaled")
+    if announce_data and report.rejected:
         yield ev.Notice(f"{report.num_rejected:,} files were skipped: "
                         + ", ".join(f"{len(v)} {k}" for k, v in report.rejected.items()))
 
     fixed_z = z_from_seeds(range(config.grid_size**2), config.z_dim)
     sums: dict[str, torch.Tensor] = {}
-    count = 0
+    counts: dict[str, int] = {}
     session_s = 0.0  # training time in this session, pauses excluded
     mark_t, mark_step, mark_images = time.perf_counter(), step, images_seen
     rate: float | None = None
@@ -180,9 +181,9 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             stats = recipe.step(batches, step)
             step += 1
             images_seen += recipe.images_per_step
-            for name, value in stats.items():
+            for name, value in stats.items():  # lazy regularisers report only on the steps they run
                 sums[name] = sums[name] + value if name in sums else value.clone()
-            count += 1
+                counts[name] = counts.get(name, 0) + 1
 
             now = time.perf_counter()
             running_s = session_s + (now - mark_t)
@@ -190,7 +191,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 deadline_s is not None and running_s >= deadline_s)
 
             if step % config.log_every == 0 or done:
-                values = {name: float(v) / count for name, v in sums.items()}  # one host sync per interval
+                values = {name: float(v) / counts[name] for name, v in sums.items()}  # one host sync per interval
                 now = time.perf_counter()
                 interval = now - mark_t
                 img_rate = (images_seen - mark_images) / interval if interval > 0 else 0.0
@@ -204,7 +205,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 progress = ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=img_rate,
                                        elapsed_s=elapsed_before + session_s, eta_s=eta)
                 _append_log(log_path, progress)
-                sums, count = {}, 0
+                sums, counts = {}, {}
                 yield progress
                 if bad:
                     yield ev.Failed(f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite. "
@@ -227,8 +228,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     if stopped:
         session_s += time.perf_counter() - mark_t
     if stopped and step > 0 and (last_checkpoint is None or not last_checkpoint.endswith(f"{step:09d}.pt")):
-        if count:  # losses of the last partial interval
-            values = {name: float(v) / count for name, v in sums.items()}
+        if counts:  # losses of the last partial interval
+            values = {name: float(v) / counts[name] for name, v in sums.items()}
             _append_log(log_path, ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=0.0,
                                               elapsed_s=elapsed_before + session_s, eta_s=None))
         yield _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
@@ -237,6 +238,10 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         yield ck
     yield ev.Finished(step=step, images_seen=images_seen, elapsed_s=elapsed_before + session_s, stopped=stopped,
                       checkpoint=last_checkpoint)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _eta(total_steps, step, rate, deadline_s, running_s) -> float | None:
@@ -254,7 +259,10 @@ def _snapshot(recipe: Recipe, fixed_z: torch.Tensor, config: TrainConfig, run_di
     grid = make_grid(faces, columns=config.grid_size)
     path = run_dir / "samples" / f"step-{step:09d}.png"
     save_png(path, grid, {"step": str(step), "model": config.model})
-    return ev.Samples(step=step, images_seen=images_seen, grid=grid, path=str(path))
+    extras = recipe.snapshot_extras()
+    for name, image in extras.items():
+        save_png(run_dir / "samples" / f"{name}-step-{step:09d}.png", image, {"step": str(step), "model": config.model})
+    return ev.Samples(step=step, images_seen=images_seen, grid=grid, path=str(path), extras=extras)
 
 
 def _append_log(path: Path, progress: ev.Progress) -> None:

@@ -81,3 +81,17 @@ def test_help_documents_every_option():
                    "--resume", "--lr-g", "--lr-d", "--beta1", "--beta2", "--n-critic", "--clip", "--gp-weight",
                    "--z-dim", "--g-width", "--d-width", "--linear", "wgan-gp"]:
         assert option in out.stdout, option
+
+
+def test_stylegan2_from_the_command_line(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8, size=32)
+    run = tmp_path / "sg"
+    assert main(["train", str(data), "--model", "stylegan2", "--preset", "tiny", "--z-dim", "32", "--resolution", "32",
+                 "--steps", "2", "--batch", "4", "--device", "cpu", "--out", str(run), "--quiet"]) == 0
+    assert (run / "samples" / "style-mixing-step-000000002.png").is_file()
+    assert main(["sample", str(run), "--n", "4", "--truncation", "0.5", "--out", str(tmp_path / "g.png")]) == 0
+    assert Image.open(tmp_path / "g.png").text["truncation"] == "0.5"
+    dc = tmp_path / "dc"
+    assert main(["train", str(data), "--out", str(dc), "--steps", "1", *TINY]) == 0
+    assert main(["sample", str(dc), "--truncation", "0.5", "--out", str(tmp_path / "x.png")]) == 2
+    assert "stylegan2" in capsys.readouterr().err
