@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
               python -m trainers train --out runs/dcgan --resume --steps 4000
               python -m trainers sample runs/dcgan --n 64 --seed 0 --out grid.png
               python -m trainers sample runs/dcgan --n 16 --out faces/
+              python -m trainers export runs/dcgan --out dcgan.onnx
 
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--clip", type=float, help="wgan-clip: clamp critic weights to [-clip, clip]")
     h.add_argument("--gp-weight", type=float, help="wgan-gp: gradient penalty weight (lambda)")
     s2 = t.add_argument_group("stylegan2")
-    s2.add_argument("--preset", choices=("tiny", "small", "base"), help="capacity preset (default small)")
+    s2.add_argument("--preset", choices=("tiny", "small", "medium", "base"),
+                    help="capacity preset (default small: 2.4M generator parameters; base: 23.8M)")
     s2.add_argument("--r1-gamma", type=float, help="R1 penalty weight (default 0.1)")
     s2.add_argument("--pl-weight", type=float, help="path-length regularisation weight (default 2; 0 = off)")
     s2.add_argument("--style-mixing", type=float, help="style-mixing probability (default 0.9)")
@@ -103,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--no-cache", action="store_true", help="decode every image again instead of using the cache")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    s = sub.add_parser("sample", help="generate faces from a trained run or checkpoint")
-    s.add_argument("model", metavar="RUN_DIR|CHECKPOINT", help="a run folder (its latest checkpoint) or a checkpoint file")
+    s = sub.add_parser("sample", help="generate faces from a run, a checkpoint or an exported .onnx file")
+    s.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
     s.add_argument("--n", type=int, default=64, help="number of faces (default 64)")
     s.add_argument("--seed", type=int, default=0, help="first seed; face i uses seed + i (default 0)")
     s.add_argument("--out", required=True,
@@ -112,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--columns", type=int, help="faces per grid row (default: square)")
     s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+    e = sub.add_parser("export", help="export a generator to ONNX (checked against torch before it is written)")
+    e.add_argument("model", metavar="RUN_DIR|CHECKPOINT", help="a run folder (its latest checkpoint) or a checkpoint")
+    e.add_argument("--out", required=True, metavar="FILE.onnx", help="the ONNX file to write")
     return parser
 
 
@@ -127,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return cmd_train(args, parser)
+        if args.command == "export":
+            return cmd_export(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -245,38 +253,47 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from trainers.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
-    from trainers.device import resolve_device
-    from trainers.families import generator_from_checkpoint
-    from trainers.images import make_grid, save_png, to_uint8
-    from trainers.latent import z_from_seeds
+    from trainers.images import make_grid, save_png
+    from trainers.inference import ModelError, open_model
 
     if args.n < 1:
         return _error("--n must be at least 1")
     try:
-        device = resolve_device(args.device)
-        path = resolve_checkpoint(args.model)
-        state = load_checkpoint(path)
-        recipe = generator_from_checkpoint(state, device)
-    except (CheckpointError, ConfigError, ValueError) as exc:
+        model = open_model(args.model, provider=args.device)
+        seeds = list(range(args.seed, args.seed + args.n))
+        faces = np.concatenate([model.generate(seeds[i : i + 64], truncation=args.truncation)
+                                for i in range(0, len(seeds), 64)])
+    except (ModelError, ValueError) as exc:
         return _error(str(exc))
-    config = recipe.config
-    if args.truncation != 1.0 and config.model != "stylegan2":
-        return _error(f"--truncation applies to stylegan2 models; {path} is {config.model}")
-    seeds = list(range(args.seed, args.seed + args.n))
-    faces = np.concatenate([to_uint8(recipe.generate(z, truncation=args.truncation))
-                            for z in z_from_seeds(seeds, config.z_dim).split(64)])
-    meta = {"model": config.model, "checkpoint": str(path), "step": str(state["step"]),
-            "truncation": f"{args.truncation:g}"}
+    info = model.info
+    meta = {"model": info.family, "source": info.name, "step": str(info.step), "truncation": f"{args.truncation:g}"}
     out = args.out
     if out.endswith(("/", os.sep)) or os.path.isdir(out):
         for seed, face in zip(seeds, faces):
-            save_png(os.path.join(out, f"{config.model}-seed{seed:06d}.png"), face.transpose(1, 2, 0),
+            save_png(os.path.join(out, f"{info.family}-seed{seed:06d}.png"), face.transpose(1, 2, 0),
                      {**meta, "seed": str(seed)})
-        print(f"wrote {len(seeds)} faces to {out}")
+        print(f"wrote {len(seeds)} faces to {out} ({info.provider})")
     else:
         save_png(out, make_grid(faces, columns=args.columns), {**meta, "seeds": f"{seeds[0]}-{seeds[-1]}"})
-        print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out}")
+        print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from trainers.checkpoint import CheckpointError
+    from trainers.config import ConfigError
+    from trainers.export import ExportError, export_onnx
+
+    try:
+        result = export_onnx(args.model, args.out, log=lambda m: print(m, file=sys.stderr))
+    except (CheckpointError, ConfigError) as exc:
+        return _error(str(exc))
+    except ExportError as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    meta = result.metadata
+    print(f"wrote {result.path}: {meta['family']} at {meta['resolution']}px, step {meta['step']}, "
+          f"{int(meta['images_seen']):,} images seen")
     return EXIT_OK
 
 

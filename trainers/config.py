@@ -76,7 +76,7 @@ class TrainConfig:
     gp_weight: float | None = None  # wgan-gp: gradient penalty weight (lambda)
 
     # StyleGAN2 (ignored by the other families).
-    preset: str = "small"  # capacity preset: tiny | small | base (see trainers/nets/stylegan2.py)
+    preset: str = "small"  # capacity preset: tiny | small | medium | base (see trainers/nets/stylegan2.py)
     r1_gamma: float = 0.1  # R1 weight on reals (lazy, every r1_every D steps)
     r1_every: int = 16
     pl_weight: float = 2.0  # path-length regularisation weight (lazy, every pl_every G steps)

@@ -182,6 +182,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             step += 1
             images_seen += recipe.images_per_step
             for name, value in stats.items():  # lazy regularisers report only on the steps they run
+                value = value.detach()
                 sums[name] = sums[name] + value if name in sums else value.clone()
                 counts[name] = counts.get(name, 0) + 1
 

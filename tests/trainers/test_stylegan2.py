@@ -13,7 +13,7 @@ from trainers.data import TensorBatches, load_folder
 from trainers.families import build_recipe
 from trainers.latent import style_mix, truncate
 from trainers.loop import resume_config, train
-from trainers.nets.stylegan2 import Discriminator, Generator, count_parameters, upsample2d, downsample2d, _fir_kernel
+from trainers.nets.stylegan2 import FIR, Discriminator, Generator, count_parameters
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_truncation_pulls_towards_w_avg(gen):
 
 def test_fir_resampling_keeps_a_flat_image_flat():
     x = torch.ones(1, 2, 8, 8)
-    up, down = upsample2d(x, _fir_kernel()), downsample2d(x, _fir_kernel())
+    up, down = FIR(2).upsample(x), FIR(2).downsample(x)
     assert up.shape == (1, 2, 16, 16) and down.shape == (1, 2, 4, 4)
     assert torch.allclose(up[..., 2:-2, 2:-2], torch.ones(1)) and torch.allclose(down[..., 1:-1, 1:-1], torch.ones(1))
 
@@ -113,8 +113,9 @@ def test_mapping_has_eight_layers_with_lr_multiplier():
 
 def test_presets_parameter_counts_match_the_documentation():
     counts = {p: (count_parameters(Generator(512, 64, p)), count_parameters(Discriminator(64, p)))
-              for p in ("tiny", "small", "base")}
-    assert counts == {"tiny": (328_776, 296_401), "small": (6_027_928, 5_854_593), "base": (23_819_544, 23_407_361)}
+              for p in ("tiny", "small", "medium", "base")}
+    assert counts == {"tiny": (328_776, 296_401), "small": (2_384_664, 1_657_857),
+                      "medium": (6_027_928, 5_854_593), "base": (23_819_544, 23_407_361)}
 
 
 @pytest.fixture

@@ -34,11 +34,17 @@ class Preset:
     mapping_layers: int = 8
 
 
-# Parameter counts at 64x64 with z_dim 512 (G including mapping / D); see tests/trainers/test_stylegan2.py.
+# Parameter counts at 64x64 with z_dim 512, generator (mapping included) / discriminator; one 64x64 face on
+# onnxruntime on the 2-core CPU (bench/inference_speed.py). Checked in tests/trainers/test_stylegan2.py.
 PRESETS: dict[str, Preset] = {
-    "tiny": Preset(w_dim=64, channel_base=1024, channel_max=64),  # tests and the demo model
-    "small": Preset(w_dim=256, channel_base=8192, channel_max=256),  # the default: fast, good at 64px
-    "base": Preset(w_dim=512, channel_base=16384, channel_max=512),  # the paper's config-e widths at 64px
+    # 0.33 M / 0.30 M: tests and the demo model.
+    "tiny": Preset(w_dim=64, channel_base=1024, channel_max=64),
+    # 2.38 M / 1.66 M, about 23 ms a face: the default; 128 channels at every resolution, live on a CPU.
+    "small": Preset(w_dim=256, channel_base=8192, channel_max=128),
+    # 6.03 M / 5.85 M, about 38 ms a face: 256 channels up to 32x32.
+    "medium": Preset(w_dim=256, channel_base=8192, channel_max=256),
+    # 23.8 M / 23.4 M: the paper's widths (512 channels up to 32x32), for a GPU.
+    "base": Preset(w_dim=512, channel_base=16384, channel_max=512),
 }
 
 
@@ -56,27 +62,30 @@ def _fir_kernel(device=None, dtype=None) -> torch.Tensor:
     return k / k.sum()  # [4, 4]
 
 
-def fir_filter(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int], gain: float = 1.0, down: int = 1
-               ) -> torch.Tensor:
-    """Depthwise FIR filter with padding (pad0 before, pad1 after on both axes), optional stride `down`."""
-    c = x.shape[1]
-    x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
-    weight = (kernel * gain).to(x.dtype)[None, None].expand(c, 1, *kernel.shape)
-    return F.conv2d(x, weight, stride=down, groups=c)
+class FIR(nn.Module):
+    """The [1, 3, 3, 1] FIR filter for `channels` channels, as a depthwise convolution.
 
+    The kernel is a buffer of known shape [C, 1, 4, 4], so graphs export to ONNX with a dynamic batch
+    (including a batch of zero) and need no reshapes.
+    """
 
-def upsample2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, 2H, 2W]: zero insertion, then the FIR filter with gain 4."""
-    n, c, h, w = x.shape
-    x = x.reshape(n, c, h, 1, w, 1)
-    x = F.pad(x, [0, 1, 0, 0, 0, 1])
-    x = x.reshape(n, c, h * 2, w * 2)
-    return fir_filter(x, kernel, (2, 1), gain=4.0)
+    def __init__(self, channels: int):
+        super().__init__()
+        self.channels = channels
+        self.register_buffer("kernel", _fir_kernel()[None, None].repeat(channels, 1, 1, 1), persistent=False)
 
+    def filter(self, x: torch.Tensor, pad: tuple[int, int], gain: float = 1.0, down: int = 1) -> torch.Tensor:
+        """Pad (pad0 before, pad1 after, both axes), filter, and keep every `down`-th pixel."""
+        x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
+        return F.conv2d(x, self.kernel * gain, stride=down, groups=self.channels)
 
-def downsample2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, H/2, W/2]: the FIR filter, then every second pixel."""
-    return fir_filter(x, kernel, (1, 1), down=2)
+    def upsample(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] -> [N, C, 2H, 2W]: zero insertion then the filter with gain 4, as one transposed conv."""
+        return F.conv_transpose2d(x, self.kernel * 4.0, stride=2, padding=1, groups=self.channels)
+
+    def downsample(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] -> [N, C, H/2, W/2]."""
+        return self.filter(x, (1, 1), down=2)
 
 
 class EqualLinear(nn.Module):
@@ -107,15 +116,14 @@ class EqualConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel * kernel)
         self.activate, self.down, self.kernel = activate, down, kernel
-        self.register_buffer("fir", _fir_kernel(), persistent=False)
+        self.fir = FIR(in_channels) if down else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.weight_gain
         if self.down:
             # Blur, then a strided convolution: the pads make [H, W] -> [H/2, W/2] for kernel 1 or 3.
             p = (4 - 2 + self.kernel - 1) // 2
-            x = fir_filter(x, self.fir, (p, p))
-            x = F.conv2d(x, w, stride=2)
+            x = F.conv2d(self.fir.filter(x, (p, p)), w, stride=2)
         else:
             x = F.conv2d(x, w, padding=self.kernel // 2)
         if self.bias is not None:
@@ -164,7 +172,7 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
-        self.register_buffer("fir", _fir_kernel(), persistent=False)
+        self.fir = FIR(out_channels) if up else None
         self.weight_gain = 1.0 / math.sqrt(in_channels * 9)
         self.up, self.resolution = up, resolution
 
@@ -172,7 +180,7 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         x = modulated_conv2d(x, self.weight * self.weight_gain, styles, up=self.up, fused=fused)
         if self.up:
-            x = fir_filter(x, self.fir, (1, 1), gain=4.0)  # [2H + 1] -> [2H]
+            x = self.fir.filter(x, (1, 1), gain=4.0)  # [2H + 1] -> [2H]
         if noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device, dtype=x.dtype)
             x = x + noise * self.noise_strength
@@ -209,19 +217,19 @@ class SynthesisBlock(nn.Module):
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution)
         self.torgb = ToRGB(out_channels, w_dim)
         self.num_conv = 1 if self.is_first else 2
-        self.register_buffer("fir", _fir_kernel(), persistent=False)
+        self.fir = FIR(3)
 
     def forward(self, x, img, ws, noise_mode: str, fused: bool):
         # ws: [N, num_conv + 1, w_dim]; the last one drives toRGB
         i = 0
         if self.is_first:
-            x = self.const[None].expand(ws.shape[0], -1, -1, -1)
+            x = self.const[None].repeat(ws.shape[0], 1, 1, 1)
         else:
             x = self.conv0(x, ws[:, 0], noise_mode, fused)
             i = 1
         x = self.conv1(x, ws[:, i], noise_mode, fused)
         y = self.torgb(x, ws[:, i + 1], fused)
-        img = y if img is None else upsample2d(img, self.fir) + y
+        img = y if img is None else self.fir.upsample(img) + y
         return x, img
 
 
@@ -276,7 +284,7 @@ class MappingNetwork(nn.Module):
         w = self.net(z)
         if update_w_avg:
             self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
-        ws = w[:, None].expand(-1, self.num_ws, -1)
+        ws = w[:, None].repeat(1, self.num_ws, 1)
         if psi != 1.0:
             ws = self.truncate(ws, psi, cutoff)
         return ws

@@ -1,0 +1,138 @@
+"""ONNX export with enforced parity, self-describing files, and the inference engine on top."""
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from tests.helpers import faces_folder, tiny_config
+from trainers.checkpoint import CheckpointError, save_checkpoint
+from trainers.cli import main
+from trainers.export import ExportError, export_onnx
+from trainers.inference import ModelError, OnnxGenerator, TorchGenerator, open_model
+from trainers.loop import train
+
+FAMILIES = ["dcgan", "dcgan-tutorial", "wgan-clip", "wgan-gp", "stylegan2"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One tiny trained run per family, shared by the tests below."""
+    root = tmp_path_factory.mktemp("runs")
+    data = faces_folder(root, n=8, size=32)
+    out = {}
+    for family in FAMILIES:
+        extra = {"z_dim": 32} if family == "stylegan2" else {}
+        config = tiny_config(family, data, root / family, steps=2, **extra)
+        list(train(config))
+        out[family] = root / family
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_export_parity_and_metadata(family, runs, tmp_path):
+    result = export_onnx(runs[family], tmp_path / "g.onnx", log=lambda m: None)
+    assert result.max_abs_diff < 1e-4
+    model = onnx.load(str(tmp_path / "g.onnx"))
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["family"] == family and meta["resolution"] == "32" and meta["step"] == "2"
+    assert int(meta["images_seen"]) > 0 and meta["project_version"]
+    # A plain onnxruntime session, knowing nothing of the project, gets images of the right shape and range.
+    session = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    z_dim = int(meta["z_dim"])
+    if family == "stylegan2":
+        num_ws, w_dim = int(meta["num_ws"]), int(meta["w_dim"])
+        assert len(json.loads(meta["w_avg"])) == w_dim
+        ws = session.run(["ws_out"], {"z": np.random.randn(3, z_dim).astype(np.float32),
+                                      "ws": np.zeros((0, num_ws, w_dim), np.float32)})[0]
+        assert ws.shape == (3, num_ws, w_dim)
+        image = session.run(["image"], {"z": np.zeros((0, z_dim), np.float32), "ws": ws})[0]
+        again = session.run(["image"], {"z": np.zeros((0, z_dim), np.float32), "ws": ws})[0]
+        assert np.array_equal(image, again)  # fixed noise: the same ws, the same face
+    else:
+        image = session.run(["image"], {"z": np.random.randn(5, z_dim).astype(np.float32)})[0]
+    assert image.shape[1:] == (3, 32, 32) and np.abs(image).max() <= 1.0 + 1e-5
+
+
+def test_a_failed_parity_check_leaves_no_file(runs, tmp_path, monkeypatch):
+    import trainers.export as export
+
+    monkeypatch.setattr(export, "check_parity", lambda recipe, path: 0.5)
+    with pytest.raises(ExportError, match="differs"):
+        export_onnx(runs["dcgan"], tmp_path / "g.onnx", log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_onnx_and_torch_engines_agree_on_faces_truncation_and_mixing(runs, tmp_path):
+    export_onnx(runs["stylegan2"], tmp_path / "sg.onnx", log=lambda m: None)
+    onnx_model, torch_model = open_model(tmp_path / "sg.onnx"), open_model(runs["stylegan2"], provider="cpu")
+    assert isinstance(onnx_model, OnnxGenerator) and isinstance(torch_model, TorchGenerator)
+    assert onnx_model.info.provider == "CPUExecutionProvider"  # no GPU here: the CPU fallback is what runs
+    assert onnx_model.info.layers == torch_model.info.layers and onnx_model.info.num_ws == 8
+    np.testing.assert_allclose(onnx_model.info.w_avg, torch_model.info.w_avg, atol=1e-6)
+    seeds = [3, 4, 5]
+    for psi in (1.0, 0.5):
+        a = onnx_model.generate(seeds, truncation=psi).astype(int)
+        b = torch_model.generate(seeds, truncation=psi).astype(int)
+        assert np.abs(a - b).max() <= 1
+    rows, cols = onnx_model.map(onnx_model.latents([1, 2])), onnx_model.map(onnx_model.latents([7, 8, 9]))
+    mixed = onnx_model.style_mix(rows, cols, onnx_model.info.layers["coarse"])
+    assert mixed.shape == (6, 8, 64)
+    assert np.abs(onnx_model.synthesize(mixed).astype(int) - torch_model.synthesize(mixed).astype(int)).max() <= 1
+    # A row mixed with itself reproduces that face.
+    same = onnx_model.style_mix(rows[:1], rows[:1], onnx_model.info.layers["coarse"])
+    assert np.array_equal(onnx_model.synthesize(same), onnx_model.synthesize(rows[:1]))
+
+
+def test_dcgan_engine_and_seeds(runs, tmp_path):
+    export_onnx(runs["dcgan"], tmp_path / "d.onnx", log=lambda m: None)
+    model = open_model(tmp_path / "d.onnx")
+    faces = model.generate([0, 1, 2])
+    assert faces.shape == (3, 3, 32, 32) and faces.dtype == np.uint8
+    assert np.array_equal(model.generate([1]), faces[1:2])
+    with pytest.raises(ModelError, match="StyleGAN2"):
+        model.generate([1], truncation=0.5)
+    with pytest.raises(ModelError, match="StyleGAN2"):
+        model.map(model.latents([1]))
+
+
+def test_bad_model_files_are_clear_errors(runs, tmp_path):
+    export_onnx(runs["dcgan"], tmp_path / "good.onnx", log=lambda m: None)
+    data = (tmp_path / "good.onnx").read_bytes()
+    (tmp_path / "cut.onnx").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ModelError, match="cut.onnx.*not a readable ONNX"):
+        open_model(tmp_path / "cut.onnx")
+    (tmp_path / "text.onnx").write_text("hello")
+    with pytest.raises(ModelError, match="text.onnx"):
+        open_model(tmp_path / "text.onnx")
+    foreign = tmp_path / "foreign.onnx"
+    torch.onnx.export(torch.nn.Linear(4, 2), (torch.randn(1, 4),), str(foreign), input_names=["x"], dynamo=False)
+    with pytest.raises(ModelError, match="without GAN Studio's metadata"):
+        open_model(foreign)
+    # Right metadata, wrong graph: unexpected inputs.
+    model = onnx.load(str(foreign))
+    for key, value in {"format": "gan-studio-generator", "family": "dcgan", "z_dim": "4", "resolution": "32"}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(tmp_path / "odd.onnx"))
+    with pytest.raises(ModelError, match="inputs"):
+        open_model(tmp_path / "odd.onnx")
+
+
+def test_checkpoint_of_an_unknown_family_is_a_clear_error(tmp_path):
+    save_checkpoint(tmp_path / "run", {"config": {"model": "biggan", "z_dim": 10}, "models": {}, "step": 1}, 1)
+    with pytest.raises(ModelError, match="biggan"):
+        open_model(tmp_path / "run")
+    with pytest.raises(CheckpointError, match="biggan"):
+        export_onnx(tmp_path / "run", tmp_path / "x.onnx")
+
+
+def test_export_and_sample_from_the_command_line(runs, tmp_path, capsys):
+    assert main(["export", str(runs["wgan-gp"]), "--out", str(tmp_path / "w.onnx")]) == 0
+    assert "parity with torch" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "w.onnx"), "--n", "4", "--out", str(tmp_path / "faces") + "/"]) == 0
+    assert len(list((tmp_path / "faces").iterdir())) == 4
+    assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "n.onnx")]) == 2
