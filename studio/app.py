@@ -1,18 +1,53 @@
-"""Application start-up: QApplication, the main window, the demo when nothing else is open."""
+"""Application start-up: QApplication, the theme's style sheet, the main window, the demo when nothing else is open."""
 
 from __future__ import annotations
 
 import sys
+from importlib import resources
 
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-from studio.main_window import MainWindow
+THEMES = {
+    "light": {"accent": "#d94f30", "panel": "#fbfaf8", "text": "#1d1d1f", "muted": "#c9c6c0"},
+    "dark": {"accent": "#ff7a59", "panel": "#232326", "text": "#f0f0f2", "muted": "#4a4a50"},
+}
+
+
+def is_dark(app: QGuiApplication) -> bool:
+    hints = app.styleHints()
+    if hasattr(hints, "colorScheme"):
+        scheme = hints.colorScheme()
+        if scheme != Qt.ColorScheme.Unknown:
+            return scheme == Qt.ColorScheme.Dark
+    return app.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+def style_sheet(dark: bool) -> str:
+    text = (resources.files("resources") / "styles" / "studio.qss").read_text()
+    for key, value in THEMES["dark" if dark else "light"].items():
+        text = text.replace("{" + key + "}", value)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     app.setApplicationName("GAN Studio")
     app.setOrganizationName("GAN Studio")
+    app.setStyleSheet(style_sheet(is_dark(app)))
+    if hasattr(app.styleHints(), "colorSchemeChanged"):
+        app.styleHints().colorSchemeChanged.connect(lambda scheme: app.setStyleSheet(style_sheet(is_dark(app))))
+
+    from studio.main_window import MainWindow
+
     window = MainWindow()
     window.show()
+    window.open_demo()
+    last = window.settings.value("last_model")
+    if last:
+        from pathlib import Path
+
+        if Path(str(last)).exists():
+            window.open_model_file(str(last))
     return app.exec()

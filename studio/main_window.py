@@ -1,26 +1,253 @@
-"""The main window: for now the built-in demo faces; the panels arrive with the studio issue."""
+"""The main window: a tab per panel, menus, the status bar (compute device, inference provider), drag and
+drop of folders and model files, remembered layout and recent items, and a clean shutdown."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow, QScrollArea
+import os
+import threading
+from pathlib import Path
 
-from studio.convert import to_pixmap
-from trainers.demo_faces import demo_faces
-from trainers.images import make_grid
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from studio.panels.dataset import DatasetPanel
+from studio.panels.generate import GeneratePanel
+from studio.panels.train import TrainPanel
+from studio.state import StudioState
+from studio.workers import Renderer
+from trainers import __version__
+from trainers.inference import GeneratorModel, ModelError, open_model
+
+MODEL_SUFFIXES = (".onnx", ".pt")
+MAX_RECENT = 8
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    device_found = Signal(str)
+
+    def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self.setWindowTitle("GAN Studio")
-        self.resize(900, 700)
-        grid = make_grid(demo_faces(48, 64), columns=8, padding=4, fill=255)
-        label = QLabel()
-        label.setPixmap(to_pixmap(grid))
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        scroll = QScrollArea()
-        scroll.setWidget(label)
-        scroll.setWidgetResizable(True)
-        self.setCentralWidget(scroll)
-        self.statusBar().showMessage("Built-in demo: 48 procedural faces")
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.state = StudioState()
+        self.renderer = Renderer(self)
+        self.renderer.done.connect(self._on_rendered)
+        self.renderer.failed.connect(self._on_render_failed)
+
+        self.dataset_panel = DatasetPanel(self.state)
+        self.train_panel = TrainPanel(self.state)
+        self.generate_panel = GeneratePanel(self.state, self.renderer)
+        self.panels = self._make_exploration_panels()
+        self.tabs = QTabWidget()
+        for title, panel in [("Dataset", self.dataset_panel), ("Train", self.train_panel),
+                             ("Generate", self.generate_panel), *self.panels]:
+            self.tabs.addTab(panel, title)
+        self.setCentralWidget(self.tabs)
+        self.dataset_panel.folder_loaded.connect(self._on_folder_loaded)
+        self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
+        self.train_panel.open_checkpoint.connect(self.open_model_file)
+
+        self.device_label = QLabel("Compute: …")
+        self.provider_label = QLabel("Inference: no model")
+        self.statusBar().addPermanentWidget(self.provider_label)
+        self.statusBar().addPermanentWidget(self.device_label)
+        self.device_found.connect(lambda text: self.device_label.setText(f"Compute: {text}"))
+        threading.Thread(target=self._find_device, daemon=True, name="device-probe").start()
+
+        self._make_menus()
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 800)
+        self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
+
+    def _make_exploration_panels(self) -> list:
+        from studio.panels.compare import ComparePanel
+        from studio.panels.interpolate import InterpolatePanel
+        from studio.panels.style_mix import StyleMixPanel
+
+        self.interpolate_panel = InterpolatePanel(self.state, self.renderer)
+        self.style_mix_panel = StyleMixPanel(self.state, self.renderer)
+        self.compare_panel = ComparePanel(self.state, self.renderer)
+        return [("Interpolate", self.interpolate_panel), ("Style mixing", self.style_mix_panel),
+                ("Compare", self.compare_panel)]
+
+    # -- menus ---------------------------------------------------------------------------------------------
+    def _make_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "Open &dataset folder…", QKeySequence("Ctrl+D"), self.dataset_panel.choose_folder)
+        self._action(file_menu, "&Open model…", QKeySequence.StandardKey.Open, self.choose_model)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export selected faces…", QKeySequence("Ctrl+E"),
+                     lambda: self.generate_panel.export(selected_only=True))
+        self._action(file_menu, "Export &all faces…", QKeySequence("Ctrl+Shift+E"),
+                     lambda: self.generate_panel.export(selected_only=False))
+        self._action(file_menu, "Export model to &ONNX…", None, self.export_onnx)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", QKeySequence("F1"), self.show_shortcuts)
+        self._action(help_menu, "&About GAN Studio", None, self.show_about)
+        for i in range(self.tabs.count()):
+            self._action(None, f"Tab {i + 1}", QKeySequence(f"Ctrl+{i + 1}"), lambda i=i: self.tabs.setCurrentIndex(i))
+
+    def _action(self, menu, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        else:
+            self.addAction(action)
+        return action
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for key, opener in (("recent_folders", self.dataset_panel.load), ("recent_models", self.open_model_file)):
+            for path in self._recent(key):
+                action = self.recent_menu.addAction(path)
+                action.triggered.connect(lambda checked=False, p=path, o=opener: o(p))
+            self.recent_menu.addSeparator()
+
+    def _recent(self, key: str) -> list[str]:
+        value = self.settings.value(key, [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, key: str, path: str) -> None:
+        items = [path] + [p for p in self._recent(key) if p != path]
+        self.settings.setValue(key, items[:MAX_RECENT])
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
+            "Ctrl+O  open a model (.onnx or checkpoint)", "Ctrl+D  open a dataset folder",
+            "Ctrl+E  export the selected faces", "Ctrl+Shift+E  export all faces",
+            "Ctrl+1 … Ctrl+6  switch panels", "F1  this list", "Ctrl+Q  quit"]))
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About GAN Studio",
+                          f"GAN Studio {__version__}\nTrain GANs on your own images and explore what they learned.")
+
+    # -- models ----------------------------------------------------------------------------------------------
+    def choose_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", "Models (*.onnx *.pt);;All files (*)")
+        if path:
+            self.open_model_file(path)
+
+    def open_model_file(self, path: str) -> None:
+        """Open a model in the background (onnxruntime sessions and torch loads stay off the GUI thread)."""
+        self.statusBar().showMessage(f"Opening {path} …")
+        self.renderer.submit("open-model", lambda: open_model(path))
+
+    def _on_rendered(self, key: str, result) -> None:
+        if key == "demo-folder":
+            self.dataset_panel.load(str(result))
+        elif key.startswith("open-model-extra"):
+            self.state.add_model(result)
+        elif key == "export":
+            self.statusBar().showMessage(f"Wrote {result.path} (parity {result.max_abs_diff:.1e})", 10000)
+        elif key == "open-model":
+            model: GeneratorModel = result
+            self.state.set_model(model)
+            self.provider_label.setText(f"Inference: {model.info.provider}")
+            self.statusBar().showMessage(f"Opened {model.info.path}", 5000)
+            if not model.info.path.startswith(str(Path(__file__).resolve().parents[1] / "resources")):
+                self._remember("recent_models", model.info.path)
+                self.settings.setValue("last_model", model.info.path)
+
+    def _on_render_failed(self, key: str, message: str) -> None:
+        if key in ("open-model", "export"):
+            self.statusBar().showMessage(f"Cannot open the model: {message}", 15000)
+            QMessageBox.warning(self, "Cannot open the model", message)
+
+    def export_onnx(self) -> None:
+        model = self.state.model
+        if model is None or model.info.path.endswith(".onnx"):
+            QMessageBox.information(self, "Export to ONNX", "Open a checkpoint first (it is exported as it is).")
+            return
+        out, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", Path(model.info.path).stem + ".onnx",
+                                             "ONNX (*.onnx)")
+        if out:
+            from trainers.export import export_onnx
+
+            self.statusBar().showMessage("Exporting and checking parity …")
+            self.renderer.submit("export", lambda: export_onnx(model.info.path, out, log=lambda m: None))
+
+    # -- drag and drop ------------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        for url in event.mimeData().urls():
+            path = url.toLocalFile()
+            if os.path.isdir(path) and not (Path(path) / "checkpoints").is_dir():
+                self.tabs.setCurrentWidget(self.dataset_panel)
+                self.dataset_panel.load(path)
+            elif path.lower().endswith(MODEL_SUFFIXES) or (Path(path) / "checkpoints").is_dir():
+                self.open_model_file(path)
+            else:
+                self.statusBar().showMessage(f"Not a folder or a model: {path}", 8000)
+                continue
+            event.acceptProposedAction()
+            return
+
+    # -- device and shutdown -------------------------------------------------------------------------------
+    def _find_device(self) -> None:
+        try:
+            from trainers.device import describe_device, resolve_device
+
+            text = describe_device(resolve_device("auto"))
+        except Exception as exc:  # a broken CUDA install should not stop the studio
+            text = f"CPU ({type(exc).__name__})"
+        self.device_found.emit(text)
+
+    def closeEvent(self, event) -> None:
+        if self.train_panel.is_training():
+            answer = QMessageBox.question(self, "Training is running",
+                                          "Stop training, save a checkpoint and quit?",
+                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.shutdown()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop every background thread: training saves its checkpoint first."""
+        self.statusBar().showMessage("Stopping …")
+        self.train_panel.stop_and_wait()
+        self.dataset_panel.cancel(wait=True)
+        self.interpolate_panel.shutdown()
+        self.renderer.close()
+
+    def _on_folder_loaded(self, folder: str) -> None:
+        from studio.demo import demo_folder_path
+
+        if Path(folder) != demo_folder_path():
+            self._remember("recent_folders", folder)
+
+    def open_demo_faces(self) -> None:
+        """The procedural demo faces (written on first use, in the background) as the dataset."""
+        from studio.demo import demo_folder
+
+        self.dataset_panel.summary.setText("Drawing the demo faces …")
+        self.renderer.submit("demo-folder", demo_folder)
+
+    def open_demo(self) -> None:
+        """What `make run` shows on a machine with no data: the demo faces and the demo models."""
+        from studio.demo import demo_models
+
+        self.open_demo_faces()
+        models = demo_models()
+        for path in models[1:]:
+            self.renderer.submit(f"open-model-extra-{path.name}", lambda p=path: open_model(p))
+        if models:
+            self.open_model_file(str(models[0]))

@@ -58,3 +58,28 @@ def style_mix(ws_a, ws_b, layers: Sequence[int] | slice):
     out = ws_a.clone() if hasattr(ws_a, "clone") else ws_a.copy()
     out[:, layers] = ws_b[:, layers]
     return out
+
+
+def interpolation_path(keys: np.ndarray, frames: int, loop: bool = False, spherical: bool = False) -> np.ndarray:
+    """Latents along a path through keys [K, ...] -> [frames, ...], evenly spaced in time.
+
+    Without loop the path starts on the first key and ends on the last; with loop it returns towards the
+    first key, leaving the closing frame out so that the animation repeats seamlessly.
+    spherical: slerp between neighbouring keys (for Gaussian z); else lerp (for w).
+    """
+    keys = np.asarray(keys, np.float32)
+    if len(keys) < 2:
+        raise ValueError("an interpolation needs at least two keys")
+    if frames < 2:
+        raise ValueError("an interpolation needs at least two frames")
+    points = np.concatenate([keys, keys[:1]]) if loop else keys
+    segments = len(points) - 1
+    positions = np.linspace(0.0, segments, frames, endpoint=not loop)
+    out = np.empty((frames, *keys.shape[1:]), np.float32)
+    flat = points.reshape(len(points), -1)
+    for i, pos in enumerate(positions):
+        seg = min(int(pos), segments - 1)
+        t = float(pos - seg)
+        a, b = flat[seg], flat[seg + 1]
+        out[i] = (slerp(a, b, t) if spherical else lerp(a, b, t)).reshape(keys.shape[1:])
+    return out

@@ -1,0 +1,1 @@
+"""Package data: icons, styles and the demo models."""

@@ -1,0 +1,1 @@
+"""One panel per file: dataset, train, generate, interpolate, style mixing, compare."""

@@ -1,0 +1,189 @@
+"""Compare panel: 2 to 6 models or checkpoints side by side on the same seeds, a table of what each is,
+and the comparison sheet as PNG."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from studio.state import StudioState
+from studio.widgets.faces import ImageView
+from studio.workers import Renderer
+from trainers.checkpoint import list_checkpoints
+from trainers.images import save_png
+from trainers.inference import GeneratorModel, open_model
+
+MAX_MODELS = 6
+HEADER = 18  # pixels of caption above each column
+
+
+def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = 4) -> np.ndarray:
+    """One column per model: a caption, then its faces ([S, 3, h, w] uint8, scaled to the largest size).
+    -> [H, W, 3] uint8."""
+    size = max(f.shape[-1] for f in faces)
+    seeds = faces[0].shape[0]
+    width = len(faces) * (size + padding) + padding
+    height = HEADER + seeds * (size + padding) + padding
+    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for c, (title, column) in enumerate(zip(titles, faces)):
+        x = padding + c * (size + padding)
+        draw.text((x, 3), title[: max(4, size // 6)], fill=(0, 0, 0))
+        for r, face in enumerate(column):
+            img = Image.fromarray(face.transpose(1, 2, 0))
+            if img.size[0] != size:
+                img = img.resize((size, size), Image.Resampling.NEAREST)
+            sheet.paste(img, (x, HEADER + padding + r * (size + padding)))
+    return np.asarray(sheet)
+
+
+def describe(model: GeneratorModel) -> list[str]:
+    info = model.info
+    return [info.name, info.family, f"{info.resolution}", f"{info.step:,}", f"{info.images_seen:,}",
+            str(datetime.timedelta(seconds=int(info.training_seconds))), info.provider]
+
+
+COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on"]
+
+
+class ComparePanel(QWidget):
+    def __init__(self, state: StudioState, renderer: Renderer, parent=None):
+        super().__init__(parent)
+        self.state, self.renderer = state, renderer
+        self.sheet: np.ndarray | None = None
+        self.columns: list[GeneratorModel] = []
+
+        self.models = QListWidget()
+        self.models.setToolTip("Tick 2 to 6 models; all of them render the same seeds")
+        self.add_button = QPushButton("Add model…")
+        self.add_run_button = QPushButton("Add a run's checkpoints…")
+        self.add_run_button.setToolTip("Every checkpoint of one run, to compare across training time")
+        self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
+        self.count = QSpinBox(); self.count.setRange(1, 32); self.count.setValue(6)
+        self.save_button = QPushButton("Save sheet…")
+        self.message = QLabel("")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.view = ImageView("Tick two or more models")
+
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Models"))
+        left.addWidget(self.models, 1)
+        left.addWidget(self.add_button)
+        left.addWidget(self.add_run_button)
+        seeds = QHBoxLayout()
+        for w in (QLabel("First seed"), self.first_seed, QLabel("Seeds"), self.count):
+            seeds.addWidget(w)
+        left.addLayout(seeds)
+        left.addWidget(self.save_button)
+        left.addWidget(self.message)
+        left_widget = QWidget(); left_widget.setLayout(left)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.view)
+        right.addWidget(self.table)
+        right.setSizes([500, 150])
+        split = QSplitter()
+        split.addWidget(left_widget)
+        split.addWidget(right)
+        split.setSizes([280, 800])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+        self.add_button.clicked.connect(self.choose_models)
+        self.add_run_button.clicked.connect(self.choose_run)
+        self.models.itemChanged.connect(lambda item: self.update_sheet())
+        self.first_seed.valueChanged.connect(self.update_sheet)
+        self.count.valueChanged.connect(self.update_sheet)
+        self.save_button.clicked.connect(lambda: self.save())
+        renderer.done.connect(self._on_rendered)
+        renderer.failed.connect(lambda key, msg: key.startswith("compare") and self.message.setText(f"Error: {msg}"))
+        state.models_changed.connect(self._refresh_list)
+
+    def _refresh_list(self) -> None:
+        present = {self.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models.count())}
+        self.models.blockSignals(True)
+        for path, model in self.state.models.items():
+            if path in present:
+                continue
+            item = QListWidgetItem(f"{model.info.name} ({model.info.family}, step {model.info.step:,})")
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if len(self.checked_paths()) < 2 else Qt.CheckState.Unchecked)
+            self.models.addItem(item)
+        self.models.blockSignals(False)
+        self.update_sheet()
+
+    def checked_paths(self) -> list[str]:
+        return [self.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models.count())
+                if self.models.item(i).checkState() == Qt.CheckState.Checked]
+
+    def set_checked(self, paths: list[str]) -> None:
+        self.models.blockSignals(True)
+        for i in range(self.models.count()):
+            item = self.models.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in paths
+                               else Qt.CheckState.Unchecked)
+        self.models.blockSignals(False)
+        self.update_sheet()
+
+    def add_paths(self, paths: list[str]) -> None:
+        """Open models in the background; each joins the list when it is ready."""
+        for path in paths:
+            self.renderer.submit(f"compare-open-{path}", lambda p=path: open_model(p))
+
+    def choose_models(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add models", "", "Models (*.onnx *.pt);;All files (*)")
+        self.add_paths(paths)
+
+    def choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add the checkpoints of a run")
+        if folder:
+            self.add_paths([str(p) for p in list_checkpoints(folder)])
+
+    def update_sheet(self) -> None:
+        paths = self.checked_paths()
+        if len(paths) < 2:
+            self.message.setText("Tick at least two models." if self.models.count() else "Add two or more models.")
+            return
+        if len(paths) > MAX_MODELS:
+            self.message.setText(f"At most {MAX_MODELS} models side by side; untick some.")
+            return
+        self.message.setText("")
+        models = [self.state.models[p] for p in paths]
+        seeds = list(range(self.first_seed.value(), self.first_seed.value() + self.count.value()))
+
+        def job():
+            faces = [m.generate(seeds) for m in models]
+            return models, seeds, faces
+
+        self.renderer.submit("compare-sheet", job)
+
+    def _on_rendered(self, key: str, result) -> None:
+        if key.startswith("compare-open-"):
+            self.state.add_model(result)
+        elif key == "compare-sheet":
+            models, seeds, faces = result
+            self.columns = models
+            self.sheet = comparison_sheet([Path(m.info.path).stem for m in models], faces)
+            self.view.set_image(self.sheet)
+            self.table.setRowCount(len(models))
+            for r, model in enumerate(models):
+                for c, text in enumerate(describe(model)):
+                    self.table.setItem(r, c, QTableWidgetItem(text))
+            self.table.resizeColumnsToContents()
+            self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every column")
+
+    def save(self, path: str | None = None) -> str | None:
+        if self.sheet is None:
+            return None
+        path = path or QFileDialog.getSaveFileName(self, "Save comparison sheet", "comparison.png", "PNG (*.png)")[0]
+        if path:
+            save_png(path, self.sheet, {"models": "; ".join(m.info.path for m in self.columns),
+                                        "first_seed": str(self.first_seed.value()), "seeds": str(self.count.value())})
+        return path or None

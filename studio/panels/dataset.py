@@ -1,0 +1,129 @@
+"""Dataset panel: open or drop a folder, read it in the background (progress, cancel), see a sample and the report."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from studio.state import StudioState
+from studio.widgets.faces import FaceGrid
+from studio.workers import FolderScan
+from trainers.data import ImageSet
+
+SAMPLE = 64  # thumbnails shown
+
+
+class DatasetPanel(QWidget):
+    folder_loaded = Signal(str)  # the folder's path, once read
+
+    def __init__(self, state: StudioState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.scan: FolderScan | None = None
+        self.folder = ""
+
+        self.open_button = QPushButton("Open folder…")
+        self.open_button.setToolTip("Choose a folder of images (searched recursively); you can also drop one here")
+        self.open_button.clicked.connect(self.choose_folder)
+        self.demo_button = QPushButton("Use demo faces")
+        self.demo_button.setToolTip("The studio's built-in procedural cartoon faces")
+        self.resolution = QSpinBox()
+        self.resolution.setRange(32, 256)
+        self.resolution.setValue(64)
+        self.resolution.setSingleStep(32)
+        self.resolution.setToolTip("Images are centre-cropped and resized to this size for training")
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.summary = QLabel("Drop a folder of images onto the window, or open one.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.grid = FaceGrid(72)
+        self.report = QTreeWidget()
+        self.report.setHeaderLabels(["Skipped file", "Reason"])
+        self.report.setRootIsDecorated(False)
+
+        top = QHBoxLayout()
+        for w in (self.open_button, self.demo_button, QLabel("Resolution"), self.resolution, self.progress,
+                  self.cancel_button):
+            top.addWidget(w)
+        top.addStretch(1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.grid)
+        split.addWidget(self.report)
+        split.setSizes([400, 150])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.folder or os.getcwd())
+        if folder:
+            self.load(folder)
+
+    def load(self, folder: str) -> None:
+        """Read `folder` in the background; a scan already running is cancelled first."""
+        self.cancel(wait=True)
+        self.folder = folder
+        self.summary.setText(f"Reading {folder} …")
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.scan = FolderScan(folder, self.resolution.value(), self)
+        self.scan.progress.connect(self._on_progress)
+        self.scan.finished.connect(self._on_loaded)
+        self.scan.failed.connect(self._on_failed)
+        self.scan.cancelled.connect(lambda: self._done(f"Reading {folder} was cancelled."))
+        self.scan.start()
+
+    def cancel(self, wait: bool = False) -> None:
+        if self.scan is not None and self.scan.is_running():
+            self.scan.cancel()
+            if wait:
+                self.scan.wait(30)
+
+    def busy(self) -> bool:
+        return self.scan is not None and self.scan.is_running()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+
+    def _done(self, text: str) -> None:
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.summary.setText(text)
+
+    def _on_failed(self, message: str) -> None:
+        self._done(f"Cannot use this folder: {message}")
+
+    def _on_loaded(self, images: ImageSet) -> None:
+        report = images.report
+        sizes = ", ".join(f"{k} ({v:,})" for k, v in list(report.source_sizes.items())[:4])
+        text = (f"<b>{len(images):,} images</b> at {images.resolution}x{images.resolution} from {report.folder}"
+                f"{' (from cache)' if report.from_cache else ''}. Source sizes: {sizes or '—'}.")
+        if report.upscaled:
+            text += f" {len(report.upscaled):,} smaller than {images.resolution}px were upscaled."
+        if report.rejected:
+            text += f" <b>{report.num_rejected:,} files skipped</b>: " + ", ".join(
+                f"{len(v):,} {k}" for k, v in report.rejected.items()) + "."
+        self._done(text)
+        self.report.clear()
+        for reason, paths in sorted(report.rejected.items()):
+            for path in paths:
+                QTreeWidgetItem(self.report, [path, reason])
+        for path in report.upscaled:
+            QTreeWidgetItem(self.report, [path, "upscaled (kept)"])
+        self.report.setVisible(bool(report.rejected or report.upscaled))
+        rng = np.random.default_rng(0)
+        pick = np.sort(rng.choice(len(images), size=min(SAMPLE, len(images)), replace=False))
+        self.grid.set_faces(images.images[pick], [os.path.basename(images.paths[i])[:14] for i in pick])
+        self.state.set_dataset(images, os.path.basename(report.folder.rstrip("/")) or report.folder)
+        self.folder_loaded.emit(report.folder)

@@ -1,0 +1,180 @@
+"""Generate panel: faces for a seed range or random seeds, truncation for StyleGAN2, enlarge, select, export."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QSlider,
+                               QSpinBox, QVBoxLayout, QWidget)
+
+from studio.state import StudioState
+from studio.widgets.faces import FaceGrid, show_enlarged
+from studio.workers import Renderer
+from trainers.images import make_grid, save_png
+from trainers.inference import GeneratorModel
+
+
+def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[str, str]:
+    """PNG text that is enough to make the same face again."""
+    info = model.info
+    return {"seed": str(seed), "truncation": f"{truncation:g}", "model": info.path, "family": info.family,
+            "step": str(info.step), "software": "GAN Studio"}
+
+
+def face_filename(model: GeneratorModel, seed: int) -> str:
+    stem = os.path.splitext(model.info.name)[0]
+    return f"{model.info.family}-{stem}-seed{seed:06d}.png"
+
+
+def export_faces(model: GeneratorModel, faces: np.ndarray, seeds: list[int], truncation: float, folder: str,
+                 progress=None) -> list[str]:
+    """Write one PNG per face, seed and model in the name and in the PNG text; returns the paths."""
+    paths = []
+    for i, (face, seed) in enumerate(zip(faces, seeds)):
+        if progress is not None and not progress(i, len(seeds)):
+            break
+        path = os.path.join(folder, face_filename(model, seed))
+        save_png(path, face.transpose(1, 2, 0), face_metadata(model, seed, truncation))
+        paths.append(path)
+    return paths
+
+
+class GeneratePanel(QWidget):
+    def __init__(self, state: StudioState, renderer: Renderer, parent=None):
+        super().__init__(parent)
+        self.state, self.renderer = state, renderer
+        self.seeds: list[int] = []
+        self.rendered_truncation = 1.0
+        self._dialogs = []
+
+        self.info = QLabel("No model open: File > Open model, or train one.")
+        self.info.setWordWrap(True)
+        self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
+        self.count = QSpinBox(); self.count.setRange(1, 1024); self.count.setValue(32)
+        self.random_button = QPushButton("Random seeds")
+        self.truncation = QSlider(Qt.Orientation.Horizontal); self.truncation.setRange(0, 150); self.truncation.setValue(100)
+        self.truncation.setToolTip("StyleGAN2 truncation ψ: lower is more typical and less varied; 1 is untouched")
+        self.truncation_label = QLabel("ψ 1.00")
+        self.first_seed.setToolTip("Face i shows seed first + i; the same seed always gives the same face")
+        self.export_selected = QPushButton("Export selected…")
+        self.export_all = QPushButton("Export all…")
+        self.save_grid = QPushButton("Save grid…")
+        self.size_slider = QSlider(Qt.Orientation.Horizontal); self.size_slider.setRange(48, 256); self.size_slider.setValue(96)
+        self.grid = FaceGrid(96)
+        self.status = QLabel("")
+
+        row = QHBoxLayout()
+        for w in (QLabel("First seed"), self.first_seed, QLabel("Count"), self.count, self.random_button,
+                  QLabel("Truncation"), self.truncation, self.truncation_label, QLabel("Size"), self.size_slider):
+            row.addWidget(w)
+        row.addStretch(1)
+        exports = QHBoxLayout()
+        for w in (self.export_selected, self.export_all, self.save_grid, self.status):
+            exports.addWidget(w)
+        exports.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.info)
+        layout.addLayout(row)
+        layout.addWidget(self.grid, 1)
+        layout.addLayout(exports)
+
+        self.first_seed.valueChanged.connect(self.render)
+        self.count.valueChanged.connect(self.render)
+        self.truncation.valueChanged.connect(self._on_truncation)
+        self.random_button.clicked.connect(lambda: self.first_seed.setValue(random.randrange(0, 2**31 - 1024)))
+        self.size_slider.valueChanged.connect(self._on_size)
+        self.grid.enlarged.connect(self._enlarge)
+        self.export_selected.clicked.connect(lambda: self.export(selected_only=True))
+        self.export_all.clicked.connect(lambda: self.export(selected_only=False))
+        self.save_grid.clicked.connect(self.save_grid_png)
+        self.renderer.done.connect(self._on_rendered)
+        self.renderer.failed.connect(lambda key, msg: key == "generate" and self.status.setText(f"Error: {msg}"))
+        state.model_changed.connect(self._on_model)
+        self._set_enabled(False)
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.first_seed, self.count, self.random_button, self.export_selected, self.export_all, self.save_grid):
+            w.setEnabled(on)
+        model = self.state.model
+        self.truncation.setEnabled(on and model is not None and model.info.style_based)
+
+    def _on_model(self, model: GeneratorModel) -> None:
+        info = model.info
+        self.info.setText(f"<b>{info.name}</b> — {info.family}, {info.resolution}px, step {info.step:,}, "
+                          f"{info.images_seen:,} images seen · runs on {info.provider}")
+        self._set_enabled(True)
+        self.render()
+
+    def truncation_value(self) -> float:
+        model = self.state.model
+        return self.truncation.value() / 100 if model is not None and model.info.style_based else 1.0
+
+    def _on_truncation(self, value: int) -> None:
+        self.truncation_label.setText(f"ψ {value / 100:.2f}")
+        self.render()
+
+    def _on_size(self, size: int) -> None:
+        self.grid.set_face_size(size)
+        if len(self.grid.faces):
+            self.grid.set_faces(self.grid.faces, [f"seed {s}" for s in self.seeds])
+
+    def render(self) -> None:
+        model = self.state.model
+        if model is None:
+            return
+        seeds = list(range(self.first_seed.value(), self.first_seed.value() + self.count.value()))
+        psi = self.truncation_value()
+        self.status.setText("Rendering …")
+        self.renderer.submit("generate", lambda: (seeds, psi, model.generate(seeds, truncation=psi)))
+
+    def _on_rendered(self, key: str, result) -> None:
+        if key != "generate":
+            return
+        self.seeds, self.rendered_truncation, faces = result
+        self.grid.set_faces(faces, [f"seed {s}" for s in self.seeds])
+        self.status.setText(f"{len(self.seeds)} faces")
+
+    def _enlarge(self, index: int) -> None:
+        self._dialogs.append(show_enlarged(self, self.grid.faces[index], f"seed {self.seeds[index]}"))
+
+    def export(self, selected_only: bool, folder: str | None = None) -> list[str]:
+        model = self.state.model
+        if model is None or not len(self.grid.faces):
+            return []
+        rows = self.grid.selected_rows() if selected_only else list(range(len(self.seeds)))
+        if not rows:
+            self.status.setText("Select faces first (click, Ctrl+click, Shift+click)")
+            return []
+        folder = folder or QFileDialog.getExistingDirectory(self, "Export faces to")
+        if not folder:
+            return []
+        dialog = QProgressDialog("Exporting faces…", "Cancel", 0, len(rows), self)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+
+        def progress(i: int, total: int) -> bool:
+            dialog.setValue(i)
+            QApplication.processEvents()
+            return not dialog.wasCanceled()
+
+        paths = export_faces(model, self.grid.faces[rows], [self.seeds[i] for i in rows], self.rendered_truncation,
+                             folder, progress)
+        dialog.setValue(len(rows))
+        self.status.setText(f"Wrote {len(paths)} PNGs to {folder}")
+        return paths
+
+    def save_grid_png(self, path: str | None = None) -> str | None:
+        model = self.state.model
+        if model is None or not len(self.grid.faces):
+            return None
+        path = path or QFileDialog.getSaveFileName(self, "Save grid", "grid.png", "PNG (*.png)")[0]
+        if not path:
+            return None
+        save_png(path, make_grid(self.grid.faces), {"seeds": f"{self.seeds[0]}-{self.seeds[-1]}",
+                                                      "truncation": f"{self.rendered_truncation:g}",
+                                                      "model": model.info.path, "family": model.info.family})
+        self.status.setText(f"Saved {path}")
+        return path

@@ -1,0 +1,216 @@
+"""Interpolate panel: walk between two or more faces (lerp or slerp in z, lerp in w), scrub live, export
+GIF, MP4 or numbered PNGs."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from studio.state import StudioState
+from studio.widgets.faces import FaceGrid, ImageView
+from studio.workers import Renderer
+from trainers.animation import write_animation
+from trainers.inference import GeneratorModel
+from trainers.latent import interpolation_path
+
+METHODS = {"slerp in z": ("z", True), "lerp in z": ("z", False), "lerp in w": ("w", False)}
+STRIP = 10  # frames shown in the strip
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1, 7 42' -> [1, 7, 42]; raises ValueError with a readable message."""
+    parts = [p for p in text.replace(",", " ").split() if p]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"seeds are whole numbers separated by commas, not {text!r}") from None
+
+
+def path_latents(model: GeneratorModel, seeds: list[int], frames: int, method: str, loop: bool,
+                 truncation: float = 1.0) -> tuple[str, np.ndarray]:
+    """-> ("z", [frames, z_dim]) or ("w", [frames, num_ws, w_dim]) along the path through the seeds' faces."""
+    space, spherical = METHODS[method]
+    z = model.latents(seeds)
+    if space == "w":
+        return "w", interpolation_path(model.map(z, truncation), frames, loop=loop)
+    return "z", interpolation_path(z, frames, loop=loop, spherical=spherical)
+
+
+def render_latents(model: GeneratorModel, space: str, latents: np.ndarray, truncation: float = 1.0,
+                   batch: int = 32) -> np.ndarray:
+    """-> uint8 [T, 3, H, W], in batches."""
+    out = []
+    for i in range(0, len(latents), batch):
+        chunk = latents[i : i + batch]
+        if space == "w":
+            out.append(model.synthesize(chunk))
+        else:
+            out.append(model.generate(z=chunk, truncation=truncation))
+    return np.concatenate(out)
+
+
+class InterpolatePanel(QWidget):
+    export_progress = Signal(int, int)
+    export_done = Signal(str)
+
+    def __init__(self, state: StudioState, renderer: Renderer, parent=None):
+        super().__init__(parent)
+        self.state, self.renderer = state, renderer
+        self.space, self.latents = "z", np.zeros((0, 1), np.float32)
+        self._export_thread: threading.Thread | None = None
+        self._cancel_export = threading.Event()
+
+        self.seeds = QLineEdit("1, 2")
+        self.seeds.setToolTip("Two or more seeds to walk through, separated by commas")
+        self.method = QComboBox(); self.method.addItems(list(METHODS))
+        self.loop = QCheckBox("Loop")
+        self.frames = QSpinBox(); self.frames.setRange(2, 2000); self.frames.setValue(60)
+        self.seconds = QDoubleSpinBox(); self.seconds.setRange(0.1, 600); self.seconds.setValue(3.0)
+        self.scale = QSpinBox(); self.scale.setRange(1, 8); self.scale.setValue(4)
+        self.scale.setToolTip("Exported frames are enlarged by this factor")
+        self.scrub = QSlider(Qt.Orientation.Horizontal)
+        self.frame_label = QLabel("")
+        self.view = ImageView("Open a model to interpolate")
+        self.strip = FaceGrid(64)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("GIF (.gif), MP4 (.mp4), or a folder of numbered PNGs")
+        self.progress = QProgressBar(); self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel"); self.cancel_button.setVisible(False)
+        self.message = QLabel("")
+
+        row = QHBoxLayout()
+        for w in (QLabel("Seeds"), self.seeds, self.method, self.loop, QLabel("Frames"), self.frames,
+                  QLabel("Seconds"), self.seconds, QLabel("Export scale"), self.scale):
+            row.addWidget(w)
+        scrub_row = QHBoxLayout()
+        scrub_row.addWidget(self.scrub, 1)
+        scrub_row.addWidget(self.frame_label)
+        export_row = QHBoxLayout()
+        for w in (self.export_button, self.progress, self.cancel_button, self.message):
+            export_row.addWidget(w)
+        export_row.addStretch(1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.view)
+        split.addWidget(self.strip)
+        split.setSizes([400, 120])
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addLayout(scrub_row)
+        layout.addWidget(split, 1)
+        layout.addLayout(export_row)
+
+        self.seeds.editingFinished.connect(self.update_path)
+        self.method.currentTextChanged.connect(self.update_path)
+        self.loop.toggled.connect(self.update_path)
+        self.frames.valueChanged.connect(self.update_path)
+        self.scrub.valueChanged.connect(self.render_frame)
+        self.export_button.clicked.connect(lambda: self.export())
+        self.cancel_button.clicked.connect(self._cancel_export.set)
+        self.export_progress.connect(self._on_export_progress)
+        self.export_done.connect(self._on_export_done)
+        renderer.done.connect(self._on_rendered)
+        renderer.failed.connect(lambda key, msg: key.startswith("interp") and self.message.setText(f"Error: {msg}"))
+        state.model_changed.connect(lambda model: self.update_path())
+
+    def set_seeds(self, seeds: list[int]) -> None:
+        self.seeds.setText(", ".join(map(str, seeds)))
+        self.update_path()
+
+    def update_path(self) -> None:
+        model = self.state.model
+        if model is None:
+            return
+        w_item = self.method.model().item(2)
+        w_item.setEnabled(model.info.style_based)
+        if not model.info.style_based and self.method.currentIndex() == 2:
+            self.method.setCurrentIndex(0)
+            return
+        try:
+            seeds = parse_seeds(self.seeds.text())
+            if len(seeds) < 2:
+                raise ValueError("give at least two seeds")
+            self.space, self.latents = path_latents(model, seeds, self.frames.value(), self.method.currentText(),
+                                                    self.loop.isChecked())
+        except ValueError as exc:
+            self.message.setText(str(exc))
+            return
+        self.message.setText("")
+        self.scrub.setRange(0, len(self.latents) - 1)
+        self.render_frame(self.scrub.value())
+        picks = np.linspace(0, len(self.latents) - 1, min(STRIP, len(self.latents))).round().astype(int)
+        space, latents = self.space, self.latents[picks]
+        self.renderer.submit("interp-strip", lambda: (picks, render_latents(model, space, latents)))
+
+    def render_frame(self, index: int) -> None:
+        model = self.state.model
+        if model is None or not len(self.latents):
+            return
+        index = min(index, len(self.latents) - 1)
+        self.frame_label.setText(f"frame {index + 1} / {len(self.latents)}")
+        space, latent = self.space, self.latents[index : index + 1]
+        self.renderer.submit("interp-frame", lambda: render_latents(model, space, latent)[0])
+
+    def _on_rendered(self, key: str, result) -> None:
+        if key == "interp-frame":
+            self.view.set_image(result)
+        elif key == "interp-strip":
+            picks, faces = result
+            self.strip.set_faces(faces, [f"{i + 1}" for i in picks])
+
+    # -- export ------------------------------------------------------------------------------------------------
+    def export(self, path: str | None = None) -> None:
+        model = self.state.model
+        if model is None or not len(self.latents) or self.exporting():
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export animation", "walk.gif",
+                                                  "GIF (*.gif);;MP4 (*.mp4);;PNG frames (folder name, no suffix) (*)")
+            if not path:
+                return
+        space, latents = self.space, self.latents.copy()
+        seconds, scale = self.seconds.value(), self.scale.value()
+        self._cancel_export.clear()
+        self.progress.setRange(0, len(latents))
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.export_button.setEnabled(False)
+
+        def work() -> None:
+            try:
+                frames = []
+                for i in range(0, len(latents), 16):
+                    if self._cancel_export.is_set():
+                        self.export_done.emit("Export cancelled; nothing was written.")
+                        return
+                    frames.append(render_latents(model, space, latents[i : i + 16]))
+                    self.export_progress.emit(min(i + 16, len(latents)), len(latents))
+                frames = np.concatenate(frames).transpose(0, 2, 3, 1)
+                written = write_animation(path, frames, seconds, scale)
+                self.export_done.emit(f"Wrote {len(frames)} frames to {written[0] if len(written) == 1 else path}")
+            except Exception as exc:
+                self.export_done.emit(f"Export failed: {exc}")
+
+        self._export_thread = threading.Thread(target=work, name="interpolation-export", daemon=True)
+        self._export_thread.start()
+
+    def exporting(self) -> bool:
+        return self._export_thread is not None and self._export_thread.is_alive()
+
+    def _on_export_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(done)
+
+    def _on_export_done(self, message: str) -> None:
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.export_button.setEnabled(True)
+        self.message.setText(message)
+
+    def shutdown(self) -> None:
+        self._cancel_export.set()
+        if self._export_thread is not None:
+            self._export_thread.join(60)

@@ -1,0 +1,151 @@
+"""Style mixing panel (StyleGAN2): row seeds give their coarse, middle or fine styles to column seeds' faces,
+in a grid like the StyleGAN paper's figure; it updates live and exports as PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from studio.panels.interpolate import parse_seeds
+from studio.state import StudioState
+from studio.widgets.faces import ImageView
+from studio.workers import Renderer
+from trainers.images import save_png
+from trainers.inference import GeneratorModel
+from trainers.nets.stylegan2 import style_mixing_grid
+
+PRESETS = {"coarse (4-8 px)": "coarse", "middle (16-32 px)": "middle", "fine (64 px and up)": "fine", "custom": None}
+
+
+def mix_grid(model: GeneratorModel, row_seeds: list[int], column_seeds: list[int], layers: list[int],
+             truncation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """-> (the figure [H, W, 3] uint8, the mixed faces [R, C, 3, h, w]): rows' `layers` over columns' faces."""
+    rows = model.map(model.latents(row_seeds), truncation)
+    cols = model.map(model.latents(column_seeds), truncation)
+    mixed = model.synthesize(model.style_mix(rows, cols, layers))
+    mixed = mixed.reshape(len(row_seeds), len(column_seeds), *mixed.shape[1:])
+    return style_mixing_grid(model.synthesize(rows), model.synthesize(cols), mixed), mixed
+
+
+class StyleMixPanel(QWidget):
+    def __init__(self, state: StudioState, renderer: Renderer, parent=None):
+        super().__init__(parent)
+        self.state, self.renderer = state, renderer
+        self.figure: np.ndarray | None = None
+        self.mixed: np.ndarray | None = None
+
+        self.rows = QLineEdit("1, 2, 3")
+        self.rows.setToolTip("Source seeds, down the left: they give the chosen layers")
+        self.columns = QLineEdit("10, 11, 12, 13, 14")
+        self.columns.setToolTip("Destination seeds, along the top: they keep every other layer")
+        self.preset = QComboBox(); self.preset.addItems(list(PRESETS))
+        self.first = QSpinBox(); self.last = QSpinBox()
+        self.first.setToolTip("First ws layer taken from the rows (custom range)")
+        self.last.setToolTip("Last ws layer taken from the rows (custom range)")
+        self.truncation = QSlider(Qt.Orientation.Horizontal); self.truncation.setRange(0, 150); self.truncation.setValue(100)
+        self.truncation_label = QLabel("ψ 1.00")
+        self.save_button = QPushButton("Save grid…")
+        self.unavailable = QLabel("")
+        self.unavailable.setWordWrap(True)
+        self.view = ImageView("Open a StyleGAN2 model to mix styles")
+
+        row = QHBoxLayout()
+        for w in (QLabel("Rows (sources)"), self.rows, QLabel("Columns (destinations)"), self.columns, self.preset,
+                  QLabel("Layers"), self.first, QLabel("to"), self.last, QLabel("Truncation"), self.truncation,
+                  self.truncation_label, self.save_button):
+            row.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.unavailable)
+        layout.addLayout(row)
+        layout.addWidget(self.view, 1)
+
+        for edit in (self.rows, self.columns):
+            edit.editingFinished.connect(self.update_grid)
+        self.preset.currentTextChanged.connect(self._on_preset)
+        self.first.valueChanged.connect(self._on_custom)
+        self.last.valueChanged.connect(self._on_custom)
+        self.truncation.valueChanged.connect(self._on_truncation)
+        self.save_button.clicked.connect(lambda: self.save())
+        renderer.done.connect(self._on_rendered)
+        renderer.failed.connect(lambda key, msg: key == "style-mix" and self.unavailable.setText(f"Error: {msg}"))
+        state.model_changed.connect(self._on_model)
+        self._set_available(None)
+
+    def _set_available(self, model: GeneratorModel | None) -> None:
+        ok = model is not None and model.info.style_based
+        for w in (self.rows, self.columns, self.preset, self.first, self.last, self.truncation, self.save_button):
+            w.setEnabled(ok)
+        if model is None:
+            self.unavailable.setText("Open a StyleGAN2 model to mix styles.")
+        elif not ok:
+            self.unavailable.setText(f"Style mixing needs a StyleGAN2 model: {model.info.name} is a "
+                                     f"{model.info.family}, whose single latent has no per-layer styles to swap.")
+        else:
+            self.unavailable.setText("")
+
+    def _on_model(self, model: GeneratorModel) -> None:
+        self._set_available(model)
+        if model.info.style_based:
+            for box in (self.first, self.last):
+                box.blockSignals(True)
+                box.setRange(0, model.info.num_ws - 1)
+                box.blockSignals(False)
+            self._on_preset(self.preset.currentText())
+
+    def _on_preset(self, text: str) -> None:
+        model = self.state.model
+        name = PRESETS[text]
+        if model is not None and model.info.style_based and name is not None:
+            layers = model.info.layers[name]
+            for box, value in ((self.first, layers[0]), (self.last, layers[-1])):
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
+        self.update_grid()
+
+    def _on_custom(self) -> None:
+        if PRESETS[self.preset.currentText()] is not None:
+            self.preset.blockSignals(True)
+            self.preset.setCurrentText("custom")
+            self.preset.blockSignals(False)
+        self.update_grid()
+
+    def _on_truncation(self, value: int) -> None:
+        self.truncation_label.setText(f"ψ {value / 100:.2f}")
+        self.update_grid()
+
+    def layers(self) -> list[int]:
+        return list(range(self.first.value(), max(self.first.value(), self.last.value()) + 1))
+
+    def update_grid(self) -> None:
+        model = self.state.model
+        if model is None or not model.info.style_based:
+            return
+        try:
+            rows, cols = parse_seeds(self.rows.text()), parse_seeds(self.columns.text())
+        except ValueError as exc:
+            self.unavailable.setText(str(exc))
+            return
+        if not rows or not cols:
+            self.unavailable.setText("Give at least one row seed and one column seed.")
+            return
+        self.unavailable.setText("")
+        layers, psi = self.layers(), self.truncation.value() / 100
+        self.renderer.submit("style-mix", lambda: mix_grid(model, rows, cols, layers, psi))
+
+    def _on_rendered(self, key: str, result) -> None:
+        if key == "style-mix":
+            self.figure, self.mixed = result
+            self.view.set_image(self.figure)
+
+    def save(self, path: str | None = None) -> str | None:
+        if self.figure is None:
+            return None
+        path = path or QFileDialog.getSaveFileName(self, "Save style-mixing grid", "style-mixing.png", "PNG (*.png)")[0]
+        if path:
+            save_png(path, self.figure, {"rows": self.rows.text(), "columns": self.columns.text(),
+                                         "layers": f"{self.first.value()}-{self.last.value()}",
+                                         "model": self.state.model.info.path if self.state.model else ""})
+        return path or None

@@ -1,0 +1,263 @@
+"""Train panel: choose a family and its key settings, then start, pause, resume and stop a background run
+while live samples, loss curves, speed and time left come in."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QMessageBox, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from studio.state import StudioState
+from studio.widgets.faces import ImageView
+from studio.widgets.loss_plot import LossPlot
+from studio.workers import TrainingRun
+from trainers import events as ev
+from trainers.checkpoint import CheckpointError, list_checkpoints
+from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
+from trainers.loop import resume_config
+
+TIPS = {
+    "family": "dcgan: the classic sample; dcgan-tutorial: PyTorch's tutorial nets; wgan-clip / wgan-gp: "
+              "Wasserstein losses; stylegan2: the best faces, slower per image",
+    "batch": "Images per discriminator step. Larger is faster on a GPU and smoother, smaller fits in less memory",
+    "steps": "Generator steps for the whole run (a resumed run continues to this)",
+    "minutes": "Stop after this many minutes of training (0: no time limit)",
+    "lr_g": "Generator learning rate (the family's default is usually right)",
+    "lr_d": "Discriminator / critic learning rate",
+    "n_critic": "Discriminator steps per generator step (WGAN families train the critic more)",
+    "z_dim": "Size of the random latent vector each face is made from",
+    "preset": "StyleGAN2 capacity: tiny (tests), small (default, fast), medium, base (GPU)",
+    "device": "auto uses the GPU when there is one",
+    "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
+}
+
+
+class TrainPanel(QWidget):
+    open_checkpoint = Signal(str)  # a checkpoint to open in Generate
+
+    def __init__(self, state: StudioState, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.run: TrainingRun | None = None
+        self.started_at = 0.0
+
+        self.family = QComboBox()
+        self.family.addItems(FAMILIES)
+        self.batch = QSpinBox(); self.batch.setRange(2, 4096); self.batch.setValue(64)
+        self.steps = QSpinBox(); self.steps.setRange(1, 10_000_000); self.steps.setValue(2000)
+        self.minutes = QDoubleSpinBox(); self.minutes.setRange(0, 10_000); self.minutes.setDecimals(1)
+        self.lr_g = QDoubleSpinBox(); self.lr_d = QDoubleSpinBox()
+        for box in (self.lr_g, self.lr_d):
+            box.setDecimals(6); box.setRange(1e-6, 1.0); box.setSingleStep(1e-5)
+        self.n_critic = QSpinBox(); self.n_critic.setRange(1, 20)
+        self.z_dim = QSpinBox(); self.z_dim.setRange(2, 2048)
+        self.preset = QComboBox(); self.preset.addItems(["tiny", "small", "medium", "base"]); self.preset.setCurrentText("small")
+        self.device = QComboBox(); self.device.addItems(["auto", "cpu", "cuda"])
+        self.out = QLineEdit(os.path.abspath(os.path.join("runs", "studio")))
+        browse = QPushButton("…"); browse.clicked.connect(self._choose_out)
+        for name in TIPS:
+            getattr(self, name).setToolTip(TIPS[name])
+        self.family.currentTextChanged.connect(self._family_defaults)
+        self._family_defaults(self.family.currentText())
+
+        form = QFormLayout()
+        form.addRow("Model family", self.family)
+        form.addRow("Batch", self.batch)
+        form.addRow("Steps", self.steps)
+        form.addRow("Time limit (min)", self.minutes)
+        form.addRow("Generator lr", self.lr_g)
+        form.addRow("Discriminator lr", self.lr_d)
+        form.addRow("n_critic", self.n_critic)
+        form.addRow("Latent size", self.z_dim)
+        form.addRow("StyleGAN2 preset", self.preset)
+        form.addRow("Device", self.device)
+        out_row = QHBoxLayout(); out_row.addWidget(self.out); out_row.addWidget(browse)
+        form.addRow("Run folder", out_row)
+
+        self.start_button = QPushButton("Start"); self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause"); self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button = QPushButton("Stop"); self.stop_button.clicked.connect(self.stop)
+        self.resume_button = QPushButton("Resume a run…")
+        self.resume_button.setToolTip("Continue a stopped run from its latest checkpoint")
+        self.resume_button.clicked.connect(self.choose_run_to_resume)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button, self.resume_button):
+            buttons.addWidget(b)
+
+        self.status = QLabel("Open a dataset, choose a family, press Start.")
+        self.status.setWordWrap(True)
+        self.speed = QLabel("")
+        self.checkpoints = QListWidget()
+        self.checkpoints.setToolTip("Double-click to open a checkpoint in Generate")
+        self.checkpoints.itemDoubleClicked.connect(lambda item: self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole)))
+
+        settings = QGroupBox("Settings")
+        settings.setLayout(form)
+        left = QVBoxLayout()
+        left.addWidget(settings)
+        left.addLayout(buttons)
+        left.addWidget(self.status)
+        left.addWidget(self.speed)
+        left.addWidget(QLabel("Checkpoints"))
+        left.addWidget(self.checkpoints, 1)
+        left_widget = QWidget(); left_widget.setLayout(left)
+
+        self.samples = ImageView("Live samples from fixed seeds appear here")
+        self.plot = LossPlot()
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.samples)
+        right.addWidget(self.plot)
+        right.setSizes([420, 220])
+        split = QSplitter()
+        split.addWidget(left_widget)
+        split.addWidget(right)
+        split.setSizes([340, 700])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+        self._set_running(False)
+
+    # -- settings ------------------------------------------------------------------------------------------
+    def _family_defaults(self, family: str) -> None:
+        d = FAMILY_DEFAULTS[family]
+        self.lr_g.setValue(d["lr_g"]); self.lr_d.setValue(d["lr_d"])
+        self.n_critic.setValue(d.get("n_critic", 1)); self.z_dim.setValue(d["z_dim"])
+        self.batch.setValue(32 if family == "stylegan2" else 64)
+        self.preset.setEnabled(family == "stylegan2")
+
+    def _choose_out(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Run folder", self.out.text())
+        if folder:
+            self.out.setText(folder)
+
+    def config(self) -> TrainConfig:
+        images = self.state.dataset
+        if images is None:
+            raise ConfigError("open a dataset first (the Dataset tab)")
+        family = self.family.currentText()
+        return TrainConfig.for_family(
+            family, data=images.report.folder, out=self.out.text(), resolution=images.resolution,
+            batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
+            lr_g=self.lr_g.value(), lr_d=self.lr_d.value(), n_critic=self.n_critic.value(), z_dim=self.z_dim.value(),
+            preset=self.preset.currentText(), device=self.device.currentText(),
+            sample_every=max(10, min(200, self.steps.value() // 20)), log_every=5)
+
+    # -- running -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            config = self.config()
+        except ConfigError as exc:
+            self.status.setText(f"Cannot start: {exc}")
+            return
+        if list_checkpoints(config.out):
+            answer = QMessageBox.question(
+                self, "Run folder in use", f"{config.out} already holds a run. Continue it instead?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+            if answer == QMessageBox.StandardButton.Yes:
+                self.resume_run(config.out)
+            return
+        self._launch(config, self.state.dataset, resume=False)
+
+    def choose_run_to_resume(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Resume which run?", self.out.text())
+        if folder:
+            self.resume_run(folder)
+
+    def resume_run(self, run_dir: str) -> None:
+        try:
+            config = resume_config(run_dir, device=self.device.currentText())
+            target = max(self.steps.value(), (config.steps or 0))
+            config = config.with_(steps=target, minutes=self.minutes.value() or None)
+        except (CheckpointError, ConfigError) as exc:
+            self.status.setText(f"Cannot resume: {exc}")
+            return
+        images = self.state.dataset
+        usable = images is not None and images.report.folder == config.data and images.resolution == config.resolution
+        self.out.setText(run_dir)
+        self._launch(config, images if usable else None, resume=True)
+
+    def _launch(self, config: TrainConfig, images, resume: bool) -> None:
+        self.plot.clear_curves()
+        self.checkpoints.clear()
+        self.run = TrainingRun(config, images, resume=resume, parent=self)
+        self.run.event.connect(self._on_event)
+        self.run.ended.connect(self._on_ended)
+        self.started_at = time.monotonic()
+        self.status.setText(f"Starting {config.model} in {config.out} …")
+        self._set_running(True)
+        self.run.start()
+
+    def toggle_pause(self) -> None:
+        if self.run is None:
+            return
+        if self.run.control.pause_requested:
+            self.run.resume_training()
+            self.pause_button.setText("Pause")
+        else:
+            self.run.pause()
+            self.pause_button.setText("Resume")
+
+    def stop(self) -> None:
+        if self.run is not None and self.run.is_running():
+            self.status.setText("Stopping after this step and saving a checkpoint …")
+            self.run.stop()
+
+    def is_training(self) -> bool:
+        return self.run is not None and self.run.is_running()
+
+    def stop_and_wait(self, timeout: float = 120.0) -> bool:
+        """Stop the run, let it write its checkpoint, and wait for its thread (used when the window closes)."""
+        if self.run is None:
+            return True
+        self.run.stop()
+        return self.run.wait(timeout)
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.resume_button.setEnabled(not running)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running)
+        self.pause_button.setText("Pause")
+
+    def _on_event(self, event) -> None:
+        if isinstance(event, ev.Started):
+            self.status.setText(f"Training {event.family} on {event.num_images:,} images ({event.device})"
+                                + (f", resumed at step {event.step:,}" if event.step else ""))
+        elif isinstance(event, ev.Progress):
+            self.plot.add_point(event.step, event.stats)
+            left = f", {_hms(event.eta_s)} left" if event.eta_s is not None else ""
+            self.speed.setText(f"step {event.step:,} · {event.images_seen:,} images seen · "
+                               f"{event.img_per_s:,.0f} img/s{left}")
+        elif isinstance(event, ev.Samples):
+            self.samples.set_image(event.grid)
+        elif isinstance(event, ev.Checkpointed):
+            from PySide6.QtWidgets import QListWidgetItem
+
+            item = QListWidgetItem(f"step {event.step:,} — {os.path.basename(event.path)}")
+            item.setData(Qt.ItemDataRole.UserRole, event.path)
+            self.checkpoints.insertItem(0, item)
+        elif isinstance(event, ev.Paused):
+            self.status.setText(f"Paused at step {event.step:,}")
+        elif isinstance(event, ev.Resumed):
+            self.status.setText(f"Training again from step {event.step:,}")
+        elif isinstance(event, ev.Notice):
+            self.status.setText(event.message)
+        elif isinstance(event, ev.Failed):
+            self.status.setText(f"<b>Training failed:</b> {event.message}")
+        elif isinstance(event, ev.Finished):
+            how = "Stopped" if event.stopped else "Finished"
+            self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, {_hms(event.elapsed_s)}); "
+                                f"checkpoint saved. Double-click it below to open it in Generate.")
+
+    def _on_ended(self) -> None:
+        self._set_running(False)
+
+
+def _hms(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

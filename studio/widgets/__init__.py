@@ -1,0 +1,1 @@
+"""Reusable widgets: face grids, image views, loss plots."""

@@ -1,0 +1,96 @@
+"""Showing faces: a selectable grid of faces with captions, and a single scalable image."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QDialog, QLabel, QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout
+
+from studio.convert import to_pixmap, to_qimage
+
+
+class FaceGrid(QListWidget):
+    """Faces in a wrapping grid; click selects (Ctrl/Shift for more), double-click enlarges."""
+
+    enlarged = Signal(int)  # index of the face
+
+    def __init__(self, face_size: int = 96, parent=None):
+        super().__init__(parent)
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setUniformItemSizes(True)
+        self.setSpacing(4)
+        self.set_face_size(face_size)
+        self.faces: np.ndarray = np.zeros((0, 3, 1, 1), np.uint8)
+        self.itemDoubleClicked.connect(lambda item: self.enlarged.emit(self.row(item)))
+
+    def set_face_size(self, size: int) -> None:
+        self.face_size = size
+        self.setIconSize(QSize(size, size))
+        self.setGridSize(QSize(size + 12, size + 24))
+
+    def set_faces(self, faces: np.ndarray, captions: list[str] | None = None) -> None:
+        """faces: uint8 [N, 3, H, W]."""
+        self.faces = faces
+        selected = {i.row() for i in self.selectedIndexes()}
+        self.clear()
+        for i, face in enumerate(faces):
+            pixmap = to_pixmap(face).scaled(self.face_size, self.face_size, Qt.AspectRatioMode.KeepAspectRatio,
+                                            Qt.TransformationMode.SmoothTransformation)
+            item = QListWidgetItem(QIcon(pixmap), captions[i] if captions else "")
+            item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            self.addItem(item)
+            if i in selected:
+                item.setSelected(True)
+
+    def selected_rows(self) -> list[int]:
+        return sorted(i.row() for i in self.selectedIndexes())
+
+
+class ImageView(QLabel):
+    """One image (a grid, a face) scaled to fit, with nearest-neighbour scaling so pixels stay crisp."""
+
+    def __init__(self, placeholder: str = "", parent=None):
+        super().__init__(placeholder, parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(64, 64)
+        self._pixmap: QPixmap | None = None
+        self.image: np.ndarray | None = None
+
+    def set_image(self, pixels: np.ndarray) -> None:
+        """[H, W, 3] or [3, H, W] uint8."""
+        self.image = pixels
+        self._pixmap = QPixmap.fromImage(to_qimage(pixels))
+        self._rescale()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        if self._pixmap is None:
+            return
+        w, h = max(1, self.width()), max(1, self.height())
+        pw, ph = self._pixmap.width(), self._pixmap.height()
+        k = min(w // pw, h // ph)
+        if k >= 1:  # whole-number zoom keeps pixels crisp
+            self.setPixmap(self._pixmap.scaled(pw * k, ph * k))
+        else:
+            self.setPixmap(self._pixmap.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+
+
+def show_enlarged(parent, face: np.ndarray, title: str) -> QDialog:
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    view = ImageView()
+    view.set_image(face)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(view)
+    dialog.resize(420, 420)
+    dialog.show()
+    return dialog

@@ -1,0 +1,73 @@
+"""Writing frame sequences: animated GIF (Pillow), MP4 (imageio with its bundled ffmpeg), numbered PNGs.
+
+Frames: uint8 [T, H, W, 3]. `scale` enlarges each frame by a whole number with nearest-neighbour pixels.
+Each writer goes to a temporary name first, so a cancelled or failed export leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from trainers.images import save_png
+
+
+def _scaled(frame: np.ndarray, scale: int) -> np.ndarray:
+    return frame if scale == 1 else frame.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def write_gif(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1, loop: bool = True) -> None:
+    path = Path(path)
+    images = [Image.fromarray(_scaled(f, scale)) for f in frames]
+    tmp = path.with_name(f".{path.name}.tmp")
+    duration = max(20, int(round(1000 * seconds / len(images))))  # GIF delays are in 10 ms units
+    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration,
+                   loop=0 if loop else 1, disposal=1, optimize=False)
+    os.replace(tmp, path)
+
+
+def write_mp4(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1) -> None:
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    fps = max(1.0, len(frames) / seconds)
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    # libx264 needs even sizes; yuv420p plays everywhere.
+    with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, pixelformat="yuv420p",
+                            macro_block_size=2) as writer:
+        for frame in frames:
+            writer.append_data(_scaled(frame, scale))
+    os.replace(tmp, path)
+
+
+def write_png_sequence(folder: str | os.PathLike, frames: np.ndarray, scale: int = 1, stem: str = "frame",
+                       progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, frame in enumerate(frames):
+        if progress is not None and not progress(i, len(frames)):
+            break
+        path = folder / f"{stem}-{i:05d}.png"
+        save_png(path, _scaled(frame, scale))
+        paths.append(path)
+    return paths
+
+
+def write_animation(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1) -> list[Path]:
+    """By the path's form: .gif, .mp4, or a folder (no suffix) of numbered PNGs."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        write_gif(path, frames, seconds, scale)
+        return [path]
+    if suffix == ".mp4":
+        write_mp4(path, frames, seconds, scale)
+        return [path]
+    if suffix:
+        raise ValueError(f"cannot write {suffix} animations; use .gif, .mp4 or a folder for PNG frames")
+    return write_png_sequence(path, frames, scale)
