@@ -112,7 +112,8 @@ class DatasetPanel(QWidget):
         if report.upscaled:
             text += f" {len(report.upscaled):,} smaller than {images.resolution}px were upscaled."
         if report.rejected:
-            text += f" <b>{report.num_rejected:,} files skipped</b>: " + ", ".join(
+            n = report.num_rejected
+            text += f" <b>{n:,} file{'s' if n != 1 else ''} skipped</b>: " + ", ".join(
                 f"{len(v):,} {k}" for k, v in report.rejected.items()) + "."
         self._done(text)
         self.report.clear()

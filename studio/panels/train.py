@@ -44,6 +44,8 @@ class TrainPanel(QWidget):
         self.state = state
         self.run: TrainingRun | None = None
         self.started_at = 0.0
+        # Settings the form does not show (network widths, snapshot interval...), applied to every new run.
+        self.extra_settings: dict = {}
 
         self.family = QComboBox()
         self.family.addItems(FAMILIES)
@@ -143,7 +145,7 @@ class TrainPanel(QWidget):
             batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
             lr_g=self.lr_g.value(), lr_d=self.lr_d.value(), n_critic=self.n_critic.value(), z_dim=self.z_dim.value(),
             preset=self.preset.currentText(), device=self.device.currentText(),
-            sample_every=max(10, min(200, self.steps.value() // 20)), log_every=5)
+            **{"sample_every": max(10, min(200, self.steps.value() // 20)), "log_every": 5, **self.extra_settings})
 
     # -- running -------------------------------------------------------------------------------------------
     def start(self) -> None:

@@ -1,0 +1,51 @@
+"""Studio fixtures: a main window with private settings, and tiny exported models made by the engine."""
+
+import threading
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from tests.helpers import faces_folder, tiny_config  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """{'dcgan': path.onnx, 'stylegan2': path.onnx, 'dcgan-run': run folder}, trained two steps each."""
+    from trainers.export import export_onnx
+    from trainers.loop import train
+
+    root = tmp_path_factory.mktemp("models")
+    data = faces_folder(root, n=8, size=32)
+    out = {}
+    for family, extra in (("dcgan", {}), ("stylegan2", {"z_dim": 32})):
+        run = root / family
+        list(train(tiny_config(family, data, run, steps=2, **extra)))
+        export_onnx(run, root / f"{family}.onnx", log=lambda m: None)
+        out[family] = root / f"{family}.onnx"
+        out[f"{family}-run"] = run
+    return out
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from studio.main_window import MainWindow
+
+    before = set(threading.enumerate())
+    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.shutdown()
+    leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and t.name in ("training", "folder-scan", "renderer", "interpolation-export")]
+    assert leftover == [], f"threads still running after shutdown: {leftover}"
+
+
+def open_model(qtbot, window, path):
+    window.open_model_file(str(path))
+    qtbot.waitUntil(lambda: window.state.model is not None and window.state.model.info.path == str(path),
+                    timeout=20000)
+    return window.state.model

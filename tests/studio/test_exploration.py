@@ -1,0 +1,107 @@
+"""Interpolation, style mixing and comparison panels on tiny models."""
+
+import time
+
+import numpy as np
+from PIL import Image
+
+from tests.studio.conftest import open_model
+
+
+def test_interpolation_gif_has_the_requested_frames_and_ends_on_the_endpoint_faces(qtbot, window, tiny_models, tmp_path):
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.interpolate_panel
+    panel.scale.setValue(1)
+    panel.frames.setValue(9)
+    for method in ("slerp in z", "lerp in w"):
+        panel.method.setCurrentText(method)
+        panel.set_seeds([5, 9])
+        out = tmp_path / f"walk-{method[-1]}.gif"
+        panel.export(str(out))
+        qtbot.waitUntil(lambda: not panel.exporting(), timeout=30000)
+        assert out.is_file(), panel.message.text()
+        gif = Image.open(out)
+        assert gif.n_frames == 9
+        ends = model.generate([5, 9])
+        gif.seek(0)
+        first = np.asarray(gif.convert("RGB"))
+        gif.seek(8)
+        last = np.asarray(gif.convert("RGB"))
+        # GIF keeps 256 colours: compare within the palette's rounding.
+        assert np.abs(first.astype(int) - ends[0].transpose(1, 2, 0)).mean() < 6
+        assert np.abs(last.astype(int) - ends[1].transpose(1, 2, 0)).mean() < 6
+        assert np.abs(last.astype(int) - ends[0].transpose(1, 2, 0)).mean() > np.abs(
+            last.astype(int) - ends[1].transpose(1, 2, 0)).mean()
+
+
+def test_mp4_and_png_sequence_exports(qtbot, window, tiny_models, tmp_path):
+    import imageio.v2 as imageio
+
+    open_model(qtbot, window, tiny_models["dcgan"])
+    panel = window.interpolate_panel
+    panel.frames.setValue(12)
+    panel.set_seeds([1, 2, 3])
+    panel.export(str(tmp_path / "walk.mp4"))
+    qtbot.waitUntil(lambda: not panel.exporting(), timeout=60000)
+    assert imageio.get_reader(tmp_path / "walk.mp4").count_frames() == 12, panel.message.text()
+    panel.export(str(tmp_path / "frames"))
+    qtbot.waitUntil(lambda: not panel.exporting(), timeout=60000)
+    assert len(list((tmp_path / "frames").glob("frame-*.png"))) == 12
+
+
+def test_scrubbing_renders_off_the_gui_thread(qtbot, window, tiny_models):
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.interpolate_panel
+    panel.frames.setValue(200)
+    panel.set_seeds([1, 2])
+    slowest = 0.0
+    for value in range(0, 200, 5):
+        start = time.perf_counter()
+        panel.scrub.setValue(value)  # what a dragged slider does
+        slowest = max(slowest, time.perf_counter() - start)
+    assert slowest < 0.05  # the slider handler only queues work
+    qtbot.waitUntil(lambda: window.renderer.idle(), timeout=30000)
+    qtbot.wait(50)
+    expected = panel.state.model.generate(z=panel.latents[195:196])[0]
+    assert np.array_equal(panel.view.image, expected)  # the view ends on the last position asked for
+
+
+def test_style_mixing_grid_shape_and_a_row_mixed_with_itself(qtbot, window, tiny_models):
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.style_mix_panel
+    panel.rows.setText("3, 4")
+    panel.columns.setText("3, 7, 8")
+    panel.preset.setCurrentText("middle (16-32 px)")
+    panel.update_grid()
+    qtbot.waitUntil(lambda: panel.mixed is not None and panel.mixed.shape[:2] == (2, 3), timeout=20000)
+    assert panel.layers() == model.info.layers["middle"]
+    assert panel.figure.shape == (3 * 32, 4 * 32, 3)
+    face3 = model.generate([3])[0]
+    assert np.array_equal(panel.mixed[0, 0], face3)  # row 3 over column 3 is face 3
+    assert not np.array_equal(panel.mixed[1, 0], face3)  # row 4's middle styles change column 3's face
+
+
+def test_style_mixing_says_why_it_is_unavailable_for_a_dcgan(qtbot, window, tiny_models):
+    open_model(qtbot, window, tiny_models["dcgan"])
+    assert "needs a StyleGAN2 model" in window.style_mix_panel.unavailable.text()
+    assert not window.style_mix_panel.rows.isEnabled()
+
+
+def test_compare_shows_one_column_per_model_on_the_same_seeds(qtbot, window, tiny_models, tmp_path):
+    panel = window.compare_panel
+    panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"]), str(tiny_models["dcgan-run"])])
+    qtbot.waitUntil(lambda: panel.models.count() == 3, timeout=30000)
+    panel.count.setValue(3)
+    panel.set_checked(list(window.state.models))
+    qtbot.waitUntil(lambda: len(panel.columns) == 3 and panel.table.rowCount() == 3, timeout=30000)
+    families = sorted(panel.table.item(r, 1).text() for r in range(3))
+    assert families == ["dcgan", "dcgan", "stylegan2"]
+    sheet = panel.sheet
+    assert sheet.shape[1] == 3 * (32 + 4) + 4  # three columns of 32px faces
+    # The exported dcgan and its own checkpoint render the same seeds identically.
+    onnx_col = panel.columns.index(window.state.models[str(tiny_models["dcgan"])])
+    expected = window.state.models[str(tiny_models["dcgan"])].generate([0, 1, 2])
+    x = 4 + onnx_col * 36
+    assert np.array_equal(sheet[18 + 4 : 18 + 4 + 32, x : x + 32], expected[0].transpose(1, 2, 0))
+    path = panel.save(str(tmp_path / "sheet.png"))
+    assert Image.open(path).size == (sheet.shape[1], sheet.shape[0])

@@ -1,0 +1,120 @@
+"""The studio as a user drives it: drop a folder, train in the background, generate and export faces."""
+
+import time
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent
+
+from tests.helpers import faces_folder
+from tests.studio.conftest import open_model
+from trainers import events as ev
+from trainers.checkpoint import latest_checkpoint
+from trainers.inference import open_model as engine_open
+
+
+def drop_folder(window, folder):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
+    folder = faces_folder(tmp_path, n=12, size=64)
+    (folder / "broken.png").write_bytes(b"not a png")
+    drop_folder(window, folder)
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    assert len(window.state.dataset) == 12
+    assert window.dataset_panel.grid.count() == 12
+    assert window.dataset_panel.report.topLevelItemCount() == 1
+    assert "broken.png" in window.dataset_panel.report.topLevelItem(0).text(0)
+    assert "1 file skipped" in window.dataset_panel.summary.text()
+
+
+def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocking_the_gui(qtbot, window, tmp_path):
+    window.dataset_panel.resolution.setValue(32)
+    window.dataset_panel.load(str(faces_folder(tmp_path, n=16, size=32)))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel = window.train_panel
+    panel.family.setCurrentText("dcgan")
+    panel.batch.setValue(8)
+    panel.steps.setValue(100_000)
+    panel.device.setCurrentText("cpu")
+    panel.out.setText(str(tmp_path / "run"))
+    panel.extra_settings = {"g_width": 32, "d_width": 8, "sample_every": 3, "checkpoint_every": 1000, "log_every": 2}
+    events = []
+
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+
+    panel.start()
+    panel.run.event.connect(events.append)
+    qtbot.waitUntil(lambda: any(isinstance(e, ev.Samples) for e in events), timeout=30000)
+    assert panel.samples.image is not None  # the live preview shows a sample grid
+    first = panel.samples.image.copy()
+    qtbot.waitUntil(lambda: sum(isinstance(e, ev.Samples) for e in events) >= 3, timeout=30000)
+    assert not np.array_equal(first, panel.samples.image)  # and it changes as training goes on
+    warm = len(gaps)
+    qtbot.waitUntil(lambda: sum(isinstance(e, ev.Progress) for e in events) >= 12, timeout=60000)
+    timer.stop()
+    assert max(gaps[warm:]) < 0.150, f"GUI thread blocked for {max(gaps[warm:]) * 1000:.0f} ms during training"
+
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: any(isinstance(e, ev.Paused) for e in events), timeout=20000)
+    paused_at = [e for e in events if isinstance(e, ev.Paused)][-1].step
+    qtbot.wait(300)
+    assert not any(isinstance(e, ev.Progress) and e.step > paused_at for e in events)
+    panel.toggle_pause()
+    qtbot.waitUntil(lambda: any(isinstance(e, ev.Resumed) for e in events), timeout=20000)
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=30000)
+    finished = [e for e in events if isinstance(e, ev.Finished)]
+    assert finished and finished[-1].stopped
+    assert latest_checkpoint(tmp_path / "run") is not None
+    assert panel.checkpoints.count() >= 1 and panel.start_button.isEnabled()
+
+
+def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_path):
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    panel.count.setValue(4)
+    panel.first_seed.setValue(40)
+    panel.truncation.setValue(70)
+    qtbot.waitUntil(lambda: panel.seeds == [40, 41, 42, 43] and panel.rendered_truncation == 0.7, timeout=20000)
+    paths = panel.export(selected_only=False, folder=str(tmp_path / "out"))
+    assert len(paths) == 4
+    png = Image.open(paths[2])
+    seed, psi = int(png.text["seed"]), float(png.text["truncation"])
+    assert seed == 42 and psi == 0.7 and png.text["model"] == str(tiny_models["stylegan2"])
+    again = engine_open(png.text["model"]).generate([seed], truncation=psi)[0].transpose(1, 2, 0)
+    assert np.array_equal(np.asarray(png), again)
+    assert model.info.family in paths[0]
+
+
+def test_status_bar_names_the_inference_provider(qtbot, window, tiny_models):
+    open_model(qtbot, window, tiny_models["dcgan"])
+    assert "CPUExecutionProvider" in window.provider_label.text()
+    qtbot.waitUntil(lambda: "CPU" in window.device_label.text(), timeout=20000)
+
+
+def test_a_bad_model_file_is_reported_not_fatal(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[2]))
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x80\x04junk")
+    window.open_model_file(str(bad))
+    qtbot.waitUntil(lambda: bool(shown), timeout=20000)
+    assert "bad.onnx" in shown[0] and window.state.model is None
