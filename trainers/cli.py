@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
               python -m trainers sample runs/dcgan --n 64 --seed 0 --out grid.png
               python -m trainers sample runs/dcgan --n 16 --out faces/
               python -m trainers export runs/dcgan --out dcgan.onnx
+              python -m trainers eval runs/dcgan dcgan.onnx --real faces/ --metric swd --n 2048
 
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="modulate weights per sample in grouped convolutions while training (default off)")
     b = t.add_argument_group("data and bookkeeping")
     b.add_argument("--no-flip", dest="flip", action="store_false", default=None, help="no random horizontal flips")
+    b.add_argument("--holdout", type=int, help="keep the last N images (sorted by path) out of training, to "
+                   "score on later with eval --real-last N")
     b.add_argument("--log-every", type=int, help="steps between progress lines in log.jsonl (default 20)")
     b.add_argument("--sample-every", type=int, help="steps between snapshot grids in samples/ (default 200)")
     b.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 1000)")
@@ -115,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
+    v = sub.add_parser("eval", help="score models (or folders of images) against real images: SWD, FID, KID")
+    v.add_argument("models", nargs="+", metavar="MODEL",
+                   help="run folders, checkpoints, .onnx files, or folders of images to score as they are")
+    v.add_argument("--real", required=True, metavar="DATA", help="folder of real images")
+    v.add_argument("--real-last", type=int, metavar="N",
+                   help="use only the last N files of DATA (sorted by path): the held-out part of a --holdout run")
+    v.add_argument("--metric", default="swd", help="comma list of swd, fid, kid (default swd)")
+    v.add_argument("--n", type=int, default=10000, help="images per set (default 10,000; fewer if DATA has fewer)")
+    v.add_argument("--seed", type=int, default=0, help="first seed of the generated faces and the metrics' RNG")
+    v.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1)")
+    v.add_argument("--inception", metavar="FILE", help=f"local Inception weights for FID/KID (default: "
+                   "the cached copy, else a download)")
+    v.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    v.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
     e = sub.add_parser("export", help="export a generator to ONNX (checked against torch before it is written)")
     e.add_argument("model", metavar="RUN_DIR|CHECKPOINT", help="a run folder (its latest checkpoint) or a checkpoint")
     e.add_argument("--out", required=True, metavar="FILE.onnx", help="the ONNX file to write")
@@ -123,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 TRAIN_FIELDS = ("steps", "epochs", "minutes", "batch", "resolution", "device", "seed", "optimizer", "lr_g",
                 "lr_d", "beta1", "beta2", "z_dim", "g_width", "d_width", "linear", "n_critic", "clip", "gp_weight",
-                "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "fused_modconv", "flip", "log_every",
+                "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "fused_modconv", "flip", "holdout", "log_every",
                 "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size")
 
 
@@ -135,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, parser)
         if args.command == "export":
             return cmd_export(args)
+        if args.command == "eval":
+            return cmd_eval(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -294,6 +314,68 @@ def cmd_export(args: argparse.Namespace) -> int:
     meta = result.metadata
     print(f"wrote {result.path}: {meta['family']} at {meta['resolution']}px, step {meta['step']}, "
           f"{int(meta['images_seen']):,} images seen")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from trainers.data import DatasetError, load_folder
+    from trainers.inference import ModelError, open_model
+    from trainers.metrics import MetricError, evaluate
+
+    metrics = [m.strip().lower() for m in args.metric.split(",") if m.strip()]
+    tqdm = _tqdm(False)
+    reals: dict[int, np.ndarray] = {}
+
+    def real_images(resolution: int) -> np.ndarray:
+        if resolution not in reals:
+            images = load_folder(args.real, resolution).images
+            if args.real_last:
+                images = images[-args.real_last :]
+            pick = np.random.default_rng(args.seed).permutation(len(images))[: args.n]
+            reals[resolution] = images[np.sort(pick)]
+        return reals[resolution]
+
+    rows = []
+    try:
+        for source in args.models:
+            path = Path(source)
+            if path.is_dir() and not (path / "checkpoints").is_dir():  # a folder of images, scored as they are
+                first = real_images(64)
+                fake = load_folder(path, first.shape[-1]).images
+                fake = fake[np.random.default_rng(args.seed + 1).permutation(len(fake))[: len(first)]]
+                what = "images"
+            else:
+                model = open_model(path, provider=args.device)
+                first = real_images(model.info.resolution)
+                seeds = list(range(args.seed, args.seed + len(first)))
+                bar = tqdm(total=len(seeds), desc=f"generating {path.name}", unit="img", leave=False)
+                parts = []
+                for i in range(0, len(seeds), 64):
+                    parts.append(model.generate(seeds[i : i + 64], truncation=args.truncation))
+                    bar.update(len(parts[-1]))
+                bar.close()
+                fake = np.concatenate(parts)
+                what = f"{model.info.family}, step {model.info.step:,}"
+            n = min(len(first), len(fake))
+            print(f"scoring {path.name} ({what}) on {n:,} images …", file=sys.stderr)
+            result = evaluate(first[:n], fake[:n], metrics, seed=args.seed, inception=args.inception,
+                              device="cuda" if args.device == "cuda" else "cpu")
+            rows.append({"model": str(path), "kind": what, "n": n, **result})
+    except (DatasetError, ModelError, MetricError) as exc:
+        return _error(str(exc))
+
+    names = [k for k in rows[0] if k not in ("model", "kind", "n")]
+    width = max(len(Path(r["model"]).name) for r in rows) + 2
+    print(f"{'model':<{width}}{'n':>7}" + "".join(f"{k:>10}" for k in names))
+    for r in rows:
+        print(f"{Path(r['model']).name:<{width}}{r['n']:>7,}" + "".join(f"{r[k]:>10.3f}" for k in names))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"real": args.real, "real_last": args.real_last, "seed": args.seed,
+                                               "results": rows}, indent=2))
     return EXIT_OK
 
 

@@ -88,6 +88,7 @@ class TrainConfig:
 
     # Data.
     flip: bool = True  # random horizontal flips, applied on the tensor
+    holdout: int = 0  # the last N images (sorted by path) never train: score on them with eval --real-last N
 
     # Bookkeeping.
     log_every: int = 20  # steps between progress events (losses are read back from the device only then)
@@ -131,6 +132,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ConfigError(f"{name} must be positive, not {value}")
+        if self.holdout < 0:
+            raise ConfigError(f"holdout must be 0 or more, not {self.holdout}")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError(f"n_critic must be at least 1, not {self.n_critic}")
         if self.z_dim is not None and self.z_dim < 1:

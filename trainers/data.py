@@ -16,6 +16,7 @@ import time
 from collections import Counter
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -249,32 +250,50 @@ def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int
                 progress(done, total)
         return
     # spawn, not fork: the caller may be a GUI or a process with CUDA and threads running.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        starts = iter(range(0, total, CHUNK))
-        pending = {}
-        try:
-            while True:
-                while len(pending) < 2 * workers:  # bounded look-ahead keeps memory flat on huge folders
-                    start = next(starts, None)
-                    if start is None:
+    finished_chunks: set[int] = set()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            starts = iter(range(0, total, CHUNK))
+            pending = {}
+            try:
+                while True:
+                    while len(pending) < 2 * workers:  # bounded look-ahead keeps memory flat on huge folders
+                        start = next(starts, None)
+                        if start is None:
+                            break
+                        future = pool.submit(imgs.decode_files, paths[start : start + CHUNK], resolution, max_pixels)
+                        pending[future] = start
+                    if not pending:
                         break
-                    pending[pool.submit(imgs.decode_files, paths[start : start + CHUNK], resolution, max_pixels)] = start
-                if not pending:
-                    break
-                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                if cancel is not None and cancel():
-                    raise ScanCancelled()
-                for future in finished:
-                    start = pending.pop(future)
-                    results = future.result()
-                    for offset, result in enumerate(results):
-                        yield start + offset, result
-                    done += len(results)
-                if finished and progress:
-                    progress(done, total)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+                    finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    if cancel is not None and cancel():
+                        raise ScanCancelled()
+                    for future in finished:
+                        start = pending.pop(future)
+                        results = future.result()
+                        for offset, result in enumerate(results):
+                            yield start + offset, result
+                        finished_chunks.add(start)
+                        done += len(results)
+                    if finished and progress:
+                        progress(done, total)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    except BrokenProcessPool:
+        # Worker processes could not start (e.g. a program read from stdin cannot be re-imported by spawn):
+        # decode what is left here instead.
+        for start in range(0, total, CHUNK):
+            if start in finished_chunks:
+                continue
+            if cancel is not None and cancel():
+                raise ScanCancelled()
+            results = imgs.decode_files(paths[start : start + CHUNK], resolution, max_pixels)
+            for offset, result in enumerate(results):
+                yield start + offset, result
+            done += len(results)
+            if progress:
+                progress(done, total)
 
 
 def _read_cache(cache: Path, key: str, folder: str) -> ImageSet | None:

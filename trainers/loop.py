@@ -108,9 +108,14 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     if images.resolution != config.resolution:
         raise ConfigError(f"images are {images.resolution}px but the run trains at {config.resolution}px")
 
+    pixels = images.images
+    if config.holdout:
+        if config.holdout >= len(pixels):
+            raise ConfigError(f"holdout {config.holdout} leaves no image to train on ({len(pixels)} images)")
+        pixels = pixels[: len(pixels) - config.holdout]
     torch.manual_seed(config.seed)
     recipe = build_recipe(config, device)
-    batches = TensorBatches(images.images, device, seed=config.seed + 1, flip=config.flip)
+    batches = TensorBatches(pixels, device, seed=config.seed + 1, flip=config.flip)
     step, images_seen, elapsed_before = 0, 0, 0.0
     if state is not None:
         recipe.load_state_dict(state)

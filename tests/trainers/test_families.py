@@ -92,3 +92,11 @@ def test_bad_settings_are_refused_with_a_clear_message():
         TrainConfig.for_family("bigbrain")
     with pytest.raises(ConfigError, match="batch"):
         TrainConfig.for_family("dcgan", batch=0)
+
+
+def test_holdout_keeps_the_last_images_out_of_training(tmp_path):
+    config = tiny_config("dcgan", faces_folder(tmp_path, n=24), tmp_path / "run", steps=1, holdout=10)
+    started = next(iter(train(config)))
+    assert started.num_images == 14
+    with pytest.raises(ConfigError, match="holdout"):
+        list(train(config.with_(holdout=24, out=str(tmp_path / "r2"))))

@@ -1,0 +1,92 @@
+"""Screenshots of every studio panel with real content: docs/screenshots/*.png.
+
+    QT_QPA_PLATFORM=offscreen python scripts/screenshots.py [--dataset FOLDER] [--model FILE.onnx ...]
+
+Without arguments it uses the built-in demo (procedural faces and the shipped demo models). Runs offscreen
+or under Xvfb; it trains a few steps on the CPU for the Train panel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", help="image folder for the Dataset and Train panels (default: the demo faces)")
+    p.add_argument("--model", action="append", default=[], help="models to show (default: the demo models)")
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = p.parse_args()
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from studio.app import style_sheet
+    from studio.demo import demo_folder, demo_models
+    from studio.main_window import MainWindow
+
+    app.setStyleSheet(style_sheet(dark=False))
+    tmp = tempfile.mkdtemp(prefix="gan-studio-shots-")
+    window = MainWindow(QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(1280, 820)
+    window.show()
+
+    def pump(seconds: float, until=None) -> None:
+        end = time.time() + seconds
+        while time.time() < end and not (until and until()):
+            app.processEvents()
+            time.sleep(0.02)
+
+    models = [Path(m) for m in args.model] or demo_models()
+    if not models:
+        sys.exit("no models: pass --model FILE.onnx or run scripts/make_demo_models.py first")
+    for extra in models[1:]:
+        window.compare_panel.add_paths([str(extra)])
+    window.open_model_file(str(models[0]))
+    window.dataset_panel.load(args.dataset or str(demo_folder()))
+    pump(60, lambda: window.state.dataset is not None and window.state.model is not None)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def shot(name: str, panel, settle: float = 0.5) -> None:
+        window.tabs.setCurrentWidget(panel)
+        pump(0.3)
+        pump(60, window.renderer.idle)  # every queued render has landed
+        pump(settle)
+        window.grab().save(str(out / f"{name}.png"))
+        print(f"wrote {out / name}.png")
+
+    shot("dataset", window.dataset_panel)
+    panel = window.train_panel
+    panel.family.setCurrentText("dcgan")
+    panel.batch.setValue(16)
+    panel.steps.setValue(60)
+    panel.device.setCurrentText("cpu")
+    panel.out.setText(str(Path(tmp) / "run"))
+    panel.extra_settings = {"g_width": 64, "d_width": 16, "sample_every": 10, "log_every": 2, "grid_size": 6}
+    panel.start()
+    pump(240, lambda: not panel.is_training())
+    shot("train", panel, 1.0)
+    window.generate_panel.count.setValue(40)
+    shot("generate", window.generate_panel)
+    window.interpolate_panel.set_seeds([3, 14, 27])
+    window.interpolate_panel.scrub.setValue(25)
+    shot("interpolate", window.interpolate_panel)
+    window.style_mix_panel.update_grid()
+    shot("style-mixing", window.style_mix_panel)
+    window.compare_panel.set_checked(list(window.state.models))
+    shot("compare", window.compare_panel)
+    window.shutdown()
+
+
+if __name__ == "__main__":
+    main()

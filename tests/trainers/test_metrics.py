@@ -1,0 +1,116 @@
+"""Quality metrics: SWD orders sets sensibly, FID's arithmetic, the Inception path with a local weights file."""
+
+import json
+import pickle
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+
+from trainers.cli import main
+from trainers.demo_faces import demo_faces, write_demo_folder
+from trainers.metrics import MetricError, evaluate, fid_from_features, swd
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return demo_faces(384, 32)
+
+
+def blurred(images: np.ndarray) -> np.ndarray:
+    x = torch.nn.functional.avg_pool2d(torch.from_numpy(images).float(), 4)
+    return torch.nn.functional.interpolate(x, scale_factor=4, mode="bilinear").round().clamp(0, 255).byte().numpy()
+
+
+def test_swd_of_two_halves_is_far_below_blur_and_noise(faces):
+    a, b = faces[:192], faces[192:]
+    noise = np.random.default_rng(0).integers(0, 256, a.shape, dtype=np.uint8)
+    same, blur, rand = swd(a, b)["SWD"], swd(a, blurred(b))["SWD"], swd(a, noise)["SWD"]
+    assert same * 3 < blur < rand
+    assert set(swd(a, b)) == {"SWD", "SWD/32", "SWD/16"}
+
+
+def test_swd_is_deterministic_for_a_seed(faces):
+    a, b = faces[:100], faces[100:200]
+    assert swd(a, b, seed=3) == swd(a, b, seed=3)
+    assert swd(a, b, seed=3) != swd(a, b, seed=4)
+
+
+def test_fid_matches_the_closed_form_for_two_gaussians():
+    rng = np.random.default_rng(0)
+    mu1, mu2 = np.zeros(6), np.array([1.0, -0.5, 0, 0, 2.0, 0])
+    s1, s2 = np.array([1.0, 2.0, 0.5, 1.0, 1.0, 3.0]), np.array([2.0, 1.0, 0.5, 4.0, 1.0, 1.0])
+    a = rng.standard_normal((200_000, 6)) * np.sqrt(s1) + mu1
+    b = rng.standard_normal((200_000, 6)) * np.sqrt(s2) + mu2
+    closed = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * np.sqrt(s1 * s2)).sum()
+    assert fid_from_features(a, b) == pytest.approx(closed, rel=0.02)
+    assert fid_from_features(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.fixture
+def random_inception(tmp_path, monkeypatch):
+    """A weights file of the right shape with random values (the real one is 91 MB and not ours to ship)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    with monkeypatch.context() as m:
+        m.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None)
+        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: {})
+        torch.manual_seed(0)
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    path = tmp_path / "inception.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_fid_and_kid_run_end_to_end_with_a_local_weights_file(faces, random_inception):
+    a, b = faces[:16], faces[16:32]
+    first = evaluate(a, b, ["fid", "kid"], inception=str(random_inception))
+    assert np.isfinite(first["FID"]) and np.isfinite(first["KID"])
+    again = evaluate(a, b, ["fid", "kid"], inception=str(random_inception))  # real features from the cache
+    assert again == first
+
+
+def test_a_weights_file_with_code_is_refused(tmp_path, faces):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    bad = tmp_path / "inception.pth"
+    bad.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(MetricError, match="refused"):
+        evaluate(faces[:8], faces[8:16], ["fid"], inception=str(bad))
+
+
+def test_offline_without_weights_says_which_file_to_get(tmp_path, faces, monkeypatch):
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(fe, "load_state_dict_from_url", offline)
+    with pytest.raises(MetricError, match="weights-inception-2015-12-05-6726825d.pth"):
+        evaluate(faces[:8], faces[8:16], ["kid"])
+
+
+def test_eval_ranks_real_above_blurred_above_noise(tmp_path, capsys):
+    real = tmp_path / "real"
+    write_demo_folder(real, 160, size=64)
+    held = tmp_path / "held"
+    write_demo_folder(held, 80, size=64, first_seed=1000)
+    blur, noise = tmp_path / "blur", tmp_path / "noise"
+    from PIL import Image
+
+    imgs = demo_faces(80, 64, first_seed=1000)
+    for folder, images in ((blur, blurred(imgs)),
+                           (noise, np.random.default_rng(1).integers(0, 256, imgs.shape, dtype=np.uint8))):
+        folder.mkdir()
+        for i, img in enumerate(images):
+            Image.fromarray(img.transpose(1, 2, 0)).save(folder / f"{i:03d}.png")
+    out = tmp_path / "scores.json"
+    assert main(["eval", str(held), str(blur), str(noise), "--real", str(real), "--n", "80", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "SWD" in table and "held" in table
+    scores = {r["model"].split("/")[-1]: r["SWD"] for r in json.loads(out.read_text())["results"]}
+    assert scores["held"] < scores["blur"] < scores["noise"]
+    assert main(["eval", str(held), "--real", str(real), "--metric", "psnr"]) == 2
