@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
         self.train_panel.stop_and_wait()
         self.dataset_panel.cancel(wait=True)
         self.interpolate_panel.shutdown()
+        self.compare_panel.shutdown()
         self.renderer.close()
 
     def _on_folder_loaded(self, folder: str) -> None:

@@ -4,11 +4,12 @@ and the comparison sheet as PNG."""
 from __future__ import annotations
 
 import datetime
+import threading
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -49,15 +50,22 @@ def describe(model: GeneratorModel) -> list[str]:
             str(datetime.timedelta(seconds=int(info.training_seconds))), info.provider]
 
 
-COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on"]
+COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on", "SWD"]
+SCORE_IMAGES = 512  # faces per model when scoring in the studio (the CLI's eval takes more)
 
 
 class ComparePanel(QWidget):
+    scored = Signal(str, object)  # model path, {"SWD": ...} or an error message
+    scoring_done = Signal()
+
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
         super().__init__(parent)
         self.state, self.renderer = state, renderer
         self.sheet: np.ndarray | None = None
         self.columns: list[GeneratorModel] = []
+        self.scores: dict[str, object] = {}
+        self._score_thread: threading.Thread | None = None
+        self._cancel_scoring = threading.Event()
 
         self.models = QListWidget()
         self.models.setToolTip("Tick 2 to 6 models; all of them render the same seeds")
@@ -67,6 +75,9 @@ class ComparePanel(QWidget):
         self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
         self.count = QSpinBox(); self.count.setRange(1, 32); self.count.setValue(6)
         self.save_button = QPushButton("Save sheet…")
+        self.score_button = QPushButton("Score against the dataset (SWD)")
+        self.score_button.setToolTip(f"Sliced Wasserstein distance of {SCORE_IMAGES} faces per model against the open "
+                                     "dataset: lower is closer. Runs in the background.")
         self.message = QLabel("")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -82,6 +93,7 @@ class ComparePanel(QWidget):
             seeds.addWidget(w)
         left.addLayout(seeds)
         left.addWidget(self.save_button)
+        left.addWidget(self.score_button)
         left.addWidget(self.message)
         left_widget = QWidget(); left_widget.setLayout(left)
         right = QSplitter(Qt.Orientation.Vertical)
@@ -101,6 +113,9 @@ class ComparePanel(QWidget):
         self.first_seed.valueChanged.connect(self.update_sheet)
         self.count.valueChanged.connect(self.update_sheet)
         self.save_button.clicked.connect(lambda: self.save())
+        self.score_button.clicked.connect(self.score)
+        self.scored.connect(self._on_scored)
+        self.scoring_done.connect(lambda: self.score_button.setEnabled(True))
         renderer.done.connect(self._on_rendered)
         renderer.failed.connect(lambda key, msg: key.startswith("compare") and self.message.setText(f"Error: {msg}"))
         state.models_changed.connect(self._refresh_list)
@@ -172,12 +187,61 @@ class ComparePanel(QWidget):
             self.columns = models
             self.sheet = comparison_sheet([Path(m.info.path).stem for m in models], faces)
             self.view.set_image(self.sheet)
-            self.table.setRowCount(len(models))
-            for r, model in enumerate(models):
-                for c, text in enumerate(describe(model)):
-                    self.table.setItem(r, c, QTableWidgetItem(text))
+            self._fill_table()
             self.table.resizeColumnsToContents()
             self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every column")
+
+    def _fill_table(self) -> None:
+        self.table.setRowCount(len(self.columns))
+        for r, model in enumerate(self.columns):
+            score = self.scores.get(model.info.path)
+            swd_text = f"{score['SWD']:.2f}" if isinstance(score, dict) else (score or "")
+            for c, text in enumerate(describe(model) + [swd_text]):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+
+    def score(self) -> None:
+        """SWD of each model in the sheet against the open dataset, in a background thread."""
+        images = self.state.dataset
+        if images is None or not self.columns or (self._score_thread and self._score_thread.is_alive()):
+            self.message.setText("Open a dataset and show two or more models first." if images is None else "")
+            return
+        models, real = list(self.columns), images.images
+        self._cancel_scoring.clear()
+        self.score_button.setEnabled(False)
+        self.message.setText("Scoring …")
+
+        def work() -> None:
+            from trainers.metrics import swd
+
+            rng = np.random.default_rng(0)
+            pick = np.sort(rng.permutation(len(real))[:SCORE_IMAGES])
+            for model in models:
+                if self._cancel_scoring.is_set():
+                    break
+                if model.info.resolution != real.shape[-1]:
+                    self.scored.emit(model.info.path, f"dataset is {real.shape[-1]}px")
+                    continue
+                try:
+                    fake = np.concatenate([model.generate(list(range(i, min(i + 64, len(pick)))))
+                                           for i in range(0, len(pick), 64)])
+                    self.scored.emit(model.info.path, swd(real[pick], fake))
+                except Exception as exc:
+                    self.scored.emit(model.info.path, f"error: {exc}")
+            self.scoring_done.emit()
+
+        self._score_thread = threading.Thread(target=work, name="compare-scoring", daemon=True)
+        self._score_thread.start()
+
+    def _on_scored(self, path: str, result) -> None:
+        self.scores[path] = result
+        self._fill_table()
+        self.message.setText("SWD x1e3 against the dataset: lower is closer")
+
+    def shutdown(self) -> None:
+        self._cancel_scoring.set()
+        if self._score_thread is not None:
+            self._score_thread.join(120)
 
     def save(self, path: str | None = None) -> str | None:
         if self.sheet is None:

@@ -40,7 +40,7 @@ def window(qtbot, tmp_path):
     yield w
     w.shutdown()
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                and t.name in ("training", "folder-scan", "renderer", "interpolation-export")]
+                and t.name in ("training", "folder-scan", "renderer", "interpolation-export", "compare-scoring")]
     assert leftover == [], f"threads still running after shutdown: {leftover}"
 
 

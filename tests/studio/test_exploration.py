@@ -105,3 +105,20 @@ def test_compare_shows_one_column_per_model_on_the_same_seeds(qtbot, window, tin
     assert np.array_equal(sheet[18 + 4 : 18 + 4 + 32, x : x + 32], expected[0].transpose(1, 2, 0))
     path = panel.save(str(tmp_path / "sheet.png"))
     assert Image.open(path).size == (sheet.shape[1], sheet.shape[0])
+
+
+def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, window, tiny_models, tmp_path):
+    from tests.helpers import faces_folder
+
+    window.dataset_panel.resolution.setValue(32)
+    window.dataset_panel.load(str(faces_folder(tmp_path, n=24, size=32)))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel = window.compare_panel
+    panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"])])
+    qtbot.waitUntil(lambda: panel.models.count() == 2, timeout=30000)
+    panel.set_checked(list(window.state.models))
+    qtbot.waitUntil(lambda: len(panel.columns) == 2, timeout=30000)
+    panel.score()
+    qtbot.waitUntil(lambda: len(panel.scores) == 2, timeout=60000)
+    swd_column = [panel.table.item(r, 7).text() for r in range(2)]
+    assert all(float(v) > 0 for v in swd_column)
