@@ -67,6 +67,17 @@ def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], step: int
     return path
 
 
+def sweep_partial_writes(run_dir: str | os.PathLike) -> list[Path]:
+    """Delete temporary files left by a write that was killed; call when a run (re)starts."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
 def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """Step checkpoints in a run folder, oldest first."""
     folder = checkpoint_dir(run_dir)

@@ -11,11 +11,13 @@ import os
 import signal
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, RESOLUTIONS, ConfigError, TrainConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+RETRY_S = 30  # seconds before a paused CLI run (disk full) tries its checkpoint again
 
 
 def _family_table() -> str:
@@ -247,6 +249,11 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                     print(f"step {event.step} " + " ".join(f"{k}={v}" for k, v in post.items()), file=sys.stderr)
             elif kind == "Notice":
                 _write(bar, f"note: {event.message}")
+            elif kind == "Paused":  # the CLI never pauses by itself: the engine did (a checkpoint write failed)
+                _write(bar, f"paused at step {event.step}; trying again in {RETRY_S} s (Ctrl-C stops)")
+                retry = threading.Timer(RETRY_S, control.resume)
+                retry.daemon = True
+                retry.start()
             elif kind == "Checkpointed":
                 _write(bar, f"checkpoint: {event.path}")
             elif kind == "Failed":
@@ -403,8 +410,6 @@ def _hms(seconds: float) -> str:
 
 
 def _main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 

@@ -90,6 +90,11 @@ class TrainConfig:
     flip: bool = True  # random horizontal flips, applied on the tensor
     holdout: int = 0  # the last N images (sorted by path) never train: score on them with eval --real-last N
 
+    # Recovery.
+    divergence_lr_scale: float = 0.5  # on NaN/Inf: roll back to the last checkpoint, learning rates times this
+    max_rollbacks: int = 3  # give up after this many rollbacks in one session
+    collapse_threshold: float = 0.3  # warn when snapshot faces vary less than this fraction of real ones
+
     # Bookkeeping.
     log_every: int = 20  # steps between progress events (losses are read back from the device only then)
     sample_every: int = 200  # steps between snapshot grids

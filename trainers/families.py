@@ -81,6 +81,12 @@ class Recipe:
     def load_extra_state(self, state: dict[str, Any]) -> None:
         pass
 
+    @torch.no_grad()
+    def weights_finite(self) -> bool:
+        """Whether every trained weight is finite (one device sync)."""
+        params = [p for m in self.modules.values() for p in m.parameters()]
+        return bool(torch.isfinite(torch.stack([p.abs().sum() for p in params]).sum()))
+
     def set_learning_rate_scale(self, scale: float) -> None:
         """Multiply every optimizer's learning rate by `scale` relative to the config's."""
         for name, opt in self.optimizers.items():

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from trainers import events as ev
-from trainers.checkpoint import CheckpointError, atomic_write_bytes, latest_checkpoint, load_checkpoint, save_checkpoint
+from trainers.checkpoint import (CheckpointError, atomic_write_bytes, latest_checkpoint, load_checkpoint, save_checkpoint,
+                                 sweep_partial_writes)
 from trainers.config import ConfigError, TrainConfig
 from trainers.data import ImageSet, TensorBatches, load_folder
 from trainers.device import describe_device, resolve_device
@@ -30,7 +31,8 @@ from trainers.latent import z_from_seeds
 
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "data", "out", "log_every", "sample_every",
-                       "checkpoint_every", "keep_checkpoints"})
+                       "checkpoint_every", "keep_checkpoints", "divergence_lr_scale", "max_rollbacks",
+                       "collapse_threshold"})
 
 
 class TrainControl:
@@ -116,8 +118,10 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     torch.manual_seed(config.seed)
     recipe = build_recipe(config, device)
     batches = TensorBatches(pixels, device, seed=config.seed + 1, flip=config.flip)
-    step, images_seen, elapsed_before = 0, 0, 0.0
-    if state is not None:
+    step, images_seen, elapsed_before, lr_scale = 0, 0, 0.0, 1.0
+
+    def restore(state: dict) -> None:
+        nonlocal step, images_seen, elapsed_before, lr_scale
         recipe.load_state_dict(state)
         batches.load_state_dict(state["data"])
         torch.set_rng_state(state["rng"]["torch"])
@@ -125,9 +129,16 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         step, images_seen = int(state["step"]), int(state["images_seen"])
         elapsed_before = float(state.get("elapsed_s", 0.0))
+        lr_scale = float(state.get("lr_scale", 1.0))
+        if lr_scale != 1.0:
+            recipe.set_learning_rate_scale(lr_scale)
+
+    if state is not None:
+        restore(state)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "samples").mkdir(exist_ok=True)
+    sweep_partial_writes(run_dir)
     atomic_write_bytes(run_dir / "config.json", lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
     log_path = run_dir / "log.jsonl"
     _trim_log(log_path, step)
@@ -157,6 +168,10 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     rate: float | None = None
     stopped = False
     last_checkpoint: str | None = None
+    pending_checkpoint = False  # a checkpoint write failed (disk full...): retried before training goes on
+    plan_done = False
+    rollbacks = 0
+    real_spread = _spread(images.images[:: max(1, len(images.images) // 64)][:64])
 
     def checkpoint() -> ev.Checkpointed:
         rng = {"torch": torch.get_rng_state()}
@@ -164,9 +179,46 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             rng["cuda"] = torch.cuda.get_rng_state_all()
         payload = {"family": config.model, "config": config.to_dict(), "step": step, "images_seen": images_seen,
                    "elapsed_s": elapsed_before + session_s, "rng": rng, "data": batches.state_dict(),
-                   **recipe.state_dict()}
+                   "lr_scale": lr_scale, **recipe.state_dict()}
         path = save_checkpoint(run_dir, payload, step, keep=config.keep_checkpoints)
         return ev.Checkpointed(step=step, images_seen=images_seen, path=str(path))
+
+    def try_checkpoint():
+        """Yield the Checkpointed event; when the write fails, say so and pause (nothing is lost)."""
+        nonlocal last_checkpoint, pending_checkpoint
+        try:
+            ck = checkpoint()
+        except OSError as exc:
+            pending_checkpoint = True
+            control.pause()
+            yield ev.Notice(f"could not write the checkpoint for step {step}: {exc.strerror or exc}. Training is "
+                            "paused and the earlier checkpoints are intact; free some space and resume (the "
+                            "checkpoint is written first).")
+            return
+        pending_checkpoint = False
+        last_checkpoint = ck.path
+        yield ck
+
+    def roll_back(bad: list[str]):
+        """Yield what happened; return False when there is nothing to roll back to."""
+        nonlocal rollbacks, lr_scale, sums, counts, mark_t, mark_step, mark_images
+        rollbacks += 1
+        path = latest_checkpoint(run_dir)
+        what = f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite"
+        if path is None or rollbacks > config.max_rollbacks:
+            why = "no checkpoint to go back to" if path is None else f"{config.max_rollbacks} rollbacks did not help"
+            yield ev.Failed(f"{what}; {why}. Try a lower learning rate.", step=step)
+            return False
+        saved = load_checkpoint(path)
+        before = lr_scale
+        restore(saved)
+        lr_scale = min(before, lr_scale) * config.divergence_lr_scale
+        recipe.set_learning_rate_scale(lr_scale)
+        _trim_log(log_path, step)
+        sums, counts = {}, {}
+        mark_t, mark_step, mark_images = time.perf_counter(), step, images_seen
+        yield ev.Notice(f"{what}; rolled back to step {step} ({path.name}) with learning rates x{lr_scale:g}")
+        return True
 
     try:
         while True:
@@ -182,6 +234,12 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                     stopped = True
                     break
                 yield ev.Resumed(step=step)
+            if pending_checkpoint:
+                yield from try_checkpoint()
+                if pending_checkpoint:
+                    continue
+                if plan_done:
+                    break
 
             stats = recipe.step(batches, step)
             step += 1
@@ -210,22 +268,33 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 bad = [name for name, v in values.items() if not math.isfinite(v)]
                 progress = ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=img_rate,
                                        elapsed_s=elapsed_before + session_s, eta_s=eta)
-                _append_log(log_path, progress)
                 sums, counts = {}, {}
-                yield progress
+                if not bad and not recipe.weights_finite():
+                    bad = ["the weights"]
                 if bad:
-                    yield ev.Failed(f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite. "
-                                    "Resume from the last checkpoint with a lower learning rate.", step=step)
+                    if (yield from roll_back(bad)):
+                        continue
                     return
+                _append_log(log_path, progress)
+                yield progress
 
             if step % config.sample_every == 0 or done:
-                yield _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
+                samples = _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
+                yield samples
+                spread = _spread(_faces(recipe, fixed_z[:64]))
+                if real_spread > 0 and spread < config.collapse_threshold * real_spread:
+                    yield ev.Notice(f"possible mode collapse at step {step}: the snapshot faces vary "
+                                    f"{spread / real_spread:.0%} as much as real faces do")
             if step % config.checkpoint_every == 0 or done:
-                ck = checkpoint()
-                last_checkpoint = ck.path
-                yield ck
+                if not recipe.weights_finite():  # never save weights that have already gone bad
+                    if (yield from roll_back(["the weights"])):
+                        continue
+                    return
+                yield from try_checkpoint()
             if done:
-                break
+                plan_done = True
+                if not pending_checkpoint:
+                    break
     except Exception as exc:  # a failure mid-run ends the stream with what went wrong
         yield ev.Failed(f"training failed at step {step}: {type(exc).__name__}: {exc}", step=step,
                         details=traceback.format_exc())
@@ -239,9 +308,15 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             _append_log(log_path, ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=0.0,
                                               elapsed_s=elapsed_before + session_s, eta_s=None))
         yield _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
-        ck = checkpoint()
-        last_checkpoint = ck.path
-        yield ck
+        try:
+            ck = checkpoint()
+            last_checkpoint = ck.path
+            yield ck
+        except OSError as exc:
+            yield ev.Failed(f"stopped at step {step}, but its checkpoint could not be written "
+                            f"({exc.strerror or exc}); {last_checkpoint or 'no earlier checkpoint'} is intact",
+                            step=step)
+            return
     yield ev.Finished(step=step, images_seen=images_seen, elapsed_s=elapsed_before + session_s, stopped=stopped,
                       checkpoint=last_checkpoint)
 
@@ -259,9 +334,24 @@ def _eta(total_steps, step, rate, deadline_s, running_s) -> float | None:
     return min(candidates) if candidates else None
 
 
+def _faces(recipe: Recipe, z: torch.Tensor) -> np.ndarray:
+    return np.concatenate([to_uint8(recipe.generate(chunk)) for chunk in z.split(64)])
+
+
+def _spread(faces: np.ndarray) -> float:
+    """Mean pairwise distance between faces (at 16x16): how varied a set is, for the collapse warning."""
+    if len(faces) < 2:
+        return 0.0
+    x = torch.from_numpy(np.ascontiguousarray(faces)).float()
+    x = torch.nn.functional.adaptive_avg_pool2d(x, 16).flatten(1) / 255.0
+    d = torch.cdist(x, x)
+    n = len(x)
+    return float(d.sum() / (n * (n - 1)))
+
+
 def _snapshot(recipe: Recipe, fixed_z: torch.Tensor, config: TrainConfig, run_dir: Path, step: int,
               images_seen: int) -> ev.Samples:
-    faces = np.concatenate([to_uint8(recipe.generate(chunk)) for chunk in fixed_z.split(64)])
+    faces = _faces(recipe, fixed_z)
     grid = make_grid(faces, columns=config.grid_size)
     path = run_dir / "samples" / f"step-{step:09d}.png"
     save_png(path, grid, {"step": str(step), "model": config.model})

@@ -1,0 +1,154 @@
+"""Recovery: divergence rolls back with a lower learning rate, a failed checkpoint write pauses without loss,
+a process killed mid-write resumes, and crafted model files are refused."""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+import torch
+
+from tests.helpers import faces_folder, tiny_config
+from trainers import checkpoint as ckpt_module
+from trainers import events as ev
+from trainers.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from trainers.families import DcganRecipe
+from trainers.loop import TrainControl, resume_config, train
+
+
+def test_nan_losses_roll_back_to_the_last_checkpoint_with_a_lower_learning_rate(tmp_path, monkeypatch):
+    original = DcganRecipe.step
+    poisoned = {"done": False}
+
+    def step(self, batches, step_index):
+        stats = original(self, batches, step_index)
+        if step_index == 6 and not poisoned["done"]:  # once: the weights blow up at step 7
+            poisoned["done"] = True
+            with torch.no_grad():
+                next(self.G.parameters()).fill_(float("nan"))
+        return stats
+
+    monkeypatch.setattr(DcganRecipe, "step", step)
+    config = tiny_config("dcgan", faces_folder(tmp_path), tmp_path / "run", steps=12, checkpoint_every=4,
+                         log_every=2, sample_every=100)
+    events = list(train(config))
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("diverged at step 8" in m and "rolled back to step 4" in m and "x0.5" in m for m in notices), notices
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 12
+    final = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    assert final["lr_scale"] == 0.5
+    assert final["optimizers"]["G"]["param_groups"][0]["lr"] == pytest.approx(config.lr_g * 0.5)
+    assert all(torch.isfinite(v).all() for v in final["models"]["G"].values() if v.is_floating_point())
+
+
+def test_divergence_without_a_checkpoint_fails_clearly(tmp_path, monkeypatch):
+    original = DcganRecipe.step
+
+    def step(self, batches, step_index):
+        stats = original(self, batches, step_index)
+        stats["Loss/D"] = torch.tensor(float("inf"))
+        return stats
+
+    monkeypatch.setattr(DcganRecipe, "step", step)
+    events = list(train(tiny_config("dcgan", faces_folder(tmp_path), tmp_path / "run", steps=10,
+                                    checkpoint_every=100)))
+    assert isinstance(events[-1], ev.Failed) and "no checkpoint to go back to" in events[-1].message
+
+
+def test_a_full_disk_pauses_training_and_loses_nothing(tmp_path, monkeypatch):
+    real_save = ckpt_module.save_checkpoint
+    failures = {"left": 1}
+
+    def flaky(run_dir, state, step, keep=3):
+        if step == 4 and failures["left"]:
+            failures["left"] -= 1
+            raise OSError(28, "No space left on device")
+        return real_save(run_dir, state, step, keep)
+
+    import trainers.loop as loop
+
+    monkeypatch.setattr(loop, "save_checkpoint", flaky)
+    control = TrainControl()
+    config = tiny_config("dcgan", faces_folder(tmp_path), tmp_path / "run", steps=6, checkpoint_every=2,
+                         sample_every=100)
+    events = []
+    for event in train(config, control=control):
+        events.append(event)
+        if isinstance(event, ev.Paused):
+            assert [p.name for p in list_checkpoints(tmp_path / "run")] == ["step-000000002.pt"]
+            threading.Timer(0.1, control.resume).start()
+    kinds = [type(e).__name__ for e in events]
+    assert "No space left" in [e for e in events if isinstance(e, ev.Notice)][0].message
+    assert kinds.index("Paused") < kinds.index("Resumed")
+    steps_saved = [e.step for e in events if isinstance(e, ev.Checkpointed)]
+    assert steps_saved == [2, 4, 6]  # step 4 was written after the pause, before any further training
+    assert isinstance(events[-1], ev.Finished) and not events[-1].stopped
+
+
+SLOW_SAVE = textwrap.dedent("""
+    import sys, time, torch
+    import trainers.checkpoint as c
+    real = torch.save
+    def slow(obj, f):
+        if obj.get("step") == 4:
+            f.write(b"PK partial")
+            f.flush()
+            print("WRITING", flush=True)
+            time.sleep(60)
+        real(obj, f)
+    c.torch.save = slow
+    from trainers.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_a_process_killed_mid_checkpoint_resumes_from_the_previous_one(tmp_path):
+    data = faces_folder(tmp_path)
+    run = tmp_path / "run"
+    args = ["train", str(data), "--out", str(run), "--steps", "6", "--checkpoint-every", "2", "--resolution", "32",
+            "--batch", "4", "--g-width", "32", "--d-width", "8", "--device", "cpu", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))), text=True)
+    try:
+        for line in proc.stdout:
+            if "WRITING" in line:
+                proc.send_signal(signal.SIGKILL)
+                break
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    assert latest_checkpoint(run).name == "step-000000002.pt"
+    assert load_checkpoint(latest_checkpoint(run))["step"] == 2
+    events = list(train(resume_config(run, steps=6), resume=True))
+    assert events[0].step == 2 and isinstance(events[-1], ev.Finished) and events[-1].step == 6
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")]  # the torn write is swept
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.pt", "run/checkpoints/step-000000001.pt", "inception.pth"])
+def test_a_pickle_with_code_under_every_extension_is_refused(tmp_path, monkeypatch, name):
+    from trainers.inference import ModelError, open_model
+    from trainers.metrics import InceptionFeatures, MetricError
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(Payload()))
+    if name.startswith("run/"):
+        (tmp_path / "run" / "checkpoints" / "latest").write_text("step-000000001.pt")
+    if name.endswith(".pth"):
+        with pytest.raises(MetricError, match="refused"):
+            InceptionFeatures(str(path))
+    else:
+        with pytest.raises(ModelError) as info:
+            open_model(tmp_path / "run" if name.startswith("run/") else path)
+        assert path.name in str(info.value) or "run" in str(info.value)
+    assert not (tmp_path / "PWNED").exists()
