@@ -169,11 +169,24 @@ def _error(message: str) -> int:
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Train in this process, or as one process of a `torchrun` group."""
+    from trainers.distributed import join_from_env, launched_by_torchrun
+
+    group = join_from_env(args.device or "auto") if launched_by_torchrun() else None
+    try:
+        return _train(args, parser, group)
+    finally:
+        if group is not None:
+            group.close()
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> int:
     from trainers.checkpoint import CheckpointError
     from trainers.data import DatasetError, load_folder
     from trainers.images import DEFAULT_MAX_PIXELS
     from trainers.loop import TrainControl, resume_config, train
 
+    main_process = group is None or group.is_main
     overrides = {k: getattr(args, k) for k in TRAIN_FIELDS}
     model = args.model or "dcgan"
     out = args.out or os.path.join("runs", model)
@@ -189,7 +202,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (ConfigError, CheckpointError) as exc:
         return _error(str(exc))
 
-    quiet = args.quiet
+    quiet = args.quiet or not main_process  # with torchrun, process 0 speaks for all
     tqdm = _tqdm(quiet)
     try:
         bar = tqdm(total=None, desc="reading images", unit="img", leave=False)
@@ -205,9 +218,10 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except DatasetError as exc:
         return _error(str(exc))
     report = images.report
-    print(report.summary(), file=sys.stderr)
-    Path(out).mkdir(parents=True, exist_ok=True)
-    if report.rejected or report.upscaled:
+    if main_process:
+        print(report.summary(), file=sys.stderr)
+        Path(out).mkdir(parents=True, exist_ok=True)
+    if main_process and (report.rejected or report.upscaled):
         report_path = Path(out) / "data_report.txt"
         report_path.write_text(report.summary() + "\n\n" + report.details() + "\n"
                                + "".join(f"upscaled: {p}\n" for p in report.upscaled))
@@ -232,8 +246,14 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     status = EXIT_OK
     bar = None
     try:
-        for event in train(config, images=images, control=control, resume=args.resume):
+        for event in train(config, images=images, control=control, resume=args.resume, group=group):
             kind = type(event).__name__
+            if not main_process:  # process 0 reports; the others only pass on how they ended
+                if kind == "Failed":
+                    status = EXIT_FAILED
+                elif kind == "Finished" and event.stopped:
+                    status = EXIT_INTERRUPTED
+                continue
             if kind == "Started":
                 print(f"training {event.family} on {event.num_images:,} images, {event.device}, run {event.run_dir}"
                       + (f", resuming at step {event.step}" if event.step else ""), file=sys.stderr)

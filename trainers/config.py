@@ -94,6 +94,7 @@ class TrainConfig:
     divergence_lr_scale: float = 0.5  # on NaN/Inf: roll back to the last checkpoint, learning rates times this
     max_rollbacks: int = 3  # give up after this many rollbacks in one session
     collapse_threshold: float = 0.3  # warn when snapshot faces vary less than this fraction of real ones
+    collapse_after: int = 20_000  # ... once this many images were seen (every GAN starts out uniform)
 
     # Bookkeeping.
     log_every: int = 20  # steps between progress events (losses are read back from the device only then)

@@ -29,6 +29,13 @@ class Recipe:
     def __init__(self, config: TrainConfig, device: torch.device):
         self.config = config
         self.device = device
+        # Set by the loop when training across processes: averages a module's gradients over all of them.
+        self.grad_sync: Callable[[nn.Module], None] | None = None
+
+    def sync(self, module: nn.Module) -> None:
+        """Call between backward() and the optimizer step."""
+        if self.grad_sync is not None:
+            self.grad_sync(module)
 
     @property
     def images_per_step(self) -> int:
@@ -178,6 +185,7 @@ class DcganRecipe(Recipe):
             d_loss, stats = self.loss.discriminator(self.D, real, fake)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
+            self.sync(self.D)
             opt_d.step()
             self.loss.after_discriminator_step(self.D)
         for p in self.D.parameters():  # the generator step needs no gradients for D's weights
@@ -186,6 +194,7 @@ class DcganRecipe(Recipe):
         g_loss = self.loss.generator(self.D(fake))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        self.sync(self.G)
         opt_g.step()
         for p in self.D.parameters():
             p.requires_grad_(True)

@@ -25,6 +25,7 @@ from trainers.checkpoint import (CheckpointError, atomic_write_bytes, latest_che
 from trainers.config import ConfigError, TrainConfig
 from trainers.data import ImageSet, TensorBatches, load_folder
 from trainers.device import describe_device, resolve_device
+from trainers.distributed import Group
 from trainers.families import Recipe, build_recipe
 from trainers.images import make_grid, save_png, to_uint8
 from trainers.latent import z_from_seeds
@@ -32,7 +33,7 @@ from trainers.latent import z_from_seeds
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "data", "out", "log_every", "sample_every",
                        "checkpoint_every", "keep_checkpoints", "divergence_lr_scale", "max_rollbacks",
-                       "collapse_threshold"})
+                       "collapse_threshold", "collapse_after"})
 
 
 class TrainControl:
@@ -81,16 +82,21 @@ def resume_config(run_dir: str | Path, **overrides) -> TrainConfig:
 
 
 def train(config: TrainConfig, *, images: ImageSet | None = None, control: TrainControl | None = None,
-          resume: bool = False) -> Iterator[ev.Event]:
+          resume: bool = False, group: Group | None = None) -> Iterator[ev.Event]:
     """Train `config`; yields events until the run ends, is stopped, or fails.
 
     Set-up errors (unusable data: DatasetError; bad settings: ConfigError; an unusable checkpoint:
     CheckpointError) are raised; errors during training end the stream with a `Failed` event.
+    With `group` (torchrun), this process trains on its shard and only process 0 writes files; stop
+    requests, time limits and divergence are agreed between processes at every logging step.
     """
     config.validate()
     control = control or TrainControl()
     run_dir = Path(config.out)
-    device = resolve_device(config.device)
+    device = group.device if group is not None else resolve_device(config.device)
+    distributed = group is not None and group.world_size > 1
+    main = group is None or group.is_main
+    world = group.world_size if group is not None else 1
 
     state = None
     if resume:
@@ -115,9 +121,14 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         if config.holdout >= len(pixels):
             raise ConfigError(f"holdout {config.holdout} leaves no image to train on ({len(pixels)} images)")
         pixels = pixels[: len(pixels) - config.holdout]
-    torch.manual_seed(config.seed)
+    total_images = len(pixels)
+    if distributed:
+        pixels = pixels[group.rank :: world]  # this process's shard
+    torch.manual_seed(config.seed)  # the same initial weights in every process
     recipe = build_recipe(config, device)
-    batches = TensorBatches(pixels, device, seed=config.seed + 1, flip=config.flip)
+    batches = TensorBatches(pixels, device, seed=config.seed + 1 + (group.rank if distributed else 0), flip=config.flip)
+    if distributed:
+        recipe.grad_sync = group.average_gradients
     step, images_seen, elapsed_before, lr_scale = 0, 0, 0.0, 1.0
 
     def restore(state: dict) -> None:
@@ -135,24 +146,29 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
 
     if state is not None:
         restore(state)
+    if distributed and group.rank > 0:  # other latents and augmentations than process 0's
+        torch.manual_seed(config.seed + 7919 * group.rank + step)
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "samples").mkdir(exist_ok=True)
-    sweep_partial_writes(run_dir)
-    atomic_write_bytes(run_dir / "config.json", lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
     log_path = run_dir / "log.jsonl"
-    _trim_log(log_path, step)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "samples").mkdir(exist_ok=True)
+        sweep_partial_writes(run_dir)
+        atomic_write_bytes(run_dir / "config.json",
+                           lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
+        _trim_log(log_path, step)
 
     total_steps = config.planned_steps
     if config.epochs is not None:
-        by_epochs = math.ceil(config.epochs * len(batches) / recipe.images_per_step)
+        by_epochs = math.ceil(config.epochs * total_images / (recipe.images_per_step * world))
         total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
     if total_steps is not None and step >= total_steps:
         raise ConfigError(f"the run in {run_dir} is already at step {step} of {total_steps}; ask for more steps")
     deadline_s = config.minutes * 60.0 if config.minutes is not None else None
 
-    yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device),
-                     num_images=len(batches), step=step, total_steps=total_steps)
+    yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device)
+                     + (f", process {group.rank + 1} of {world} ({group.backend})" if distributed else ""),
+                     num_images=total_images, step=step, total_steps=total_steps)
     report = images.report
     if announce_data and report.upscaled:
         yield ev.Notice(f"{_count(len(report.upscaled), 'image')} smaller than {config.resolution}px upscaled")
@@ -186,6 +202,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     def try_checkpoint():
         """Yield the Checkpointed event; when the write fails, say so and pause (nothing is lost)."""
         nonlocal last_checkpoint, pending_checkpoint
+        if not main:
+            return
         try:
             ck = checkpoint()
         except OSError as exc:
@@ -214,18 +232,20 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         restore(saved)
         lr_scale = min(before, lr_scale) * config.divergence_lr_scale
         recipe.set_learning_rate_scale(lr_scale)
-        _trim_log(log_path, step)
+        if main:
+            _trim_log(log_path, step)
         sums, counts = {}, {}
         mark_t, mark_step, mark_images = time.perf_counter(), step, images_seen
         yield ev.Notice(f"{what}; rolled back to step {step} ({path.name}) with learning rates x{lr_scale:g}")
         return True
 
+    stop_agreed = False
     try:
         while True:
-            if control.stop_requested:
+            if stop_agreed if distributed else control.stop_requested:
                 stopped = True
                 break
-            if control.pause_requested:
+            if control.pause_requested and not distributed:
                 session_s += time.perf_counter() - mark_t
                 yield ev.Paused(step=step)
                 control.wait_while_paused()
@@ -243,7 +263,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
 
             stats = recipe.step(batches, step)
             step += 1
-            images_seen += recipe.images_per_step
+            images_seen += recipe.images_per_step * world
             for name, value in stats.items():  # lazy regularisers report only on the steps they run
                 value = value.detach()
                 sums[name] = sums[name] + value if name in sums else value.clone()
@@ -251,8 +271,14 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
 
             now = time.perf_counter()
             running_s = session_s + (now - mark_t)
-            done = (total_steps is not None and step >= total_steps) or (
-                deadline_s is not None and running_s >= deadline_s)
+            steps_done = total_steps is not None and step >= total_steps
+            deadline_hit = deadline_s is not None and running_s >= deadline_s
+            if distributed:  # every process must take the same branches: agree at logging steps only
+                if step % config.log_every == 0 or steps_done:
+                    stop_agreed, deadline_hit = group.any(control.stop_requested, deadline_hit)
+                else:
+                    deadline_hit = False
+            done = steps_done or deadline_hit
 
             if step % config.log_every == 0 or done:
                 values = {name: float(v) / counts[name] for name, v in sums.items()}  # one host sync per interval
@@ -271,18 +297,22 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 sums, counts = {}, {}
                 if not bad and not recipe.weights_finite():
                     bad = ["the weights"]
+                if distributed and group.any(bool(bad))[0] and not bad:
+                    bad = ["another process's losses"]
                 if bad:
                     if (yield from roll_back(bad)):
                         continue
                     return
-                _append_log(log_path, progress)
+                if main:
+                    _append_log(log_path, progress)
                 yield progress
 
-            if step % config.sample_every == 0 or done:
+            if main and (step % config.sample_every == 0 or done):
                 samples = _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
                 yield samples
                 spread = _spread(_faces(recipe, fixed_z[:64]))
-                if real_spread > 0 and spread < config.collapse_threshold * real_spread:
+                if (images_seen >= config.collapse_after and real_spread > 0
+                        and spread < config.collapse_threshold * real_spread):
                     yield ev.Notice(f"possible mode collapse at step {step}: the snapshot faces vary "
                                     f"{spread / real_spread:.0%} as much as real faces do")
             if step % config.checkpoint_every == 0 or done:
@@ -302,7 +332,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
 
     if stopped:
         session_s += time.perf_counter() - mark_t
-    if stopped and step > 0 and (last_checkpoint is None or not last_checkpoint.endswith(f"{step:09d}.pt")):
+    if main and stopped and step > 0 and (last_checkpoint is None or not last_checkpoint.endswith(f"{step:09d}.pt")):
         if counts:  # losses of the last partial interval
             values = {name: float(v) / counts[name] for name, v in sums.items()}
             _append_log(log_path, ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=0.0,

@@ -66,6 +66,7 @@ class StyleGAN2Recipe(Recipe):
         g_loss = losses.logistic_generator(D(self._augment(G.synthesis(ws))))
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        self.sync(G)
         opt_g.step()
         stats["Loss/G"] = g_loss.detach()
 
@@ -82,6 +83,7 @@ class StyleGAN2Recipe(Recipe):
             penalty = (lengths - self.pl_mean).square().mean()
             opt_g.zero_grad(set_to_none=True)
             (penalty * cfg.pl_weight * cfg.pl_every).backward()
+            self.sync(G)
             opt_g.step()
             stats["Loss/PL"] = penalty.detach()
         D.requires_grad_(True)
@@ -96,6 +98,7 @@ class StyleGAN2Recipe(Recipe):
         d_loss = losses.logistic_discriminator(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
+        self.sync(D)
         opt_d.step()
         stats.update({"Loss/D": d_loss.detach(), "D/real": torch.sigmoid(real_logits.detach()).mean(),
                       "D/fake": torch.sigmoid(fake_logits.detach()).mean()})
@@ -106,6 +109,7 @@ class StyleGAN2Recipe(Recipe):
             r1 = losses.r1_penalty(D(self._augment(real)), real)
             opt_d.zero_grad(set_to_none=True)
             (r1 * (cfg.r1_gamma / 2) * cfg.r1_every).backward()
+            self.sync(D)
             opt_d.step()
             stats["Loss/R1"] = r1.detach()
 

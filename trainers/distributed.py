@@ -1,0 +1,68 @@
+"""Data-parallel training across processes with torch.distributed, started by `torchrun`.
+
+Each process holds its shard of the images, draws its own latents, and averages gradients with the others
+after every backward pass (one flat all-reduce per network and phase: the scheme StyleGAN2-ADA uses, which
+unlike the DistributedDataParallel wrapper also covers the double backward of R1, path length and gradient
+penalties). Weights start identical (same seed) and stay identical because every process applies the same
+averaged gradients. Process 0 writes checkpoints, samples and the log; the others only train.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Group:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def average_gradients(self, module: nn.Module) -> None:
+        """Replace each gradient of `module` by its mean over all processes."""
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        chunks = [c.view_as(g) for c, g in zip(flat.split([g.numel() for g in grads]), grads)]
+        torch._foreach_copy_(grads, chunks)
+
+    def any(self, *flags: bool) -> list[bool]:
+        """Each flag true if it is true in any process (so that all processes take the same branch)."""
+        t = torch.tensor([float(f) for f in flags], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return [bool(v) for v in t.tolist()]
+
+    def close(self) -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def join_from_env(device: str = "auto") -> Group:
+    """Join the process group that torchrun describes in the environment (NCCL on GPUs, gloo on CPUs)."""
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device != "cpu" and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    backend = "nccl" if use_cuda else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return Group(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
+                 device=torch.device("cuda", local_rank) if use_cuda else torch.device("cpu"), backend=backend)
