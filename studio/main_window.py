@@ -202,7 +202,12 @@ class MainWindow(QMainWindow):
         try:
             from trainers.device import describe_device, resolve_device
 
+            import torch
+
             text = describe_device(resolve_device("auto"))
+            gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if gpus > 1:
+                text += f" (+{gpus - 1} more)"
         except Exception as exc:  # a broken CUDA install should not stop the studio
             text = f"CPU ({type(exc).__name__})"
         self.device_found.emit(text)

@@ -164,3 +164,141 @@ class Renderer(QObject):
             finally:
                 with self._lock:
                     self._busy = False
+
+
+class ProcessRun(QObject):
+    """A training run in child processes: `torchrun` with one process per GPU (or gloo processes on a CPU).
+
+    The CLI does the training; this reads the run folder as it grows (log.jsonl, samples/, checkpoints/)
+    and emits the same engine events as `TrainingRun`, so the Train panel shows it the same way.
+    Pause is not available; stop sends SIGTERM to torchrun, which stops its processes after their step
+    (process 0 writes a checkpoint first).
+    """
+
+    event = Signal(object)
+    ended = Signal()
+
+    def __init__(self, config, processes: int, resume: bool = False, parent: QObject | None = None):
+        super().__init__(parent)
+        self.config, self.processes, self.resume = config, processes, resume
+        self.control = TrainControl()  # pause is refused; stop is forwarded as a signal
+        self._thread: threading.Thread | None = None
+        self.process = None
+        self.output: list[str] = []
+
+    def command(self, config_path: str) -> list[str]:
+        import sys
+
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={self.processes}",
+               "-m", "trainers", "train", "--config", config_path, "--quiet"]
+        return cmd + (["--resume", "--out", self.config.out] if self.resume else [])
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="training", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        self.event.emit(_notice("pausing is not available for a multi-process run; stop and resume it instead"))
+
+    def resume_training(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        import signal
+
+        self.control.stop()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _run(self) -> None:
+        import json
+        import os
+        import subprocess
+        import tempfile
+        import time
+        from pathlib import Path
+
+        import numpy as np
+        from PIL import Image
+
+        from trainers import events as ev
+
+        run = Path(self.config.out)
+        run.mkdir(parents=True, exist_ok=True)
+        handle, config_path = tempfile.mkstemp(suffix=".json", prefix="gan-studio-run-")
+        with os.fdopen(handle, "w") as f:
+            json.dump(self.config.to_dict(), f)
+        seen_lines, seen_samples, seen_checkpoints = 0, set(), set()
+        log = run / "log.jsonl"
+        if log.exists() and self.resume:
+            seen_lines = len(log.read_text().splitlines())
+        self.event.emit(ev.Started(run_dir=str(run), family=self.config.model,
+                                   device=f"{self.processes} processes (torchrun)", num_images=0, step=0,
+                                   total_steps=self.config.steps))
+        started = time.monotonic()
+
+        def poll() -> None:
+            nonlocal seen_lines
+            if log.exists():
+                lines = log.read_text().splitlines()
+                for line in lines[seen_lines:]:
+                    try:
+                        row = json.loads(line)
+                    except ValueError:
+                        break  # a line still being written
+                    stats = {k: v for k, v in row.items() if "/" in k}
+                    self.event.emit(ev.Progress(step=row["step"], images_seen=row["images_seen"], stats=stats,
+                                                img_per_s=stats.get("Speed/img_per_s", 0.0),
+                                                elapsed_s=row.get("elapsed_s", 0.0), eta_s=None))
+                    seen_lines += 1
+            samples = sorted((run / "samples").glob("step-*.png")) if (run / "samples").is_dir() else []
+            for path in samples:
+                if path not in seen_samples:
+                    seen_samples.add(path)
+                    grid = np.asarray(Image.open(path).convert("RGB"))
+                    step = int(path.stem.split("-")[1])
+                    self.event.emit(ev.Samples(step=step, images_seen=0, grid=grid, path=str(path)))
+            for path in sorted((run / "checkpoints").glob("step-*.pt")) if (run / "checkpoints").is_dir() else []:
+                if path not in seen_checkpoints:
+                    seen_checkpoints.add(path)
+                    self.event.emit(ev.Checkpointed(step=int(path.stem.split("-")[1]), images_seen=0, path=str(path)))
+
+        try:
+            self.process = subprocess.Popen(self.command(config_path), stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+            reader = threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True)
+            reader.start()
+            while self.process.poll() is None:
+                poll()
+                time.sleep(0.5)
+            reader.join(5)
+            poll()
+            code = self.process.returncode
+            if code == 0 or (self.control.stop_requested and seen_checkpoints):
+                last = max(seen_checkpoints, default=None)
+                self.event.emit(ev.Finished(step=int(last.stem.split("-")[1]) if last else 0, images_seen=0,
+                                            elapsed_s=time.monotonic() - started, stopped=self.control.stop_requested,
+                                            checkpoint=str(last) if last else None))
+            else:
+                tail = "".join(self.output[-15:])
+                self.event.emit(ev.Failed(f"the training processes ended with code {code}", details=tail))
+        except OSError as exc:
+            self.event.emit(ev.Failed(f"could not start torchrun: {exc}"))
+        finally:
+            os.unlink(config_path)
+            self.ended.emit()
+
+
+def _notice(message: str):
+    from trainers import events as ev
+
+    return ev.Notice(message)

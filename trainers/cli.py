@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto: the GPU when there is one)")
     t.add_argument("--seed", type=int, help="seed for weights, data order and latents (default 0)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    t.add_argument("--config", metavar="FILE", help="start from a saved config.json (options given here override it)")
     h = t.add_argument_group("family hyperparameters (default: the family's, see below)")
     h.add_argument("--optimizer", choices=("adam", "rmsprop"), help="optimizer for both networks")
     h.add_argument("--lr-g", type=float, help="generator learning rate")
@@ -193,12 +194,22 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
     try:
         if args.resume:
             config = resume_config(out, model=args.model, data=args.data and os.path.abspath(args.data), **overrides)
+        elif args.config:
+            import json
+
+            try:
+                base = TrainConfig.from_dict(json.loads(Path(args.config).read_text()))
+            except (OSError, ValueError, TypeError) as exc:
+                return _error(f"cannot read the config {args.config}: {exc}")
+            out = args.out or base.out
+            changes = {k: v for k, v in overrides.items() if v is not None}
+            config = base.with_(**changes, out=out, data=os.path.abspath(args.data) if args.data else base.data)
         else:
             if not args.data:
                 parser.error("train needs a DATA folder (or --resume with --out RUN_DIR)")
-            if Path(out, "checkpoints").is_dir() and any(Path(out, "checkpoints").iterdir()):
-                return _error(f"{out} already holds a run; continue it with --resume or choose another --out")
             config = TrainConfig.for_family(model, data=os.path.abspath(args.data), out=out, **overrides)
+        if not args.resume and Path(out, "checkpoints").is_dir() and any(Path(out, "checkpoints").glob("step-*.pt")):
+            return _error(f"{out} already holds a run; continue it with --resume or choose another --out")
     except (ConfigError, CheckpointError) as exc:
         return _error(str(exc))
 
@@ -243,6 +254,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
         control.stop()
 
     previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+    previous_term = signal.signal(signal.SIGTERM, on_sigint) if _main_thread() else None  # e.g. from torchrun
     status = EXIT_OK
     bar = None
     try:
@@ -294,6 +306,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
             bar.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
     return status
 
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayo
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.loss_plot import LossPlot
-from studio.workers import TrainingRun
+from studio.workers import ProcessRun, TrainingRun
 from trainers import events as ev
 from trainers.checkpoint import CheckpointError, list_checkpoints
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
@@ -32,6 +32,7 @@ TIPS = {
     "z_dim": "Size of the random latent vector each face is made from",
     "preset": "StyleGAN2 capacity: tiny (tests), small (default, fast), medium, base (GPU)",
     "device": "auto uses the GPU when there is one",
+    "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
 }
 
@@ -59,6 +60,7 @@ class TrainPanel(QWidget):
         self.z_dim = QSpinBox(); self.z_dim.setRange(2, 2048)
         self.preset = QComboBox(); self.preset.addItems(["tiny", "small", "medium", "base"]); self.preset.setCurrentText("small")
         self.device = QComboBox(); self.device.addItems(["auto", "cpu", "cuda"])
+        self.processes = QSpinBox(); self.processes.setRange(1, max(1, os.cpu_count() or 1))
         self.out = QLineEdit(os.path.abspath(os.path.join("runs", "studio")))
         browse = QPushButton("…"); browse.clicked.connect(self._choose_out)
         for name in TIPS:
@@ -77,6 +79,7 @@ class TrainPanel(QWidget):
         form.addRow("Latent size", self.z_dim)
         form.addRow("StyleGAN2 preset", self.preset)
         form.addRow("Device", self.device)
+        form.addRow("Processes", self.processes)
         out_row = QHBoxLayout(); out_row.addWidget(self.out); out_row.addWidget(browse)
         form.addRow("Run folder", out_row)
 
@@ -184,12 +187,16 @@ class TrainPanel(QWidget):
     def _launch(self, config: TrainConfig, images, resume: bool) -> None:
         self.plot.clear_curves()
         self.checkpoints.clear()
-        self.run = TrainingRun(config, images, resume=resume, parent=self)
+        if self.processes.value() > 1:
+            self.run = ProcessRun(config, self.processes.value(), resume=resume, parent=self)
+        else:
+            self.run = TrainingRun(config, images, resume=resume, parent=self)
         self.run.event.connect(self._on_event)
         self.run.ended.connect(self._on_ended)
         self.started_at = time.monotonic()
         self.status.setText(f"Starting {config.model} in {config.out} …")
         self._set_running(True)
+        self.pause_button.setEnabled(isinstance(self.run, TrainingRun))
         self.run.start()
 
     def toggle_pause(self) -> None:

@@ -118,3 +118,26 @@ def test_a_bad_model_file_is_reported_not_fatal(qtbot, window, tmp_path, monkeyp
     window.open_model_file(str(bad))
     qtbot.waitUntil(lambda: bool(shown), timeout=20000)
     assert "bad.onnx" in shown[0] and window.state.model is None
+
+
+def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, tmp_path):
+    window.dataset_panel.resolution.setValue(32)
+    window.dataset_panel.load(str(faces_folder(tmp_path, n=16, size=32)))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel = window.train_panel
+    panel.family.setCurrentText("dcgan")
+    panel.batch.setValue(4)
+    panel.steps.setValue(4)
+    panel.device.setCurrentText("cpu")
+    panel.processes.setValue(2)
+    panel.out.setText(str(tmp_path / "run"))
+    panel.extra_settings = {"g_width": 32, "d_width": 8, "sample_every": 2, "checkpoint_every": 2, "log_every": 2}
+    events = []
+    panel.start()
+    panel.run.event.connect(events.append)
+    assert not panel.pause_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    finished = [e for e in events if isinstance(e, ev.Finished)]
+    assert finished, [getattr(e, "message", e) for e in events if isinstance(e, ev.Failed)]
+    assert finished[-1].step == 4 and panel.samples.image is not None
+    assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2

@@ -1,0 +1,146 @@
+"""Training speed of every family, side by side with the classic pipeline, in one process.
+
+    python bench/train_speed.py [--data FOLDER] [--device cuda] [--steps 50]
+    python bench/train_speed.py --quick          # CPU, small sizes: checks that everything runs
+
+The classic pipeline is the assignment's: the sample DCGAN, a DataLoader with per-image PIL transforms and
+2 workers, eager execution, batch 64, losses read back every step. The studio's path keeps the dataset as a
+uint8 tensor on the device and reads losses back every `log_every` steps. Prints images per second, the
+ratio to the classic pipeline, and seconds per 71,314-image epoch (the motivating dataset's size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from bench.data_speed import ClassicFolder  # noqa: E402
+from trainers import losses  # noqa: E402
+from trainers.config import TrainConfig  # noqa: E402
+from trainers.data import TensorBatches, load_folder  # noqa: E402
+from trainers.demo_faces import write_demo_folder  # noqa: E402
+from trainers.families import build_recipe  # noqa: E402
+from trainers.nets.dcgan import SampleDiscriminator, SampleGenerator  # noqa: E402
+
+EPOCH = 71_314
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def classic_speed(folder: str, device: torch.device, resolution: int, batch: int, steps: int, warmup: int,
+                  widths: dict) -> float:
+    """img/s of the classic loop: DataLoader + PIL, sample DCGAN, BCE, Adam, .item() every step."""
+    G = SampleGenerator(100, resolution, widths.get("g_width", 512)).to(device)
+    D = SampleDiscriminator(resolution, widths.get("d_width", 64)).to(device)
+    opt_g = torch.optim.Adam(G.parameters(), 1e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 1e-4, betas=(0.5, 0.999))
+    loader = DataLoader(ClassicFolder(folder, resolution), batch_size=batch, shuffle=True, num_workers=2,
+                        drop_last=True, persistent_workers=True)
+    done, start = 0, None
+    while done < warmup + steps:
+        for real in loader:
+            if done == warmup:
+                sync(device)
+                start = time.perf_counter()
+            real = real.to(device)
+            fake = G(torch.randn(batch, 100, device=device))
+            d_loss = losses.bce_discriminator(D(real), D(fake.detach()))
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+            g_loss = losses.bce_generator(D(fake))
+            opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+            d_loss.item(), g_loss.item()  # the classic loop prints its losses every step
+            done += 1
+            if done >= warmup + steps:
+                break
+    sync(device)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def studio_speed(family: str, images, device: torch.device, resolution: int, batch: int, steps: int, warmup: int,
+                 overrides: dict, log_every: int = 20) -> float:
+    """img/s of the studio's recipe on a device-resident uint8 dataset."""
+    config = TrainConfig.for_family(family, resolution=resolution, batch=batch, device=str(device), **overrides)
+    torch.manual_seed(0)
+    recipe = build_recipe(config, device)
+    batches = TensorBatches(images, device, seed=0)
+    stats = {}
+    for i in range(warmup + steps):
+        if i == warmup:
+            sync(device)
+            start = time.perf_counter()
+        stats = recipe.step(batches, i)
+        if (i + 1) % log_every == 0:
+            {k: float(v) for k, v in stats.items()}  # the loop's periodic read-back
+    sync(device)
+    return steps * recipe.images_per_step / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="image folder (default: 2,000 demo faces at 96x96 in a temporary folder)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--steps", type=int, default=50, help="measured steps per configuration")
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--families", default="dcgan,dcgan-tutorial,wgan-clip,wgan-gp,stylegan2")
+    p.add_argument("--quick", action="store_true", help="CPU, 32x32, small networks and batches, 2 steps")
+    args = p.parse_args()
+
+    if args.quick:
+        device = torch.device("cpu")
+        resolution, steps, warmup = 32, 3, 2
+        dc_batches, sg_batch = (8, 16), 4
+        widths = {"dcgan": dict(g_width=32, d_width=8), "dcgan-tutorial": dict(g_width=8, d_width=8),
+                  "wgan-clip": dict(g_width=32, d_width=8), "wgan-gp": dict(g_width=32, d_width=8),
+                  "stylegan2": dict(preset="tiny", z_dim=32)}
+        classic_widths, classic_batch = widths["dcgan"], 8
+    else:
+        from trainers.device import resolve_device
+
+        device = resolve_device(args.device)
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
+        resolution, steps, warmup = 64, args.steps, args.warmup
+        dc_batches, sg_batch = (64, 256), 32
+        widths = {}
+        classic_widths, classic_batch = {}, 64
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("GAN_STUDIO_CACHE", os.path.join(tmp, "cache"))
+        folder = args.data
+        if folder is None:
+            folder = os.path.join(tmp, "faces")
+            write_demo_folder(folder, 200 if args.quick else 2000, size=96, fmt="jpg")
+        images = load_folder(folder, resolution).images
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        print(f"device: {name}; torch {torch.__version__}; {len(images):,} images at {resolution}px; "
+              f"{steps} measured steps after {warmup} warm-up")
+        classic = classic_speed(folder, device, resolution, classic_batch, steps, warmup, classic_widths)
+        print(f"{'classic pipeline (sample dcgan, DataLoader + PIL)':<52} batch {classic_batch:>4}  "
+              f"{classic:>10,.0f} img/s  {'1.0x':>7}  {EPOCH / classic:>8.1f} s/epoch")
+        for family in args.families.split(","):
+            for batch in (sg_batch,) if family == "stylegan2" else dc_batches:
+                speed = studio_speed(family, images, device, resolution, batch, steps, warmup, widths.get(family, {}))
+                print(f"{family:<52} batch {batch:>4}  {speed:>10,.0f} img/s  {speed / classic:>6.1f}x  "
+                      f"{EPOCH / speed:>8.1f} s/epoch")
+
+
+if __name__ == "__main__":
+    main()

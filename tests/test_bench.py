@@ -1,0 +1,32 @@
+"""The benchmarks run (their figures are for people, not assertions): each prints its table."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_train_speed_quick_prints_every_row():
+    result = run("bench/train_speed.py", "--quick", "--families", "dcgan,wgan-gp,stylegan2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("classic pipeline") for line in lines)
+    for family in ("dcgan", "wgan-gp", "stylegan2"):
+        assert any(line.startswith(family) and "img/s" in line and "s/epoch" in line for line in lines), family
+
+
+def test_data_speed_prints_the_ratio():
+    result = run("bench/data_speed.py", "--n", "300")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ratio (classic / cached)" in result.stdout
+
+
+def test_inference_speed_prints_both_engines():
+    result = run("bench/inference_speed.py", "--families", "dcgan", "--batches", "1", "--repeats", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ort/torch" in result.stdout and "CPUExecutionProvider" in result.stdout
