@@ -31,6 +31,13 @@ class Recipe:
         self.device = device
         # Set by the loop when training across processes: averages a module's gradients over all of them.
         self.grad_sync: Callable[[nn.Module], None] | None = None
+        # Each batch is processed in this many chunks whose gradients add up (raised after out-of-memory).
+        self.accumulation = 1
+
+    def chunks(self, n: int) -> list[int]:
+        """Sizes of the chunks a batch of n is processed in."""
+        k = min(self.accumulation, n)
+        return [len(c) for c in torch.arange(n).chunk(k)]
 
     def sync(self, module: nn.Module) -> None:
         """Call between backward() and the optimizer step."""
@@ -178,22 +185,24 @@ class DcganRecipe(Recipe):
 
     def step(self, batches, step):
         cfg, opt_d, opt_g = self.config, self.optimizers["D"], self.optimizers["G"]
+        sizes = self.chunks(cfg.batch)
         for _ in range(cfg.n_critic):
             real = batches.next(cfg.batch)
-            with torch.no_grad():
-                fake = self.G(torch.randn(cfg.batch, cfg.z_dim, device=self.device))
-            d_loss, stats = self.loss.discriminator(self.D, real, fake)
             opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
+            for chunk in real.split(sizes):
+                with torch.no_grad():
+                    fake = self.G(torch.randn(len(chunk), cfg.z_dim, device=self.device))
+                d_loss, stats = self.loss.discriminator(self.D, chunk, fake)
+                (d_loss * (len(chunk) / cfg.batch)).backward()
             self.sync(self.D)
             opt_d.step()
             self.loss.after_discriminator_step(self.D)
         for p in self.D.parameters():  # the generator step needs no gradients for D's weights
             p.requires_grad_(False)
-        fake = self.G(torch.randn(cfg.batch, cfg.z_dim, device=self.device))
-        g_loss = self.loss.generator(self.D(fake))
         opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        for n in sizes:
+            g_loss = self.loss.generator(self.D(self.G(torch.randn(n, cfg.z_dim, device=self.device))))
+            (g_loss * (n / cfg.batch)).backward()
         self.sync(self.G)
         opt_g.step()
         for p in self.D.parameters():

@@ -261,7 +261,20 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 if plan_done:
                     break
 
-            stats = recipe.step(batches, step)
+            try:
+                stats = recipe.step(batches, step)
+            except torch.OutOfMemoryError:
+                if recipe.accumulation >= config.batch:
+                    raise
+                for opt in recipe.optimizers.values():
+                    opt.zero_grad(set_to_none=True)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                recipe.accumulation *= 2
+                chunk = -(-config.batch // recipe.accumulation)
+                yield ev.Notice(f"out of memory at step {step + 1}: the step is retried in {recipe.accumulation} "
+                                f"chunks of {chunk} images whose gradients add up, so the batch stays {config.batch}")
+                continue
             step += 1
             images_seen += recipe.images_per_step * world
             for name, value in stats.items():  # lazy regularisers report only on the steps they run

@@ -60,12 +60,15 @@ class StyleGAN2Recipe(Recipe):
         batch = cfg.batch
         stats: dict[str, torch.Tensor] = {}
 
+        sizes = self.chunks(batch)
+
         # G main: non-saturating logistic loss.
         D.requires_grad_(False)
-        ws = G.mixed_ws(torch.randn(batch, cfg.z_dim, device=self.device), cfg.style_mixing)
-        g_loss = losses.logistic_generator(D(self._augment(G.synthesis(ws))))
         opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        for n in sizes:
+            ws = G.mixed_ws(torch.randn(n, cfg.z_dim, device=self.device), cfg.style_mixing)
+            g_loss = losses.logistic_generator(D(self._augment(G.synthesis(ws))))
+            (g_loss * (n / batch)).backward()
         self.sync(G)
         opt_g.step()
         stats["Loss/G"] = g_loss.detach()
@@ -73,16 +76,17 @@ class StyleGAN2Recipe(Recipe):
         # G regularisation: path length, lazily.
         if cfg.pl_weight > 0 and step % cfg.pl_every == 0:
             pl_batch = max(batch // 2, 1)
-            ws = G.mixed_ws(torch.randn(pl_batch, cfg.z_dim, device=self.device), cfg.style_mixing,
-                            update_w_avg=False)
-            img = G.synthesis(ws)
-            noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
-            (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
-            lengths = grad.square().sum(2).mean(1).sqrt()  # [pl_batch]
-            self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach(), 0.01))
-            penalty = (lengths - self.pl_mean).square().mean()
             opt_g.zero_grad(set_to_none=True)
-            (penalty * cfg.pl_weight * cfg.pl_every).backward()
+            for n in self.chunks(pl_batch):
+                ws = G.mixed_ws(torch.randn(n, cfg.z_dim, device=self.device), cfg.style_mixing,
+                                update_w_avg=False)
+                img = G.synthesis(ws)
+                noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+                (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+                lengths = grad.square().sum(2).mean(1).sqrt()  # [n]
+                self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach(), 0.01))
+                penalty = (lengths - self.pl_mean).square().mean()
+                (penalty * cfg.pl_weight * cfg.pl_every * (n / pl_batch)).backward()
             self.sync(G)
             opt_g.step()
             stats["Loss/PL"] = penalty.detach()
@@ -90,14 +94,15 @@ class StyleGAN2Recipe(Recipe):
 
         # D main: logistic loss on reals and fakes.
         real = batches.next(batch)
-        with torch.no_grad():
-            ws = G.mixed_ws(torch.randn(batch, cfg.z_dim, device=self.device), cfg.style_mixing,
-                            update_w_avg=False)
-            fake = G.synthesis(ws)
-        real_logits, fake_logits = D(self._augment(real)), D(self._augment(fake))
-        d_loss = losses.logistic_discriminator(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
+        for chunk in real.split(sizes):
+            with torch.no_grad():
+                ws = G.mixed_ws(torch.randn(len(chunk), cfg.z_dim, device=self.device), cfg.style_mixing,
+                                update_w_avg=False)
+                fake = G.synthesis(ws)
+            real_logits, fake_logits = D(self._augment(chunk)), D(self._augment(fake))
+            d_loss = losses.logistic_discriminator(real_logits, fake_logits)
+            (d_loss * (len(chunk) / batch)).backward()
         self.sync(D)
         opt_d.step()
         stats.update({"Loss/D": d_loss.detach(), "D/real": torch.sigmoid(real_logits.detach()).mean(),
@@ -105,10 +110,11 @@ class StyleGAN2Recipe(Recipe):
 
         # D regularisation: R1 on reals, lazily.
         if cfg.r1_gamma > 0 and step % cfg.r1_every == 0:
-            real = real.detach().requires_grad_(True)
-            r1 = losses.r1_penalty(D(self._augment(real)), real)
             opt_d.zero_grad(set_to_none=True)
-            (r1 * (cfg.r1_gamma / 2) * cfg.r1_every).backward()
+            for chunk in real.detach().split(sizes):
+                chunk = chunk.requires_grad_(True)
+                r1 = losses.r1_penalty(D(self._augment(chunk)), chunk)
+                (r1 * (cfg.r1_gamma / 2) * cfg.r1_every * (len(chunk) / batch)).backward()
             self.sync(D)
             opt_d.step()
             stats["Loss/R1"] = r1.detach()

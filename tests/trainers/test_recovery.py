@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 
+import numpy as np
 import pytest
 import torch
 
@@ -152,3 +153,26 @@ def test_a_pickle_with_code_under_every_extension_is_refused(tmp_path, monkeypat
             open_model(tmp_path / "run" if name.startswith("run/") else path)
         assert path.name in str(info.value) or "run" in str(info.value)
     assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("model", ["wgan-gp", "stylegan2"])
+def test_out_of_memory_retries_with_gradient_accumulation(tmp_path, monkeypatch, model):
+    from trainers.stylegan2_recipe import StyleGAN2Recipe
+
+    cls = StyleGAN2Recipe if model == "stylegan2" else DcganRecipe
+    original = cls.step
+
+    def step(self, batches, step_index):
+        if self.accumulation == 1 and step_index == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(self, batches, step_index)
+
+    monkeypatch.setattr(cls, "step", step)
+    extra = {"z_dim": 32} if model == "stylegan2" else {}
+    events = list(train(tiny_config(model, faces_folder(tmp_path), tmp_path / "run", steps=4, **extra)))
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("out of memory at step 2" in m and "2 chunks of 2 images" in m and "batch stays 4" in m
+               for m in notices), notices
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 4
+    progress = [e for e in events if isinstance(e, ev.Progress)]
+    assert all(np.isfinite(v) for p in progress for v in p.stats.values())
