@@ -141,3 +141,30 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     assert finished, [getattr(e, "message", e) for e in events if isinstance(e, ev.Failed)]
     assert finished[-1].step == 4 and panel.samples.image is not None
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
+
+
+def test_switching_models_and_closing_during_training_and_export_leaves_nothing_running(qtbot, window, tiny_models,
+                                                                                         tmp_path):
+    window.dataset_panel.resolution.setValue(32)
+    window.dataset_panel.load(str(faces_folder(tmp_path, n=16, size=32)))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel = window.train_panel
+    panel.batch.setValue(4)
+    panel.steps.setValue(100_000)
+    panel.device.setCurrentText("cpu")
+    panel.out.setText(str(tmp_path / "run"))
+    panel.extra_settings = {"g_width": 32, "d_width": 8, "sample_every": 5, "log_every": 2}
+    panel.start()
+    qtbot.waitUntil(lambda: panel.samples.image is not None, timeout=30000)
+    for _ in range(2):  # switch models back and forth while training runs
+        for key in ("dcgan", "stylegan2"):
+            open_model(qtbot, window, tiny_models[key])
+    window.interpolate_panel.frames.setValue(400)
+    window.interpolate_panel.set_seeds([1, 2])
+    window.interpolate_panel.export(str(tmp_path / "long.gif"))
+    window.shutdown()  # what closing the window does after the user confirms
+    assert not panel.is_training() and not window.interpolate_panel.exporting()
+    checkpoint = latest_checkpoint(tmp_path / "run")
+    assert checkpoint is not None and engine_open(tmp_path / "run").generate([0]).shape == (1, 3, 32, 32)
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".long.gif")]
+    assert leftovers == []  # a cancelled export leaves no half-written file
