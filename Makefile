@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	sh scripts/qt_system_libs.sh $(BIN)/python
 	$(BIN)/python main.py
 
 test: $(STAMP)

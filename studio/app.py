@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import resources
 
@@ -32,6 +33,11 @@ def style_sheet(dark: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        print("GAN Studio needs a display: run it in a desktop session, or under a virtual one with "
+              "`xvfb-run make run`. The engine works without one: python -m trainers --help", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     app.setApplicationName("GAN Studio")
     app.setOrganizationName("GAN Studio")
