@@ -17,8 +17,37 @@ from trainers.data import DatasetError, ImageSet, ScanCancelled, load_folder
 from trainers.loop import TrainControl, train
 
 
-class FolderScan(QObject):
+class BackgroundJob(QObject):
+    """A QObject whose work runs in one daemon thread; subclasses implement `_run`."""
+
+    thread_name = "background"
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join the thread; True when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class FolderScan(BackgroundJob):
     """Read an image folder in the background; cancellable."""
+
+    thread_name = "folder-scan"
 
     progress = Signal(int, int)  # done, total
     finished = Signal(object)  # ImageSet
@@ -29,23 +58,9 @@ class FolderScan(QObject):
         super().__init__(parent)
         self.folder, self.resolution = folder, resolution
         self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="folder-scan", daemon=True)
-        self._thread.start()
 
     def cancel(self) -> None:
         self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         try:
@@ -61,21 +76,17 @@ class FolderScan(QObject):
             self.finished.emit(images)
 
 
-class TrainingRun(QObject):
+class TrainingRun(BackgroundJob):
     """A training run in a background thread; every engine event arrives as `event` on the GUI thread."""
 
+    thread_name = "training"
     event = Signal(object)
     ended = Signal()  # the thread has finished, whatever the reason
 
-    def __init__(self, config, images: ImageSet, resume: bool = False, parent: QObject | None = None):
+    def __init__(self, config, images: ImageSet | None, resume: bool = False, parent: QObject | None = None):
         super().__init__(parent)
         self.config, self.images, self.resume = config, images, resume
         self.control = TrainControl()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="training", daemon=True)
-        self._thread.start()
 
     def pause(self) -> None:
         self.control.pause()
@@ -85,15 +96,6 @@ class TrainingRun(QObject):
 
     def stop(self) -> None:
         self.control.stop()
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
 
     def _run(self) -> None:
         from trainers import events as ev
@@ -166,7 +168,7 @@ class Renderer(QObject):
                     self._busy = False
 
 
-class ProcessRun(QObject):
+class ProcessRun(BackgroundJob):
     """A training run in child processes: `torchrun` with one process per GPU (or gloo processes on a CPU).
 
     The CLI does the training; this reads the run folder as it grows (log.jsonl, samples/, checkpoints/)
@@ -175,6 +177,7 @@ class ProcessRun(QObject):
     (process 0 writes a checkpoint first).
     """
 
+    thread_name = "training"
     event = Signal(object)
     ended = Signal()
 
@@ -182,7 +185,6 @@ class ProcessRun(QObject):
         super().__init__(parent)
         self.config, self.processes, self.resume = config, processes, resume
         self.control = TrainControl()  # pause is refused; stop is forwarded as a signal
-        self._thread: threading.Thread | None = None
         self.process = None
         self.output: list[str] = []
 
@@ -192,10 +194,6 @@ class ProcessRun(QObject):
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={self.processes}",
                "-m", "trainers", "train", "--config", config_path, "--quiet"]
         return cmd + (["--resume", "--out", self.config.out] if self.resume else [])
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="training", daemon=True)
-        self._thread.start()
 
     def pause(self) -> None:
         self.event.emit(_notice("pausing is not available for a multi-process run; stop and resume it instead"))
@@ -209,15 +207,6 @@ class ProcessRun(QObject):
         self.control.stop()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-
-    def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
 
     def _run(self) -> None:
         import json

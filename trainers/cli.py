@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, RESOLUTIONS, ConfigError, TrainConfig
+from trainers.events import format_duration
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 RETRY_S = 30  # seconds before a paused CLI run (disk full) tries its checkpoint again
@@ -275,7 +276,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                 post = {"img/s": f"{event.img_per_s:,.0f}"}
                 post.update({k.split("/")[-1]: f"{v:.3f}" for k, v in event.stats.items() if k.startswith("Loss/")})
                 if event.eta_s is not None:
-                    post["left"] = _hms(event.eta_s)
+                    post["left"] = format_duration(event.eta_s)
                 bar.set_postfix(post, refresh=True)
                 if quiet:
                     print(f"step {event.step} " + " ".join(f"{k}={v}" for k, v in post.items()), file=sys.stderr)
@@ -295,7 +296,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                 if bar is not None:
                     bar.close()
                 how = "stopped" if event.stopped else "finished"
-                print(f"{how} at step {event.step:,} ({event.images_seen:,} images seen, {_hms(event.elapsed_s)} "
+                print(f"{how} at step {event.step:,} ({event.images_seen:,} images seen, {format_duration(event.elapsed_s)} "
                       f"of training); latest checkpoint: {event.checkpoint}", file=sys.stderr)
                 if event.stopped:
                     status = EXIT_INTERRUPTED
@@ -434,12 +435,6 @@ def _write(bar, message: str) -> None:
     else:
         print(message, file=sys.stderr)
 
-
-def _hms(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _main_thread() -> bool:

@@ -77,3 +77,11 @@ class Failed:
 
 
 Event = Started | Progress | Samples | Checkpointed | Paused | Resumed | Notice | Finished | Failed
+
+
+def format_duration(seconds: float) -> str:
+    """1:02:03 or 2:03, for progress displays."""
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

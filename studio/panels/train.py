@@ -16,6 +16,7 @@ from studio.widgets.faces import ImageView
 from studio.widgets.loss_plot import LossPlot
 from studio.workers import ProcessRun, TrainingRun
 from trainers import events as ev
+from trainers.events import format_duration
 from trainers.checkpoint import CheckpointError, list_checkpoints
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
 from trainers.loop import resume_config
@@ -237,7 +238,7 @@ class TrainPanel(QWidget):
                                 + (f", resumed at step {event.step:,}" if event.step else ""))
         elif isinstance(event, ev.Progress):
             self.plot.add_point(event.step, event.stats)
-            left = f", {_hms(event.eta_s)} left" if event.eta_s is not None else ""
+            left = f", {format_duration(event.eta_s)} left" if event.eta_s is not None else ""
             self.speed.setText(f"step {event.step:,} · {event.images_seen:,} images seen · "
                                f"{event.img_per_s:,.0f} img/s{left}")
         elif isinstance(event, ev.Samples):
@@ -258,15 +259,9 @@ class TrainPanel(QWidget):
             self.status.setText(f"<b>Training failed:</b> {event.message}")
         elif isinstance(event, ev.Finished):
             how = "Stopped" if event.stopped else "Finished"
-            self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, {_hms(event.elapsed_s)}); "
+            self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, {format_duration(event.elapsed_s)}); "
                                 f"checkpoint saved. Double-click it below to open it in Generate.")
 
     def _on_ended(self) -> None:
         self._set_running(False)
 
-
-def _hms(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -22,6 +22,22 @@ def drop_folder(window, folder):
     window.dropEvent(event)
 
 
+def prepare_training(qtbot, window, tmp_path, steps, batch, processes=1, **extra):
+    """A 32px demo-face dataset and a tiny dcgan on the CPU, ready to Start."""
+    window.dataset_panel.resolution.setValue(32)
+    window.dataset_panel.load(str(faces_folder(tmp_path, n=16, size=32)))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel = window.train_panel
+    panel.family.setCurrentText("dcgan")
+    panel.batch.setValue(batch)
+    panel.steps.setValue(steps)
+    panel.device.setCurrentText("cpu")
+    panel.processes.setValue(processes)
+    panel.out.setText(str(tmp_path / "run"))
+    panel.extra_settings = {"g_width": 32, "d_width": 8, "log_every": 2, **extra}
+    return panel
+
+
 def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     folder = faces_folder(tmp_path, n=12, size=64)
     (folder / "broken.png").write_bytes(b"not a png")
@@ -35,16 +51,7 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
 
 
 def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocking_the_gui(qtbot, window, tmp_path):
-    window.dataset_panel.resolution.setValue(32)
-    window.dataset_panel.load(str(faces_folder(tmp_path, n=16, size=32)))
-    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
-    panel = window.train_panel
-    panel.family.setCurrentText("dcgan")
-    panel.batch.setValue(8)
-    panel.steps.setValue(100_000)
-    panel.device.setCurrentText("cpu")
-    panel.out.setText(str(tmp_path / "run"))
-    panel.extra_settings = {"g_width": 32, "d_width": 8, "sample_every": 3, "checkpoint_every": 1000, "log_every": 2}
+    panel = prepare_training(qtbot, window, tmp_path, steps=100_000, batch=8, sample_every=3, checkpoint_every=1000)
     events = []
 
     gaps, last = [], [time.perf_counter()]
@@ -121,17 +128,8 @@ def test_a_bad_model_file_is_reported_not_fatal(qtbot, window, tmp_path, monkeyp
 
 
 def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, tmp_path):
-    window.dataset_panel.resolution.setValue(32)
-    window.dataset_panel.load(str(faces_folder(tmp_path, n=16, size=32)))
-    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
-    panel = window.train_panel
-    panel.family.setCurrentText("dcgan")
-    panel.batch.setValue(4)
-    panel.steps.setValue(4)
-    panel.device.setCurrentText("cpu")
-    panel.processes.setValue(2)
-    panel.out.setText(str(tmp_path / "run"))
-    panel.extra_settings = {"g_width": 32, "d_width": 8, "sample_every": 2, "checkpoint_every": 2, "log_every": 2}
+    panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4, processes=2, sample_every=2,
+                             checkpoint_every=2)
     events = []
     panel.start()
     panel.run.event.connect(events.append)
@@ -145,15 +143,7 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
 
 def test_switching_models_and_closing_during_training_and_export_leaves_nothing_running(qtbot, window, tiny_models,
                                                                                          tmp_path):
-    window.dataset_panel.resolution.setValue(32)
-    window.dataset_panel.load(str(faces_folder(tmp_path, n=16, size=32)))
-    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
-    panel = window.train_panel
-    panel.batch.setValue(4)
-    panel.steps.setValue(100_000)
-    panel.device.setCurrentText("cpu")
-    panel.out.setText(str(tmp_path / "run"))
-    panel.extra_settings = {"g_width": 32, "d_width": 8, "sample_every": 5, "log_every": 2}
+    panel = prepare_training(qtbot, window, tmp_path, steps=100_000, batch=4, sample_every=5)
     panel.start()
     qtbot.waitUntil(lambda: panel.samples.image is not None, timeout=30000)
     for _ in range(2):  # switch models back and forth while training runs
