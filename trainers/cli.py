@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=textwrap.dedent("""\
             examples:
               python -m trainers train faces/ --model dcgan --out runs/dcgan --steps 2000
-              python -m trainers train --out runs/dcgan --resume --steps 4000
+              python -m trainers train --out runs/dcgan --resume --steps 2000   # 2,000 more
               python -m trainers sample runs/dcgan --n 64 --seed 0 --out grid.png
               python -m trainers sample runs/dcgan --n 16 --out faces/
               python -m trainers export runs/dcgan --out dcgan.onnx
@@ -60,13 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on a folder of images",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_family_table()
                        + "\n\nUnset hyperparameters take the family's default; every value used is saved in "
-                       "RUN_DIR/config.json.\n--steps counts generator steps for the whole run (a resumed run "
-                       "continues to it).")
+                       "RUN_DIR/config.json.\n--steps counts generator steps; with --resume, steps beyond the checkpoint "
+                       "(without --steps a resumed run finishes its plan).")
     t.add_argument("data", nargs="?", help="folder of images (searched recursively); optional with --resume")
     t.add_argument("--model", choices=FAMILIES, default=None, help="model family (default dcgan)")
     t.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL)")
     length = t.add_argument_group("run length (default 1,000 steps; with several, the first reached ends the run)")
-    length.add_argument("--steps", type=int, help="generator steps in the whole run")
+    length.add_argument("--steps", type=int, help="generator steps to train (with --resume: this many more)")
     length.add_argument("--epochs", type=float, help="passes over the dataset")
     length.add_argument("--minutes", type=float, help="wall-clock minutes of training in this session")
     t.add_argument("--batch", type=int, help="images per discriminator step (default 64)")
@@ -194,7 +194,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
     out = args.out or os.path.join("runs", model)
     try:
         if args.resume:
-            config = resume_config(out, model=args.model, data=args.data and os.path.abspath(args.data), **overrides)
+            more = overrides.pop("steps")  # with --resume, --steps counts from the checkpoint
+            config = resume_config(out, more_steps=more, model=args.model,
+                                   data=args.data and os.path.abspath(args.data), **overrides)
         elif args.config:
             import json
 

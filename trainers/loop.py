@@ -67,12 +67,20 @@ class TrainControl:
             pass
 
 
-def resume_config(run_dir: str | Path, **overrides) -> TrainConfig:
-    """The saved config of the run in `run_dir`, with the run-length and bookkeeping `overrides` applied."""
+def resume_config(run_dir: str | Path, more_steps: int | None = None, **overrides) -> TrainConfig:
+    """The saved config of the run in `run_dir`, with the run-length and bookkeeping `overrides` applied.
+
+    `steps` is the run's total; `more_steps` counts from the checkpoint instead (the CLI's --resume --steps).
+    """
     path = latest_checkpoint(run_dir)
     if path is None:
         raise CheckpointError(f"nothing to resume: {run_dir} holds no checkpoint")
-    saved = TrainConfig.from_dict(load_checkpoint(path)["config"])
+    state = load_checkpoint(path)
+    saved = TrainConfig.from_dict(state["config"])
+    if more_steps is not None:
+        if more_steps < 1:
+            raise ConfigError(f"--steps must be positive, not {more_steps}")
+        overrides["steps"] = int(state["step"]) + more_steps
     changes = {k: v for k, v in overrides.items() if v is not None}
     conflicts = sorted(k for k, v in changes.items() if k not in RESUMABLE and getattr(saved, k) != v)
     if conflicts:
@@ -163,7 +171,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         by_epochs = math.ceil(config.epochs * total_images / (recipe.images_per_step * world))
         total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
     if total_steps is not None and step >= total_steps:
-        raise ConfigError(f"the run in {run_dir} is already at step {step} of {total_steps}; ask for more steps")
+        raise ConfigError(f"the run in {run_dir} is already at step {step} of {total_steps}; "
+                          "add --steps N to train N more")
     deadline_s = config.minutes * 60.0 if config.minutes is not None else None
 
     yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device)

@@ -44,7 +44,7 @@ def test_train_sample_and_resume(tmp_path, capsys):
                  "--device", "cpu"]) == 0
     assert np.array_equal(face11, np.asarray(Image.open(tmp_path / "one" / "wgan-gp-seed000011.png")))
 
-    assert main(["train", "--out", str(run), "--resume", "--steps", "5", "--quiet"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--steps", "2", "--quiet"]) == 0  # two more
     err = capsys.readouterr().err
     assert "resuming at step 3" in err and "finished at step 5" in err
     config = (run / "config.json").read_text()
@@ -95,3 +95,13 @@ def test_stylegan2_from_the_command_line(tmp_path, capsys):
     assert main(["train", str(data), "--out", str(dc), "--steps", "1", *TINY]) == 0
     assert main(["sample", str(dc), "--truncation", "0.5", "--out", str(tmp_path / "x.png")]) == 2
     assert "stylegan2" in capsys.readouterr().err
+
+
+def test_resume_without_more_steps_finishes_the_plan_or_says_how_to_go_on(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    run = str(tmp_path / "run")
+    assert main(["train", str(data), "--out", run, "--steps", "2", *TINY]) == 0
+    assert main(["train", "--out", run, "--resume", "--quiet"]) == 2
+    assert "add --steps N to train N more" in capsys.readouterr().err
+    assert main(["train", str(data), "--out", run, "--resume", "--steps", "1", "--quiet"]) == 0
+    assert "finished at step 3" in capsys.readouterr().err
