@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self.dataset_panel.folder_loaded.connect(self._on_folder_loaded)
         self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
         self.train_panel.open_checkpoint.connect(self.open_model_file)
+        self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
 
         self.device_label = QLabel("Compute: …")
         self.provider_label = QLabel("Inference: no model")
@@ -106,6 +107,10 @@ class MainWindow(QMainWindow):
         else:
             self.addAction(action)
         return action
+
+    def _interpolate_seeds(self, seeds: list[int]) -> None:
+        self.interpolate_panel.set_seeds(seeds)
+        self.tabs.setCurrentWidget(self.interpolate_panel)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

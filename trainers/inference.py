@@ -253,6 +253,9 @@ class TorchGenerator(GeneratorModel):
 def open_model(path: str | os.PathLike, provider: str = "auto") -> GeneratorModel:
     """An `.onnx` file through onnxruntime; a checkpoint or run folder through torch."""
     p = Path(path)
+    if p.suffix.lower() == ".safetensors":
+        raise ModelError(f"{p} holds bare weights without the network's description; open the run's checkpoint "
+                         "or an exported .onnx file instead")
     if p.suffix.lower() == ".onnx":
         return OnnxGenerator(p, provider)
     return TorchGenerator(p, "cpu" if provider == "cpu" else "auto")

@@ -6,7 +6,7 @@ import os
 import random
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
@@ -43,6 +43,8 @@ def export_faces(model: GeneratorModel, faces: np.ndarray, seeds: list[int], tru
 
 
 class GeneratePanel(QWidget):
+    interpolate_seeds = Signal(list)  # seeds the user wants to walk between
+
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
         super().__init__(parent)
         self.state, self.renderer = state, renderer
@@ -62,6 +64,8 @@ class GeneratePanel(QWidget):
         self.export_selected = QPushButton("Export selected…")
         self.export_all = QPushButton("Export all…")
         self.save_grid = QPushButton("Save grid…")
+        self.send_button = QPushButton("Interpolate selected")
+        self.send_button.setToolTip("Walk between the selected faces in the Interpolate panel")
         self.size_slider = QSlider(Qt.Orientation.Horizontal); self.size_slider.setRange(48, 256); self.size_slider.setValue(96)
         self.grid = FaceGrid(96)
         self.status = QLabel("")
@@ -72,7 +76,7 @@ class GeneratePanel(QWidget):
             row.addWidget(w)
         row.addStretch(1)
         exports = QHBoxLayout()
-        for w in (self.export_selected, self.export_all, self.save_grid, self.status):
+        for w in (self.export_selected, self.export_all, self.save_grid, self.send_button, self.status):
             exports.addWidget(w)
         exports.addStretch(1)
         layout = QVBoxLayout(self)
@@ -90,13 +94,15 @@ class GeneratePanel(QWidget):
         self.export_selected.clicked.connect(lambda: self.export(selected_only=True))
         self.export_all.clicked.connect(lambda: self.export(selected_only=False))
         self.save_grid.clicked.connect(self.save_grid_png)
+        self.send_button.clicked.connect(self._send_selection)
         self.renderer.done.connect(self._on_rendered)
         self.renderer.failed.connect(lambda key, msg: key == "generate" and self.status.setText(f"Error: {msg}"))
         state.model_changed.connect(self._on_model)
         self._set_enabled(False)
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.first_seed, self.count, self.random_button, self.export_selected, self.export_all, self.save_grid):
+        for w in (self.first_seed, self.count, self.random_button, self.export_selected, self.export_all, self.save_grid,
+                  self.send_button):
             w.setEnabled(on)
         model = self.state.model
         self.truncation.setEnabled(on and model is not None and model.info.style_based)
@@ -136,6 +142,13 @@ class GeneratePanel(QWidget):
         self.seeds, self.rendered_truncation, faces = result
         self.grid.set_faces(faces, [f"seed {s}" for s in self.seeds])
         self.status.setText(f"{len(self.seeds)} faces")
+
+    def _send_selection(self) -> None:
+        seeds = [self.seeds[i] for i in self.grid.selected_rows()]
+        if len(seeds) < 2:
+            self.status.setText("Select two or more faces to walk between")
+            return
+        self.interpolate_seeds.emit(seeds)
 
     def _enlarge(self, index: int) -> None:
         self._dialogs.append(show_enlarged(self, self.grid.faces[index], f"seed {self.seeds[index]}"))

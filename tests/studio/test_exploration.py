@@ -122,3 +122,16 @@ def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, wind
     qtbot.waitUntil(lambda: len(panel.scores) == 2, timeout=60000)
     swd_column = [panel.table.item(r, 7).text() for r in range(2)]
     assert all(float(v) > 0 for v in swd_column)
+
+
+def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_models):
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    panel.first_seed.setValue(20)
+    panel.count.setValue(6)
+    qtbot.waitUntil(lambda: panel.seeds == list(range(20, 26)), timeout=20000)
+    for row in (1, 4):
+        panel.grid.item(row).setSelected(True)
+    panel.send_button.click()
+    assert window.tabs.currentWidget() is window.interpolate_panel
+    assert window.interpolate_panel.seeds.text() == "21, 24"

@@ -136,3 +136,10 @@ def test_export_and_sample_from_the_command_line(runs, tmp_path, capsys):
     assert main(["sample", str(tmp_path / "w.onnx"), "--n", "4", "--out", str(tmp_path / "faces") + "/"]) == 0
     assert len(list((tmp_path / "faces").iterdir())) == 4
     assert main(["export", str(tmp_path / "nothing"), "--out", str(tmp_path / "n.onnx")]) == 2
+
+
+def test_bare_safetensors_weights_are_a_clear_error_even_with_an_oversized_header(tmp_path):
+    huge = tmp_path / "weights.safetensors"
+    huge.write_bytes((2**62).to_bytes(8, "little") + b"{}")
+    with pytest.raises(ModelError, match="bare weights"):
+        open_model(huge)
