@@ -152,10 +152,13 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         if lr_scale != 1.0:
             recipe.set_learning_rate_scale(lr_scale)
 
+    def reseed_other_processes() -> None:
+        if distributed and group.rank > 0:  # other latents and augmentations than process 0's
+            torch.manual_seed(config.seed + 7919 * group.rank + step)
+
     if state is not None:
         restore(state)
-    if distributed and group.rank > 0:  # other latents and augmentations than process 0's
-        torch.manual_seed(config.seed + 7919 * group.rank + step)
+    reseed_other_processes()
 
     log_path = run_dir / "log.jsonl"
     if main:
@@ -171,8 +174,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         by_epochs = math.ceil(config.epochs * total_images / (recipe.images_per_step * world))
         total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
     if total_steps is not None and step >= total_steps:
-        raise ConfigError(f"the run in {run_dir} is already at step {step} of {total_steps}; "
-                          "add --steps N to train N more")
+        raise ConfigError(f"the run in {run_dir} is already at step {step} of {total_steps}; ask for more steps "
+                          "(on the command line, add --steps N to train N more)")
     deadline_s = config.minutes * 60.0 if config.minutes is not None else None
 
     yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device)
@@ -239,6 +242,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         saved = load_checkpoint(path)
         before = lr_scale
         restore(saved)
+        reseed_other_processes()
         lr_scale = min(before, lr_scale) * config.divergence_lr_scale
         recipe.set_learning_rate_scale(lr_scale)
         if main:
