@@ -49,6 +49,8 @@ class MainWindow(QMainWindow):
         self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
         self.train_panel.open_checkpoint.connect(self.open_model_file)
         self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
+        self.compare_panel.inception_path = str(self.settings.value("inception_weights", "") or "")
+        self.compare_panel.inception_changed.connect(lambda p: self.settings.setValue("inception_weights", p))
 
         self.device_label = QLabel("Compute: …")
         self.provider_label = QLabel("Inference: no model")

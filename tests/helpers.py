@@ -30,3 +30,17 @@ def tiny_config(model: str, data: Path, out: Path, **overrides) -> TrainConfig:
         values["n_critic"] = 2
     values.update(overrides)
     return TrainConfig.for_family(model, **values)
+
+
+def random_inception_weights(path: Path, monkeypatch) -> Path:
+    """A weights file of the Inception network's shape with random values (the real one is 91 MB, not ours)."""
+    import torch
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    with monkeypatch.context() as m:
+        m.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None)
+        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: {})
+        torch.manual_seed(0)
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    torch.save(net.state_dict(), path)
+    return path

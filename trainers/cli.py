@@ -165,6 +165,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def _read_config(path: str) -> dict:
+    import json
+
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the config {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} is not a GAN Studio config (a JSON object)")
+    return values
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -195,15 +207,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
     try:
         if args.resume:
             more = overrides.pop("steps")  # with --resume, --steps counts from the checkpoint
+            if args.config:  # the studio resuming a multi-process run: its config holds the run's new totals
+                saved = _read_config(args.config)
+                for key in ("steps", "epochs", "minutes", "device", "log_every", "sample_every", "checkpoint_every"):
+                    if overrides.get(key) is None:
+                        overrides[key] = saved.get(key)
             config = resume_config(out, more_steps=more, model=args.model,
                                    data=args.data and os.path.abspath(args.data), **overrides)
         elif args.config:
-            import json
-
-            try:
-                base = TrainConfig.from_dict(json.loads(Path(args.config).read_text()))
-            except (OSError, ValueError, TypeError) as exc:
-                return _error(f"cannot read the config {args.config}: {exc}")
+            base = TrainConfig.from_dict(_read_config(args.config))
             out = args.out or base.out
             changes = {k: v for k, v in overrides.items() if v is not None}
             config = base.with_(**changes, out=out, data=os.path.abspath(args.data) if args.data else base.data)

@@ -48,6 +48,10 @@ class Group:
 
     def close(self) -> None:
         if dist.is_initialized():
+            try:
+                dist.barrier()  # nobody tears down while another process still talks to it
+            except RuntimeError:
+                pass  # a peer already failed; leave anyway
             dist.destroy_process_group()
 
 

@@ -19,6 +19,7 @@ from studio.workers import Renderer
 from trainers.checkpoint import list_checkpoints
 from trainers.images import save_png
 from trainers.inference import GeneratorModel, open_model
+from trainers.metrics import INCEPTION_FILE
 
 MAX_MODELS = 6
 HEADER = 18  # pixels of caption above each column
@@ -50,13 +51,15 @@ def describe(model: GeneratorModel) -> list[str]:
             str(datetime.timedelta(seconds=int(info.training_seconds))), info.provider]
 
 
-COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on", "SWD"]
+COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on", "SWD", "FID", "KID"]
+SCORES = ("SWD", "FID", "KID")
 SCORE_IMAGES = 512  # faces per model when scoring in the studio (the CLI's eval takes more)
 
 
 class ComparePanel(QWidget):
     scored = Signal(str, object)  # model path, {"SWD": ...} or an error message
     scoring_done = Signal()
+    inception_changed = Signal(str)
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
         super().__init__(parent)
@@ -77,7 +80,11 @@ class ComparePanel(QWidget):
         self.save_button = QPushButton("Save sheet…")
         self.score_button = QPushButton("Score against the dataset (SWD)")
         self.score_button.setToolTip(f"Sliced Wasserstein distance of {SCORE_IMAGES} faces per model against the open "
-                                     "dataset: lower is closer. Runs in the background.")
+                                     "dataset (and FID and KID when an Inception weights file is set): lower is "
+                                     "closer. Runs in the background.")
+        self.inception_button = QPushButton("Inception weights for FID/KID…")
+        self.inception_button.setToolTip(f"The standard {INCEPTION_FILE} file; without it only SWD is computed")
+        self.inception_path = ""
         self.message = QLabel("")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -94,6 +101,7 @@ class ComparePanel(QWidget):
         left.addLayout(seeds)
         left.addWidget(self.save_button)
         left.addWidget(self.score_button)
+        left.addWidget(self.inception_button)
         left.addWidget(self.message)
         left_widget = QWidget(); left_widget.setLayout(left)
         right = QSplitter(Qt.Orientation.Vertical)
@@ -114,6 +122,7 @@ class ComparePanel(QWidget):
         self.count.valueChanged.connect(self.update_sheet)
         self.save_button.clicked.connect(lambda: self.save())
         self.score_button.clicked.connect(self.score)
+        self.inception_button.clicked.connect(self.choose_inception)
         self.scored.connect(self._on_scored)
         self.scoring_done.connect(lambda: self.score_button.setEnabled(True))
         renderer.done.connect(self._on_rendered)
@@ -195,8 +204,11 @@ class ComparePanel(QWidget):
         self.table.setRowCount(len(self.columns))
         for r, model in enumerate(self.columns):
             score = self.scores.get(model.info.path)
-            swd_text = f"{score['SWD']:.2f}" if isinstance(score, dict) else (score or "")
-            for c, text in enumerate(describe(model) + [swd_text]):
+            if isinstance(score, dict):
+                figures = [f"{score[k]:.4g}" if k in score else "" for k in SCORES]
+            else:
+                figures = [score or "", "", ""]
+            for c, text in enumerate(describe(model) + figures):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
 
@@ -211,8 +223,11 @@ class ComparePanel(QWidget):
         self.score_button.setEnabled(False)
         self.message.setText("Scoring …")
 
+        metrics = ["swd", "fid", "kid"] if self.inception_path else ["swd"]
+        inception = self.inception_path or None
+
         def work() -> None:
-            from trainers.metrics import swd
+            from trainers.metrics import evaluate
 
             rng = np.random.default_rng(0)
             pick = np.sort(rng.permutation(len(real))[:SCORE_IMAGES])
@@ -225,7 +240,7 @@ class ComparePanel(QWidget):
                 try:
                     fake = np.concatenate([model.generate(list(range(i, min(i + 64, len(pick)))))
                                            for i in range(0, len(pick), 64)])
-                    self.scored.emit(model.info.path, swd(real[pick], fake))
+                    self.scored.emit(model.info.path, evaluate(real[pick], fake, metrics, inception=inception))
                 except Exception as exc:
                     self.scored.emit(model.info.path, f"error: {exc}")
             self.scoring_done.emit()
@@ -236,7 +251,18 @@ class ComparePanel(QWidget):
     def _on_scored(self, path: str, result) -> None:
         self.scores[path] = result
         self._fill_table()
-        self.message.setText("SWD x1e3 against the dataset: lower is closer")
+        self.message.setText("Scores against the dataset (SWD x1e3, FID, KID): lower is closer")
+
+    def choose_inception(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Inception weights", "", "PyTorch weights (*.pth *.pt)")
+        if path:
+            self.set_inception(path)
+
+    def set_inception(self, path: str) -> None:
+        """Use this Inception weights file for FID and KID (remembered by the main window)."""
+        self.inception_path = path
+        self.inception_changed.emit(path)
+        self.message.setText(f"FID and KID will use {Path(path).name}")
 
     def shutdown(self) -> None:
         self._cancel_scoring.set()

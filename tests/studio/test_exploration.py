@@ -107,7 +107,8 @@ def test_compare_shows_one_column_per_model_on_the_same_seeds(qtbot, window, tin
     assert Image.open(path).size == (sheet.shape[1], sheet.shape[0])
 
 
-def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, window, tiny_models, tmp_path):
+def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, window, tiny_models, tmp_path,
+                                                                     monkeypatch):
     from tests.helpers import faces_folder
 
     window.dataset_panel.resolution.setValue(32)
@@ -122,6 +123,17 @@ def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, wind
     qtbot.waitUntil(lambda: len(panel.scores) == 2, timeout=60000)
     swd_column = [panel.table.item(r, 7).text() for r in range(2)]
     assert all(float(v) > 0 for v in swd_column)
+    assert panel.table.item(0, 8).text() == ""  # no Inception weights chosen: no FID
+
+    from tests.helpers import random_inception_weights
+
+    panel.set_inception(str(random_inception_weights(tmp_path / "inception.pth", monkeypatch)))
+    assert window.settings.value("inception_weights") == str(tmp_path / "inception.pth")
+    panel.scores.clear()
+    panel.score()
+    qtbot.waitUntil(lambda: len(panel.scores) == 2 and not panel._score_thread.is_alive(), timeout=120000)
+    assert all(float(panel.table.item(r, c).text()) == float(panel.table.item(r, c).text()) for r in range(2)
+               for c in (8, 9))  # FID and KID present and not NaN
 
 
 def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_models):

@@ -1,5 +1,6 @@
 """The command line end to end, as a user runs it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -105,3 +106,20 @@ def test_resume_without_more_steps_finishes_the_plan_or_says_how_to_go_on(tmp_pa
     assert "add --steps N to train N more" in capsys.readouterr().err
     assert main(["train", str(data), "--out", run, "--resume", "--steps", "1", "--quiet"]) == 0
     assert "finished at step 3" in capsys.readouterr().err
+
+
+def test_train_from_a_saved_config_and_resume_with_its_totals(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(run), "--steps", "2", *TINY]) == 0
+    saved = json.loads((run / "config.json").read_text())
+    saved.update(steps=4, out=str(tmp_path / "copy"))
+    (tmp_path / "c.json").write_text(json.dumps(saved))
+    assert main(["train", "--config", str(tmp_path / "c.json"), "--quiet"]) == 0
+    assert "finished at step 4" in capsys.readouterr().err
+    saved.update(steps=5, out=str(run))
+    (tmp_path / "c.json").write_text(json.dumps(saved))
+    assert main(["train", "--config", str(tmp_path / "c.json"), "--resume", "--out", str(run), "--quiet"]) == 0
+    assert "finished at step 5" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    assert main(["train", "--config", str(tmp_path / "bad.json")]) == 2

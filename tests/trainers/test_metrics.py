@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers import random_inception_weights
 from trainers.cli import main
 from trainers.demo_faces import demo_faces, write_demo_folder
 from trainers.metrics import MetricError, evaluate, fid_from_features, swd
@@ -50,17 +51,7 @@ def test_fid_matches_the_closed_form_for_two_gaussians():
 
 @pytest.fixture
 def random_inception(tmp_path, monkeypatch):
-    """A weights file of the right shape with random values (the real one is 91 MB and not ours to ship)."""
-    import torch_fidelity.feature_extractor_inceptionv3 as fe
-
-    with monkeypatch.context() as m:
-        m.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, *a, **k: None)
-        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: {})
-        torch.manual_seed(0)
-        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    path = tmp_path / "inception.pth"
-    torch.save(net.state_dict(), path)
-    return path
+    return random_inception_weights(tmp_path / "inception.pth", monkeypatch)
 
 
 def test_fid_and_kid_run_end_to_end_with_a_local_weights_file(faces, random_inception):
