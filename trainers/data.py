@@ -327,7 +327,8 @@ def _write_cache(cache: Path, key: str, result: ImageSet) -> None:
 class TensorBatches:
     """Random batches from a uint8 image tensor kept on the training device; flips happen on the tensor.
 
-    The order comes from its own torch.Generator, so a checkpoint can store and restore it exactly.
+    Each epoch's order and flips are drawn at once from a dedicated torch.Generator (so a checkpoint can
+    store and restore them exactly) and copied to the device once, so a batch costs no host-device copy.
     """
 
     def __init__(self, images: np.ndarray, device, seed: int, flip: bool = True):
@@ -335,44 +336,52 @@ class TensorBatches:
         self.images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)  # [N, 3, R, R] uint8
         self.flip = flip
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        self.order = torch.randperm(len(self.images), generator=self.generator)
-        self.position = 0
         self.epoch = 0
+        self._draw_epoch()
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
+    def _draw_epoch(self) -> None:
+        n = len(self)
+        self.order = torch.randperm(n, generator=self.generator)
+        self.flips = torch.rand(n, generator=self.generator) < 0.5 if self.flip else torch.zeros(n, dtype=torch.bool)
+        self._order_on_device = self.order.to(self.device)
+        self._flips_on_device = self.flips.to(self.device)
+        self.position = 0
+
     def next(self, batch: int):
         """-> float32 [batch, 3, R, R] in [-1, 1] on the device."""
         n = len(self)
-        parts, need = [], batch
+        orders, flips, need = [], [], batch
         while need > 0:
             if self.position >= n:
-                self.order = torch.randperm(n, generator=self.generator)
-                self.position = 0
+                self._draw_epoch()
                 self.epoch += 1
             take = min(need, n - self.position)
-            parts.append(self.order[self.position : self.position + take])
+            orders.append(self._order_on_device[self.position : self.position + take])
+            flips.append(self._flips_on_device[self.position : self.position + take])
             self.position += take
             need -= take
-        index = parts[0] if len(parts) == 1 else torch.cat(parts)
-        flips = torch.rand(batch, generator=self.generator) < 0.5 if self.flip else None
-        x = self.images[index.to(self.device)]
-        if flips is not None:
-            x = torch.where(flips.to(self.device)[:, None, None, None], x.flip(3), x)
+        index = orders[0] if len(orders) == 1 else torch.cat(orders)
+        flip = flips[0] if len(flips) == 1 else torch.cat(flips)
+        x = self.images[index]
+        if self.flip:
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
         return x.float().div_(127.5).sub_(1.0)
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state(), "order": self.order.clone(),
+        return {"generator": self.generator.get_state(), "order": self.order.clone(), "flips": self.flips.clone(),
                 "position": self.position, "epoch": self.epoch}
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
-        if len(state["order"]) != len(self):
-            # The folder changed since the checkpoint: go on with a fresh order drawn from the saved RNG.
-            self.order = torch.randperm(len(self), generator=self.generator)
-            self.position = 0
+        if len(state["order"]) != len(self) or "flips" not in state:
+            # Another folder or process count than the checkpoint's: go on with a fresh epoch from the saved RNG.
+            self._draw_epoch()
             return
-        self.order = state["order"].clone()
+        self.order, self.flips = state["order"].clone(), state["flips"].clone()
+        self._order_on_device = self.order.to(self.device)
+        self._flips_on_device = self.flips.to(self.device)
         self.position = int(state["position"])
         self.epoch = int(state["epoch"])
