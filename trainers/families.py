@@ -1,7 +1,7 @@
 """Model families: how each builds its networks and optimizers and what one training step does.
 
 The training loop knows only the `Recipe` interface; families differ in their config and loss strategy,
-not in `if` chains through the loop. `RECIPES` maps a family name to its recipe class.
+not in `if` chains through the loop. `RECIPES` maps a family name to the function that builds its recipe.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from trainers.nets.dcgan import SampleDiscriminator, SampleGenerator, TutorialDi
 
 
 class Recipe:
-    """One family's networks, optimizers and step. Subclasses set `generator` (the network snapshots use)."""
+    """One family's networks, optimizers and step: subclasses fill `modules` and `optimizers` and implement
+    `step` and `sampling_generator`."""
 
     family: str = ""
     # Modules and optimizers saved in checkpoints, by name.
