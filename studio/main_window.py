@@ -17,7 +17,7 @@ from studio.panels.train import TrainPanel
 from studio.state import StudioState
 from studio.workers import Renderer
 from trainers import __version__
-from trainers.inference import GeneratorModel, ModelError, open_model
+from trainers.inference import GeneratorModel, open_model
 
 MODEL_SUFFIXES = (".onnx", ".pt")
 MAX_RECENT = 8

@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--n", type=int, default=10000, help="images per set (default 10,000; fewer if DATA has fewer)")
     v.add_argument("--seed", type=int, default=0, help="first seed of the generated faces and the metrics' RNG")
     v.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1)")
-    v.add_argument("--inception", metavar="FILE", help=f"local Inception weights for FID/KID (default: "
+    v.add_argument("--inception", metavar="FILE", help="local Inception weights for FID/KID (default: "
                    "the cached copy, else a download)")
     v.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     v.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -149,11 +149,12 @@ class TrainConfig:
 
             if self.preset not in PRESETS:
                 raise ConfigError(f"unknown stylegan2 preset {self.preset!r}; choose one of: {', '.join(PRESETS)}")
-            from trainers.augment import AUGMENTS
+            from trainers import augment
 
-            unknown = [p for p in self.diffaugment.split(",") if p.strip() and p.strip() not in AUGMENTS]
-            if unknown:
-                raise ConfigError(f"unknown DiffAugment policy {', '.join(unknown)}; choose from {', '.join(AUGMENTS)}")
+            try:
+                augment.parse(self.diffaugment)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         if self.optimizer not in (None, "adam", "rmsprop"):
             raise ConfigError(f"optimizer must be adam or rmsprop, not {self.optimizer!r}")
         for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size"):

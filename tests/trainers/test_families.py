@@ -92,6 +92,8 @@ def test_bad_settings_are_refused_with_a_clear_message():
         TrainConfig.for_family("bigbrain")
     with pytest.raises(ConfigError, match="batch"):
         TrainConfig.for_family("dcgan", batch=0)
+    with pytest.raises(ConfigError, match="unknown DiffAugment policy zoom"):
+        TrainConfig.for_family("stylegan2", diffaugment="translation,zoom")
 
 
 def test_holdout_keeps_the_last_images_out_of_training(tmp_path):
