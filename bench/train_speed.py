@@ -2,6 +2,7 @@
 
     python bench/train_speed.py [--data FOLDER] [--device cuda] [--steps 50]
     python bench/train_speed.py --quick          # CPU, small sizes: checks that everything runs
+    python bench/train_speed.py --device cuda --variants all   # each speed technique on and off
 
 The classic pipeline is the assignment's: the sample DCGAN, a DataLoader with per-image PIL transforms and
 2 workers, eager execution, batch 64, losses read back every step. The studio's path keeps the dataset as a
@@ -12,6 +13,7 @@ ratio to the classic pipeline, and seconds per 71,314-image epoch (the motivatin
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -28,6 +30,7 @@ from trainers import losses  # noqa: E402
 from trainers.config import TrainConfig  # noqa: E402
 from trainers.data import TensorBatches, load_folder  # noqa: E402
 from trainers.demo_faces import write_demo_folder  # noqa: E402
+from trainers.device import prepare_for_training, resolve_device  # noqa: E402
 from trainers.families import build_recipe  # noqa: E402
 from trainers.nets.dcgan import SampleDiscriminator, SampleGenerator  # noqa: E402
 
@@ -72,23 +75,86 @@ def classic_speed(folder: str, device: torch.device, resolution: int, batch: int
     return steps * batch / (time.perf_counter() - start)
 
 
+TECHNIQUES = {
+    "eager": "the engine's default: eager steps, foreach optimizers, losses read back every 20 steps",
+    "graphs": "whole steps captured as CUDA graphs and replayed (--cuda-graphs)",
+    "read1": "losses read back after every step (a host synchronisation per step, like the classic loop)",
+    "fused": "fused Adam kernels instead of foreach ones (RMSprop has none: unchanged)",
+    "channels_last": "networks and images in channels_last memory layout",
+    "bf16": "bf16 autocast around the step",
+    "fp32": "TF32 matrix units off (full fp32 matmuls and convolutions)",
+}
+CUDA_VARIANTS = "eager,graphs"
+ALL_CUDA_VARIANTS = "eager+read1,eager,eager+fused,graphs,graphs+fused,graphs+channels_last,graphs+bf16,graphs+fp32"
+
+
+class ChannelsLast:
+    """Batches in channels_last layout."""
+
+    def __init__(self, batches: TensorBatches):
+        self.batches = batches
+
+    def next(self, n: int) -> torch.Tensor:
+        return self.batches.next(n).contiguous(memory_format=torch.channels_last)
+
+
 def studio_speed(family: str, images, device: torch.device, resolution: int, batch: int, steps: int, warmup: int,
-                 overrides: dict, log_every: int = 20) -> float:
-    """img/s of the studio's recipe on a device-resident uint8 dataset."""
+                 overrides: dict, variant: str = "eager", log_every: int = 20) -> float:
+    """img/s of the studio's recipe on a device-resident uint8 dataset, stats summed on the device each step
+    and read back every `log_every` steps as the training loop does; `variant` is techniques joined by +."""
+    techniques = set(variant.split("+"))
+    unknown = techniques - set(TECHNIQUES)
+    if unknown:
+        raise SystemExit(f"unknown technique(s) {', '.join(sorted(unknown))}; choose from {', '.join(TECHNIQUES)}")
+    if "read1" in techniques:
+        log_every = 1
     config = TrainConfig.for_family(family, resolution=resolution, batch=batch, device=str(device), **overrides)
     torch.manual_seed(0)
     recipe = build_recipe(config, device)
     batches = TensorBatches(images, device, seed=0)
-    stats = {}
-    for i in range(warmup + steps):
-        if i == warmup:
-            sync(device)
-            start = time.perf_counter()
-        stats = recipe.step(batches, i)
-        if (i + 1) % log_every == 0:
-            {k: float(v) for k, v in stats.items()}  # the loop's periodic read-back
-    sync(device)
-    return steps * recipe.images_per_step / (time.perf_counter() - start)
+    if "fused" in techniques:
+        for opt in recipe.optimizers.values():
+            for group in opt.param_groups:
+                if "fused" in group and isinstance(opt, torch.optim.Adam):
+                    group["foreach"], group["fused"] = False, True
+    if "channels_last" in techniques:
+        for module in recipe.modules.values():
+            module.to(memory_format=torch.channels_last)
+        batches = ChannelsLast(batches)
+    if "graphs" in techniques:
+        recipe.use_graphs(True)
+    if "bf16" in techniques:
+        plain = recipe.train_on
+
+        def train_on(real, phase):
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                return plain(real, phase)
+
+        recipe.train_on = train_on
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    if "fp32" in techniques:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        sums: dict[str, torch.Tensor] = {}
+        for i in range(warmup + steps):
+            if i == warmup:
+                sync(device)
+                start = time.perf_counter()
+            stats = recipe.step(batches, i)
+            for name, value in stats.items():
+                sums[name] = sums[name] + value if name in sums else value.clone()
+            if (i + 1) % log_every == 0:
+                values = {k: float(v) for k, v in sums.items()}  # the loop's periodic read-back
+                if not all(map(math.isfinite, values.values())):
+                    raise SystemExit(f"{family} {variant}: losses became {values} at step {i + 1}")
+                sums = {}
+        sync(device)
+        elapsed = time.perf_counter() - start
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+    if recipe.notices:
+        print(f"  note ({family}, {variant}): " + "; ".join(recipe.notices))
+    return steps * recipe.images_per_step / elapsed
 
 
 def main() -> None:
@@ -98,6 +164,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50, help="measured steps per configuration")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--families", default="dcgan,dcgan-tutorial,wgan-clip,wgan-gp,stylegan2")
+    p.add_argument("--variants", help="comma list of techniques joined by + (default on CUDA: "
+                   f"{CUDA_VARIANTS}; on the CPU: eager; 'all' = {ALL_CUDA_VARIANTS}). Techniques: "
+                   + "; ".join(f"{k}: {v}" for k, v in TECHNIQUES.items()))
     p.add_argument("--quick", action="store_true", help="CPU, 32x32, small networks and batches, 2 steps")
     args = p.parse_args()
 
@@ -110,13 +179,7 @@ def main() -> None:
                   "stylegan2": dict(preset="tiny", z_dim=32)}
         classic_widths, classic_batch = widths["dcgan"], 8
     else:
-        from trainers.device import resolve_device
-
         device = resolve_device(args.device)
-        if device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-            torch.backends.cudnn.benchmark = True
         resolution, steps, warmup = 64, args.steps, args.warmup
         dc_batches, sg_batch = (64, 256), 32
         widths = {}
@@ -135,11 +198,21 @@ def main() -> None:
         classic = classic_speed(folder, device, resolution, classic_batch, steps, warmup, classic_widths)
         print(f"{'classic pipeline (sample dcgan, DataLoader + PIL)':<52} batch {classic_batch:>4}  "
               f"{classic:>10,.0f} img/s  {'1.0x':>7}  {EPOCH / classic:>8.1f} s/epoch")
+        prepare_for_training(device)  # the training loop's settings (the classic loop ran with torch's defaults)
+        variants = args.variants or (CUDA_VARIANTS if device.type == "cuda" else "eager")
+        if variants == "all":
+            variants = ALL_CUDA_VARIANTS
         for family in args.families.split(","):
             for batch in (sg_batch,) if family == "stylegan2" else dc_batches:
-                speed = studio_speed(family, images, device, resolution, batch, steps, warmup, widths.get(family, {}))
-                print(f"{family:<52} batch {batch:>4}  {speed:>10,.0f} img/s  {speed / classic:>6.1f}x  "
-                      f"{EPOCH / speed:>8.1f} s/epoch")
+                for variant in variants.split(","):
+                    # StyleGAN2's rarest kind of step (R1 and path length) comes every 16th step: warm up past
+                    # its capture so that the measured steps replay graphs only.
+                    warm = max(warmup, 64) if family == "stylegan2" and "graphs" in variant else warmup
+                    speed = studio_speed(family, images, device, resolution, batch, steps, warm,
+                                         widths.get(family, {}), variant)
+                    label = f"{family} ({variant})"
+                    print(f"{label:<52} batch {batch:>4}  {speed:>10,.0f} img/s  {speed / classic:>6.1f}x  "
+                          f"{EPOCH / speed:>8.1f} s/epoch", flush=True)
 
 
 if __name__ == "__main__":

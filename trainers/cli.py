@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resolution", type=int, help="training resolution, a power of two (default 64)")
     t.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto: the GPU when there is one)")
     t.add_argument("--seed", type=int, help="seed for weights, data order and latents (default 0)")
+    t.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None,
+                   help="capture whole training steps as CUDA graphs (one CUDA device; default off)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     t.add_argument("--config", metavar="FILE", help="start from a saved config.json (options given here override it)")
     h = t.add_argument_group("family hyperparameters (default: the family's, see below)")
@@ -145,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 TRAIN_FIELDS = ("steps", "epochs", "minutes", "batch", "resolution", "device", "seed", "optimizer", "lr_g",
                 "lr_d", "beta1", "beta2", "z_dim", "g_width", "d_width", "linear", "n_critic", "clip", "gp_weight",
-                "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "fused_modconv", "flip", "holdout", "log_every",
-                "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size")
+                "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "fused_modconv", "flip",
+                "holdout", "log_every", "sample_every", "cuda_graphs", "checkpoint_every", "keep_checkpoints",
+                "grid_size")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,6 +60,7 @@ class TrainConfig:
     minutes: float | None = None  # wall-clock budget (combines with steps/epochs: first limit wins)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0  # seeds weights, data order and latent draws
+    cuda_graphs: bool = False  # capture whole steps as CUDA graphs and replay them (one CUDA device; same maths)
 
     # Family hyperparameters (None = the family's default).
     optimizer: str | None = None  # adam | rmsprop

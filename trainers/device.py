@@ -19,3 +19,13 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA)"
     return "CPU"
+
+
+def prepare_for_training(device: torch.device) -> None:
+    """Process-wide GPU settings for training at fixed shapes: cuDNN picks the fastest algorithm for each
+    convolution once, and float32 matrix work may use the TF32 units (bench/train_speed.py measures both;
+    its `fp32` variant turns TF32 off)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True

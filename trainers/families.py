@@ -6,7 +6,7 @@ not in `if` chains through the loop. `RECIPES` maps a family name to the functio
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import numpy as np
 import torch
@@ -15,12 +15,13 @@ from torch import nn
 from trainers import losses
 from trainers.config import TrainConfig
 from trainers.data import TensorBatches
+from trainers.graphs import StepGraphs, set_capturable
 from trainers.nets.dcgan import SampleDiscriminator, SampleGenerator, TutorialDiscriminator, TutorialGenerator
 
 
 class Recipe:
     """One family's networks, optimizers and step: subclasses fill `modules` and `optimizers` and implement
-    `step` and `sampling_generator`."""
+    `train_on` and `sampling_generator` (and `phase` / `after_step` when their steps differ)."""
 
     family: str = ""
     # Modules and optimizers saved in checkpoints, by name.
@@ -34,6 +35,8 @@ class Recipe:
         self.grad_sync: Callable[[nn.Module], None] | None = None
         # Each batch is processed in this many chunks whose gradients add up (raised after out-of-memory).
         self.accumulation = 1
+        self.graphs: StepGraphs | None = None  # set when steps run as CUDA graphs
+        self.notices: list[str] = []  # messages for the user that came up during a step
 
     def chunks(self, n: int) -> list[int]:
         """Sizes of the chunks a batch of n is processed in."""
@@ -51,8 +54,41 @@ class Recipe:
         return self.config.batch * (self.config.n_critic or 1)
 
     def step(self, batches: TensorBatches, step: int) -> dict[str, torch.Tensor]:
-        """One generator step (and its discriminator steps). Returns detached scalar stats on the device."""
+        """One generator step (and its discriminator steps). Returns detached scalar stats on the device.
+
+        With CUDA graphs on (`use_graphs`), each kind of step is captured once and replayed with new images.
+        """
+        real = batches.next(self.images_per_step)
+        phase = self.phase(step)
+        stats = self.graphs.run(phase, real) if self.graphs is not None else self.train_on(real, phase)
+        self.after_step()
+        return stats
+
+    def phase(self, step: int) -> Hashable:
+        """What kind of step `step` is (which lazy regularisers run): steps of one kind share a CUDA graph."""
+        return ()
+
+    def train_on(self, real: torch.Tensor, phase: Hashable) -> dict[str, torch.Tensor]:
+        """The step's work on `real` [images_per_step, 3, R, R]: only device work, no host synchronisation and
+        no Python decision on a tensor's value, so that it can be captured as a CUDA graph."""
         raise NotImplementedError
+
+    def after_step(self) -> None:
+        """Bookkeeping after each step that must not be frozen in a CUDA graph (it changes from step to step)."""
+
+    def use_graphs(self, on: bool) -> None:
+        """Capture and replay whole steps as CUDA graphs (a single CUDA device only) or run them eagerly."""
+        if on and self.device.type != "cuda":
+            raise ValueError("CUDA graphs need a CUDA device")
+        for opt in self.optimizers.values():
+            set_capturable(opt, on)
+        self.graphs = StepGraphs(self) if on else None
+
+    def forget_graphs(self) -> None:
+        """Drop captured graphs (after optimizer state or learning rates were replaced): the next steps capture
+        new ones."""
+        if self.graphs is not None:
+            self.graphs.clear()
 
     def sampling_generator(self) -> nn.Module:
         """The network that makes faces for snapshots, sampling and export (an EMA copy where there is one)."""
@@ -88,7 +124,9 @@ class Recipe:
             m.load_state_dict(state["models"][k])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
+            set_capturable(o, self.graphs is not None)  # the saved run may have run in the other form
         self.load_extra_state(state.get("recipe", {}))
+        self.forget_graphs()  # the optimizers' state tensors are new objects
 
     def extra_state(self) -> dict[str, Any]:
         return {}
@@ -108,6 +146,7 @@ class Recipe:
             base = self.config.lr_g if name.startswith("G") else self.config.lr_d
             for group in opt.param_groups:
                 group["lr"] = base * group.get("lr_mul", 1.0) * scale
+        self.forget_graphs()  # a captured optimizer step holds its learning rate
 
 
 def make_optimizer(config: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
@@ -184,13 +223,12 @@ class DcganRecipe(Recipe):
     def sampling_generator(self) -> nn.Module:
         return self.G
 
-    def step(self, batches, step):
+    def train_on(self, real, phase):
         cfg, opt_d, opt_g = self.config, self.optimizers["D"], self.optimizers["G"]
         sizes = self.chunks(cfg.batch)
-        for _ in range(cfg.n_critic):
-            real = batches.next(cfg.batch)
+        for real_batch in real.split(cfg.batch):  # n_critic discriminator steps
             opt_d.zero_grad(set_to_none=True)
-            for chunk in real.split(sizes):
+            for chunk in real_batch.split(sizes):
                 with torch.no_grad():
                     fake = self.G(torch.randn(len(chunk), cfg.z_dim, device=self.device))
                 d_loss, stats = self.loss.discriminator(self.D, chunk, fake)
@@ -208,7 +246,7 @@ class DcganRecipe(Recipe):
         opt_g.step()
         for p in self.D.parameters():
             p.requires_grad_(True)
-        return {"Loss/D": d_loss.detach(), "Loss/G": g_loss.detach(), **stats}
+        return {"Loss/D": d_loss.detach(), "Loss/G": g_loss.detach(), **{k: v.detach() for k, v in stats.items()}}
 
 
 def _dcgan(config: TrainConfig, device: torch.device) -> Recipe:

@@ -24,14 +24,14 @@ from trainers.checkpoint import (CheckpointError, atomic_write_bytes, latest_che
                                  sweep_partial_writes)
 from trainers.config import ConfigError, TrainConfig
 from trainers.data import ImageSet, TensorBatches, load_folder
-from trainers.device import describe_device, resolve_device
+from trainers.device import describe_device, prepare_for_training, resolve_device
 from trainers.distributed import Group
 from trainers.families import Recipe, build_recipe
 from trainers.images import make_grid, save_png, to_uint8
 from trainers.latent import z_from_seeds
 
 # Settings that may change when a run is resumed; anything else would make it a different run.
-RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "data", "out", "log_every", "sample_every",
+RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "cuda_graphs", "data", "out", "log_every", "sample_every",
                        "checkpoint_every", "keep_checkpoints", "divergence_lr_scale", "max_rollbacks",
                        "collapse_threshold", "collapse_after"})
 
@@ -132,11 +132,19 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     total_images = len(pixels)
     if distributed:
         pixels = pixels[group.rank :: world]  # this process's shard
+    prepare_for_training(device)
     torch.manual_seed(config.seed)  # the same initial weights in every process
     recipe = build_recipe(config, device)
     batches = TensorBatches(pixels, device, seed=config.seed + 1 + (group.rank if distributed else 0), flip=config.flip)
     if distributed:
         recipe.grad_sync = group.average_gradients
+    graphs_note = None
+    if config.cuda_graphs:
+        if device.type == "cuda" and not distributed:
+            recipe.use_graphs(True)
+        else:
+            graphs_note = ("CUDA graphs need a single CUDA device; " + ("this run spans several processes"
+                           if distributed else f"this run trains on {device.type}") + ", so steps run eagerly")
     step, images_seen, elapsed_before, lr_scale = 0, 0, 0.0, 1.0
 
     def restore(state: dict) -> None:
@@ -181,6 +189,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device)
                      + (f", process {group.rank + 1} of {world} ({group.backend})" if distributed else ""),
                      num_images=total_images, step=step, total_steps=total_steps)
+    if graphs_note:
+        yield ev.Notice(graphs_note)
     report = images.report
     if announce_data and report.upscaled:
         yield ev.Notice(f"{_count(len(report.upscaled), 'image')} smaller than {config.resolution}px upscaled")
@@ -288,6 +298,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 yield ev.Notice(f"out of memory at step {step + 1}: the step is retried in {recipe.accumulation} "
                                 f"chunks of {chunk} images whose gradients add up, so the batch stays {config.batch}")
                 continue
+            while recipe.notices:
+                yield ev.Notice(recipe.notices.pop(0))
             step += 1
             images_seen += recipe.images_per_step * world
             for name, value in stats.items():  # lazy regularisers report only on the steps they run

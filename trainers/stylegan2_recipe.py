@@ -54,10 +54,16 @@ class StyleGAN2Recipe(Recipe):
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         return augment.apply(x, self.augments) if self.augments else x
 
-    def step(self, batches, step):
+    def phase(self, step):
+        """(path length runs, R1 runs) at `step`: the lazy regularisers' schedule."""
+        cfg = self.config
+        return (cfg.pl_weight > 0 and step % cfg.pl_every == 0, cfg.r1_gamma > 0 and step % cfg.r1_every == 0)
+
+    def train_on(self, real, phase):
         cfg, G, D = self.config, self.G, self.D
         opt_g, opt_d = self.optimizers["G"], self.optimizers["D"]
         batch = cfg.batch
+        run_pl, run_r1 = phase
         stats: dict[str, torch.Tensor] = {}
 
         sizes = self.chunks(batch)
@@ -74,7 +80,7 @@ class StyleGAN2Recipe(Recipe):
         stats["Loss/G"] = g_loss.detach()
 
         # G regularisation: path length, lazily.
-        if cfg.pl_weight > 0 and step % cfg.pl_every == 0:
+        if run_pl:
             pl_batch = max(batch // 2, 1)
             opt_g.zero_grad(set_to_none=True)
             for n in self.chunks(pl_batch):
@@ -84,7 +90,7 @@ class StyleGAN2Recipe(Recipe):
                 noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
                 (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
                 lengths = grad.square().sum(2).mean(1).sqrt()  # [n]
-                self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach(), 0.01))
+                self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach().float(), 0.01))
                 penalty = (lengths - self.pl_mean).square().mean()
                 (penalty * cfg.pl_weight * cfg.pl_every * (n / pl_batch)).backward()
             self.sync(G)
@@ -93,7 +99,6 @@ class StyleGAN2Recipe(Recipe):
         D.requires_grad_(True)
 
         # D main: logistic loss on reals and fakes.
-        real = batches.next(batch)
         opt_d.zero_grad(set_to_none=True)
         for chunk in real.split(sizes):
             with torch.no_grad():
@@ -109,7 +114,7 @@ class StyleGAN2Recipe(Recipe):
                       "D/fake": torch.sigmoid(fake_logits.detach()).mean()})
 
         # D regularisation: R1 on reals, lazily.
-        if cfg.r1_gamma > 0 and step % cfg.r1_every == 0:
+        if run_r1:
             opt_d.zero_grad(set_to_none=True)
             for chunk in real.detach().split(sizes):
                 chunk = chunk.requires_grad_(True)
@@ -118,10 +123,11 @@ class StyleGAN2Recipe(Recipe):
             self.sync(D)
             opt_d.step()
             stats["Loss/R1"] = r1.detach()
-
-        self.images_seen += batch
-        self.update_ema(batch)
         return stats
+
+    def after_step(self) -> None:
+        self.images_seen += self.config.batch
+        self.update_ema(self.config.batch)
 
     @torch.no_grad()
     def update_ema(self, batch: int) -> None:
@@ -130,8 +136,7 @@ class StyleGAN2Recipe(Recipe):
         beta = 0.5 ** (batch / max(half_life, 1e-8))
         ema_params, params = list(self.G_ema.parameters()), list(self.G.parameters())
         torch._foreach_lerp_(ema_params, params, 1.0 - beta)  # ema = beta * ema + (1 - beta) * current
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            b_ema.copy_(b)
+        torch._foreach_copy_(list(self.G_ema.buffers()), list(self.G.buffers()))
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:

@@ -283,7 +283,7 @@ class MappingNetwork(nn.Module):
         z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
         w = self.net(z)
         if update_w_avg:
-            self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+            self.w_avg.copy_(w.detach().mean(0).to(self.w_avg.dtype).lerp(self.w_avg, self.w_avg_beta))
         ws = w[:, None].repeat(1, self.num_ws, 1)
         if psi != 1.0:
             ws = self.truncate(ws, psi, cutoff)
@@ -310,13 +310,19 @@ class Generator(nn.Module):
         return self.synthesis(self.mapping(z, psi, cutoff), noise_mode=noise_mode)
 
     def mixed_ws(self, z: torch.Tensor, mixing_prob: float, update_w_avg: bool = True) -> torch.Tensor:
-        """Training-time ws: with probability mixing_prob, layers from a random cutoff on come from a second z."""
+        """Training-time ws: with probability mixing_prob, layers from a random cutoff on come from a second z.
+
+        The draw stays on the device (no host synchronisation, so a step can be a CUDA graph): the second
+        mapping always runs, and a cutoff of num_ws keeps the first latent everywhere.
+        """
         ws = self.mapping(z, update_w_avg=update_w_avg)
-        if mixing_prob > 0 and torch.rand([]).item() < mixing_prob:
-            cutoff = int(torch.randint(1, self.num_ws, []).item())
-            ws2 = self.mapping(torch.randn_like(z))
-            ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
-        return ws
+        if mixing_prob <= 0:
+            return ws
+        ws2 = self.mapping(torch.randn_like(z))
+        cutoff = torch.randint(1, self.num_ws, [], device=z.device)
+        cutoff = torch.where(torch.rand([], device=z.device) < mixing_prob, cutoff, torch.full_like(cutoff, self.num_ws))
+        second = torch.arange(self.num_ws, device=z.device) >= cutoff  # [num_ws]: layers from the second latent
+        return torch.where(second[None, :, None], ws2, ws)
 
 
 class DiscriminatorBlock(nn.Module):

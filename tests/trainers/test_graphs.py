@@ -1,0 +1,110 @@
+"""CUDA graphs (--cuda-graphs): the same training as eager steps, and a clear fallback where they cannot run.
+
+The comparisons of graphed against eager steps need a CUDA GPU; they run on the GPU machine
+(scripts/gpu_session.sh runs this file there) and are skipped on CI, which has none.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.helpers import faces_folder, tiny_config
+from trainers import events as ev
+from trainers.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from trainers.data import TensorBatches, load_folder
+from trainers.families import build_recipe
+from trainers.loop import train
+from trainers.nets.stylegan2 import Generator
+
+FAMILIES = ("dcgan", "dcgan-tutorial", "wgan-clip", "wgan-gp", "stylegan2")
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+
+
+def test_graphs_on_the_cpu_are_refused_and_a_run_asking_for_them_trains_eagerly(tmp_path):
+    config = tiny_config("dcgan", faces_folder(tmp_path), tmp_path / "run", cuda_graphs=True)
+    with pytest.raises(ValueError, match="CUDA device"):
+        build_recipe(config, "cpu").use_graphs(True)
+    events = list(train(config))
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("CUDA graphs need a single CUDA device" in m and "eagerly" in m for m in notices), notices
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == config.steps
+
+
+def test_a_checkpoint_from_a_graphed_gpu_run_resumes_on_the_cpu(tmp_path):
+    """Graphed runs save their optimizers in the capturable form (step counts on the GPU)."""
+    config = tiny_config("wgan-gp", faces_folder(tmp_path), tmp_path / "run", steps=2)
+    assert isinstance(list(train(config))[-1], ev.Finished)
+    state = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    for opt in state["optimizers"].values():  # what a capturable optimizer writes
+        for group in opt["param_groups"]:
+            group["capturable"] = True
+        for param_state in opt["state"].values():
+            param_state["step"] = param_state["step"].reshape(())
+    save_checkpoint(tmp_path / "run", state, 2, keep=3)
+    events = list(train(config.with_(steps=4), resume=True))
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 4, events[-1]
+    final = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    assert all(not g["capturable"] for o in final["optimizers"].values() for g in o["param_groups"])
+
+
+def test_style_mixing_draws_on_the_device_and_mixes_at_the_asked_rate():
+    torch.manual_seed(0)
+    g = Generator(z_dim=32, resolution=32, preset="tiny")
+    z = torch.randn(4, 32)
+    never = g.mixed_ws(z, 0.0, update_w_avg=False)
+    assert torch.equal(never, never[:, :1].expand_as(never))  # one latent for every layer
+    mixed = [g.mixed_ws(z, 0.9, update_w_avg=False) for _ in range(200)]
+    rate = sum(not torch.equal(ws, ws[:, :1].expand_as(ws)) for ws in mixed) / len(mixed)
+    assert 0.8 < rate < 0.97
+    for ws in mixed:  # layers up to the cutoff keep the first latent, the rest share the second
+        first = (ws == ws[:, :1]).all(dim=2).all(dim=0)
+        cutoff = int(first.long().argmin()) if not first.all() else g.num_ws
+        assert first[:cutoff].all() and not first[cutoff:].any()
+        assert (ws[:, cutoff:] == ws[:, -1:]).all()
+
+
+def _weights(recipe) -> torch.Tensor:
+    return torch.cat([p.detach().flatten().float() for m in recipe.modules.values() for p in m.parameters()])
+
+
+@cuda
+@pytest.mark.parametrize("family", FAMILIES)
+def test_graphed_steps_train_as_eager_steps_do(tmp_path, family):
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    overrides = dict(r1_every=4, pl_every=2) if family == "stylegan2" else {}
+    config = tiny_config(family, tmp_path, tmp_path / "run", device="cuda", **overrides)
+    images = load_folder(faces_folder(tmp_path, n=64), 32).images
+    results = {}
+    for graphed in (False, True):
+        torch.manual_seed(0)
+        recipe = build_recipe(config, "cuda")
+        if graphed:
+            recipe.use_graphs(True)
+        batches = TensorBatches(images, "cuda", seed=1)
+        torch.cuda.manual_seed(5)
+        losses = []
+        for step in range(12):  # StyleGAN2: every kind of step is warmed up, captured and replayed
+            if step == 8:  # a rollback's restore: graphs are captured again over new optimizer state
+                recipe.load_state_dict(recipe.state_dict())
+            losses.append({k: float(v) for k, v in recipe.step(batches, step).items()})
+        if graphed:
+            assert recipe.graphs.captured and recipe.graphs.failure is None, recipe.notices
+        results[graphed] = _weights(recipe), losses
+    (eager_w, eager_l), (graph_w, graph_l) = results[False], results[True]
+    assert torch.isfinite(graph_w).all()
+    assert (graph_w - eager_w).norm() <= 1e-3 * eager_w.norm()
+    assert eager_l[-1].keys() == graph_l[-1].keys()
+    for name in eager_l[-1]:
+        assert graph_l[-1][name] == pytest.approx(eager_l[-1][name], rel=1e-2, abs=1e-3), name
+
+
+@cuda
+def test_a_graphed_run_checkpoints_and_resumes(tmp_path):
+    config = tiny_config("stylegan2", faces_folder(tmp_path), tmp_path / "run", device="cuda", cuda_graphs=True,
+                         steps=40, checkpoint_every=20, sample_every=20, log_every=10)
+    events = list(train(config))
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 40, events[-1]
+    assert not [e for e in events if isinstance(e, ev.Notice) and "CUDA graphs" in e.message]
+    events = list(train(config.with_(steps=60), resume=True))
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 60, events[-1]
