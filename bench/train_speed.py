@@ -77,25 +77,16 @@ def classic_speed(folder: str, device: torch.device, resolution: int, batch: int
 
 TECHNIQUES = {
     "eager": "the engine's default: eager steps, foreach optimizers, losses read back every 20 steps",
-    "graphs": "whole steps captured as CUDA graphs and replayed (--cuda-graphs)",
+    "graphs": "whole steps captured as CUDA graphs and replayed (train --cuda-graphs)",
     "read1": "losses read back after every step (a host synchronisation per step, like the classic loop)",
     "fused": "fused Adam kernels instead of foreach ones (RMSprop has none: unchanged)",
-    "channels_last": "networks and images in channels_last memory layout",
-    "bf16": "bf16 autocast around the step",
+    "channels_last": "networks and images in channels_last memory layout (train --channels-last)",
+    "bf16": "bf16 autocast around the step (train --precision bf16)",
     "fp32": "TF32 matrix units off (full fp32 matmuls and convolutions)",
 }
 CUDA_VARIANTS = "eager,graphs"
-ALL_CUDA_VARIANTS = "eager+read1,eager,eager+fused,graphs,graphs+fused,graphs+channels_last,graphs+bf16,graphs+fp32"
-
-
-class ChannelsLast:
-    """Batches in channels_last layout."""
-
-    def __init__(self, batches: TensorBatches):
-        self.batches = batches
-
-    def next(self, n: int) -> torch.Tensor:
-        return self.batches.next(n).contiguous(memory_format=torch.channels_last)
+ALL_CUDA_VARIANTS = ("eager+read1,eager,eager+fused,eager+bf16,graphs,graphs+fused,graphs+channels_last,graphs+bf16,"
+                     "graphs+bf16+channels_last,graphs+fp32")
 
 
 def studio_speed(family: str, images, device: torch.device, resolution: int, batch: int, steps: int, warmup: int,
@@ -108,29 +99,20 @@ def studio_speed(family: str, images, device: torch.device, resolution: int, bat
         raise SystemExit(f"unknown technique(s) {', '.join(sorted(unknown))}; choose from {', '.join(TECHNIQUES)}")
     if "read1" in techniques:
         log_every = 1
-    config = TrainConfig.for_family(family, resolution=resolution, batch=batch, device=str(device), **overrides)
+    speed_options = dict(channels_last="channels_last" in techniques,
+                         precision="bf16" if "bf16" in techniques else "fp32")
+    config = TrainConfig.for_family(family, resolution=resolution, batch=batch, device=str(device), **overrides,
+                                    **speed_options)
     torch.manual_seed(0)
     recipe = build_recipe(config, device)
     batches = TensorBatches(images, device, seed=0)
-    if "fused" in techniques:
+    if "fused" in techniques:  # not an engine option: measured here only
         for opt in recipe.optimizers.values():
             for group in opt.param_groups:
                 if "fused" in group and isinstance(opt, torch.optim.Adam):
                     group["foreach"], group["fused"] = False, True
-    if "channels_last" in techniques:
-        for module in recipe.modules.values():
-            module.to(memory_format=torch.channels_last)
-        batches = ChannelsLast(batches)
     if "graphs" in techniques:
         recipe.use_graphs(True)
-    if "bf16" in techniques:
-        plain = recipe.train_on
-
-        def train_on(real, phase):
-            with torch.autocast(device.type, dtype=torch.bfloat16):
-                return plain(real, phase)
-
-        recipe.train_on = train_on
     tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     if "fp32" in techniques:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False

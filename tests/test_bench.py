@@ -30,3 +30,19 @@ def test_inference_speed_prints_both_engines():
     result = run("bench/inference_speed.py", "--families", "dcgan", "--batches", "1", "--repeats", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ort/torch" in result.stdout and "CPUExecutionProvider" in result.stdout
+
+
+def test_profile_step_prints_where_a_step_spends_its_time():
+    result = run("bench/profile_step.py", "--quick", "--family", "wgan-gp")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "wall per step" in result.stdout and "img/s" in result.stdout
+    assert "aten::" in result.stdout  # the operator table
+
+
+def test_train_speed_measures_each_technique_that_runs_on_the_cpu():
+    result = run("bench/train_speed.py", "--quick", "--families", "dcgan,stylegan2",
+                 "--variants", "eager+read1,eager+fused,eager+channels_last,eager+bf16")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for variant in ("eager+read1", "eager+fused", "eager+channels_last", "eager+bf16"):
+        assert any(line.startswith(f"stylegan2 ({variant})") and "img/s" in line
+                   for line in result.stdout.splitlines()), variant

@@ -73,8 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resolution", type=int, help="training resolution, a power of two (default 64)")
     t.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto: the GPU when there is one)")
     t.add_argument("--seed", type=int, help="seed for weights, data order and latents (default 0)")
-    t.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None,
-                   help="capture whole training steps as CUDA graphs (one CUDA device; default off)")
+    fast = t.add_argument_group("speed (the same training, faster on some GPUs: bench/train_speed.py measures each)")
+    fast.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None,
+                      help="capture whole training steps as CUDA graphs (one CUDA device; default off)")
+    fast.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                      help="channels_last memory layout for networks and images (default off)")
+    fast.add_argument("--precision", choices=("fp32", "bf16"),
+                      help="bf16: autocast matrix work to bfloat16 (default fp32)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     t.add_argument("--config", metavar="FILE", help="start from a saved config.json (options given here override it)")
     h = t.add_argument_group("family hyperparameters (default: the family's, see below)")
@@ -148,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 TRAIN_FIELDS = ("steps", "epochs", "minutes", "batch", "resolution", "device", "seed", "optimizer", "lr_g",
                 "lr_d", "beta1", "beta2", "z_dim", "g_width", "d_width", "linear", "n_critic", "clip", "gp_weight",
                 "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "fused_modconv", "flip",
-                "holdout", "log_every", "sample_every", "cuda_graphs", "checkpoint_every", "keep_checkpoints",
-                "grid_size")
+                "holdout", "log_every", "sample_every", "cuda_graphs", "channels_last", "precision", "checkpoint_every",
+                "keep_checkpoints", "grid_size")
 
 
 def main(argv: list[str] | None = None) -> int:

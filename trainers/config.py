@@ -61,6 +61,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     seed: int = 0  # seeds weights, data order and latent draws
     cuda_graphs: bool = False  # capture whole steps as CUDA graphs and replay them (one CUDA device; same maths)
+    channels_last: bool = False  # networks and images in channels_last memory layout (same maths)
+    precision: str = "fp32"  # fp32 | bf16 (autocast: matrix work in bfloat16, losses and weights in float32)
 
     # Family hyperparameters (None = the family's default).
     optimizer: str | None = None  # adam | rmsprop
@@ -156,6 +158,8 @@ class TrainConfig:
                 augment.parse(self.diffaugment)
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be fp32 or bf16, not {self.precision!r}")
         if self.optimizer not in (None, "adam", "rmsprop"):
             raise ConfigError(f"optimizer must be adam or rmsprop, not {self.optimizer!r}")
         for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size"):

@@ -59,10 +59,20 @@ class Recipe:
         With CUDA graphs on (`use_graphs`), each kind of step is captured once and replayed with new images.
         """
         real = batches.next(self.images_per_step)
+        if self.config.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         phase = self.phase(step)
-        stats = self.graphs.run(phase, real) if self.graphs is not None else self.train_on(real, phase)
+        stats = self.graphs.run(phase, real) if self.graphs is not None else self.work(real, phase)
         self.after_step()
         return stats
+
+    def work(self, real: torch.Tensor, phase: Hashable) -> dict[str, torch.Tensor]:
+        """`train_on` in the configured precision; stats come back in float32."""
+        if self.config.precision == "fp32":
+            return self.train_on(real, phase)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            stats = self.train_on(real, phase)
+        return {k: v.float() for k, v in stats.items()}
 
     def phase(self, step: int) -> Hashable:
         """What kind of step `step` is (which lazy regularisers run): steps of one kind share a CUDA graph."""
@@ -291,6 +301,9 @@ RECIPES: dict[str, Callable[[TrainConfig, torch.device], Recipe]] = {
 def build_recipe(config: TrainConfig, device: torch.device | str) -> Recipe:
     recipe = RECIPES[config.model](config, torch.device(device))
     recipe.family = config.model
+    if config.channels_last:
+        for module in recipe.modules.values():
+            module.to(memory_format=torch.channels_last)
     return recipe
 
 

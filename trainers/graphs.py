@@ -76,7 +76,7 @@ class StepGraphs:
         main = torch.cuda.current_stream(self.recipe.device)
         self.side.wait_stream(main)
         with torch.cuda.stream(self.side):
-            stats = self.recipe.train_on(real, phase)
+            stats = self.recipe.work(real, phase)
         main.wait_stream(self.side)
         return stats
 
@@ -88,7 +88,7 @@ class StepGraphs:
         try:
             # thread_local: the studio may run onnxruntime on the GPU in another thread meanwhile.
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                stats = self.recipe.train_on(static_real, phase)
+                stats = self.recipe.work(static_real, phase)
         except torch.OutOfMemoryError:
             raise
         except RuntimeError as exc:

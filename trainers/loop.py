@@ -31,9 +31,9 @@ from trainers.images import make_grid, save_png, to_uint8
 from trainers.latent import z_from_seeds
 
 # Settings that may change when a run is resumed; anything else would make it a different run.
-RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "cuda_graphs", "data", "out", "log_every", "sample_every",
-                       "checkpoint_every", "keep_checkpoints", "divergence_lr_scale", "max_rollbacks",
-                       "collapse_threshold", "collapse_after"})
+RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "cuda_graphs", "channels_last", "precision",
+                       "data", "out", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                       "divergence_lr_scale", "max_rollbacks", "collapse_threshold", "collapse_after"})
 
 
 class TrainControl:

@@ -87,7 +87,9 @@ class StyleGAN2Recipe(Recipe):
                 ws = G.mixed_ws(torch.randn(n, cfg.z_dim, device=self.device), cfg.style_mixing,
                                 update_w_avg=False)
                 img = G.synthesis(ws)
-                noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+                # drawn in NCHW order whatever the layout of img, so that channels_last draws the same noise
+                noise = torch.randn(img.shape, device=img.device, dtype=img.dtype)
+                noise = noise / math.sqrt(img.shape[2] * img.shape[3])
                 (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
                 lengths = grad.square().sum(2).mean(1).sqrt()  # [n]
                 self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach().float(), 0.01))

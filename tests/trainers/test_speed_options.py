@@ -1,7 +1,8 @@
-"""CUDA graphs (--cuda-graphs): the same training as eager steps, and a clear fallback where they cannot run.
+"""The speed options train as the plain engine does: CUDA graphs (--cuda-graphs), channels_last, bf16.
 
 The comparisons of graphed against eager steps need a CUDA GPU; they run on the GPU machine
-(scripts/gpu_session.sh runs this file there) and are skipped on CI, which has none.
+(scripts/gpu_session.sh runs this file there) and are skipped on CI, which has none. channels_last and
+bf16 also exist on the CPU, where they are compared here.
 """
 
 from __future__ import annotations
@@ -68,6 +69,42 @@ def _weights(recipe) -> torch.Tensor:
     return torch.cat([p.detach().flatten().float() for m in recipe.modules.values() for p in m.parameters()])
 
 
+def _train_steps(config, images, steps: int, device: str = "cpu"):
+    torch.manual_seed(0)
+    recipe = build_recipe(config, device)
+    batches = TensorBatches(images, device, seed=1)
+    stats = [{k: float(v) for k, v in recipe.step(batches, step).items()} for step in range(steps)]
+    return recipe, stats
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_channels_last_trains_as_the_default_layout_does(tmp_path, family):
+    config = tiny_config(family, tmp_path, tmp_path / "run", r1_every=2, pl_every=2)
+    images = load_folder(faces_folder(tmp_path, n=32), 32).images
+    plain, plain_stats = _train_steps(config, images, 4)
+    fast, fast_stats = _train_steps(config.with_(channels_last=True), images, 4)
+    assert next(fast.D.parameters()).dim() != 4 or any(
+        p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+        for p in fast.D.parameters() if p.dim() == 4)
+    assert (_weights(fast) - _weights(plain)).norm() <= 1e-4 * _weights(plain).norm()
+    for name, value in plain_stats[-1].items():
+        assert fast_stats[-1][name] == pytest.approx(value, rel=1e-3, abs=1e-4), name
+
+
+@pytest.mark.parametrize("family", ["dcgan", "wgan-gp", "stylegan2"])
+def test_bf16_trains_with_float32_weights_and_stats_near_fp32(tmp_path, family):
+    config = tiny_config(family, tmp_path, tmp_path / "run", r1_every=2, pl_every=2)
+    images = load_folder(faces_folder(tmp_path, n=32), 32).images
+    plain, plain_stats = _train_steps(config, images, 3)
+    fast, fast_stats = _train_steps(config.with_(precision="bf16"), images, 3)
+    assert all(p.dtype == torch.float32 for m in fast.modules.values() for p in m.parameters())
+    assert torch.isfinite(_weights(fast)).all()
+    assert fast_stats[-1].keys() == plain_stats[-1].keys()
+    # bf16 keeps about 3 significant digits: the first losses agree to a few percent.
+    for name, value in plain_stats[0].items():
+        assert fast_stats[0][name] == pytest.approx(value, rel=0.05, abs=0.05), name
+
+
 @cuda
 @pytest.mark.parametrize("family", FAMILIES)
 def test_graphed_steps_train_as_eager_steps_do(tmp_path, family):
@@ -97,6 +134,22 @@ def test_graphed_steps_train_as_eager_steps_do(tmp_path, family):
     assert eager_l[-1].keys() == graph_l[-1].keys()
     for name in eager_l[-1]:
         assert graph_l[-1][name] == pytest.approx(eager_l[-1][name], rel=1e-2, abs=1e-3), name
+
+
+@cuda
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_step_makes_no_host_synchronisation(tmp_path, family):
+    overrides = dict(r1_every=2, pl_every=2) if family == "stylegan2" else {}
+    config = tiny_config(family, tmp_path, tmp_path / "run", device="cuda", **overrides)
+    recipe = build_recipe(config, "cuda")
+    batches = TensorBatches(load_folder(faces_folder(tmp_path, n=64), 32).images, "cuda", seed=1)  # no new epoch
+    recipe.step(batches, 1)  # lazy initialisation (optimizer state) may synchronise once
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for step in range(2, 6):
+            recipe.step(batches, step)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
 
 
 @cuda
