@@ -7,7 +7,7 @@ import os
 import time
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QMessageBox, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
 
@@ -35,6 +35,9 @@ TIPS = {
     "device": "auto uses the GPU when there is one",
     "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
+    "cuda_graphs": "Capture each training step once as a CUDA graph and replay it: the same training with far "
+                   "fewer kernel launches (one CUDA GPU, one process)",
+    "bf16": "Matrix work in bfloat16 on the GPU's tensor cores (weights and losses stay float32)",
 }
 
 
@@ -62,6 +65,7 @@ class TrainPanel(QWidget):
         self.preset = QComboBox(); self.preset.addItems(["tiny", "small", "medium", "base"]); self.preset.setCurrentText("small")
         self.device = QComboBox(); self.device.addItems(["auto", "cpu", "cuda"])
         self.processes = QSpinBox(); self.processes.setRange(1, max(1, os.cpu_count() or 1))
+        self.cuda_graphs = QCheckBox("CUDA graphs"); self.bf16 = QCheckBox("bf16")
         self.out = QLineEdit(os.path.abspath(os.path.join("runs", "studio")))
         browse = QPushButton("…"); browse.clicked.connect(self._choose_out)
         for name in TIPS:
@@ -81,6 +85,9 @@ class TrainPanel(QWidget):
         form.addRow("StyleGAN2 preset", self.preset)
         form.addRow("Device", self.device)
         form.addRow("Processes", self.processes)
+        speed_row = QHBoxLayout(); speed_row.addWidget(self.cuda_graphs); speed_row.addWidget(self.bf16)
+        speed_row.addStretch(1)
+        form.addRow("GPU speed", speed_row)
         out_row = QHBoxLayout(); out_row.addWidget(self.out); out_row.addWidget(browse)
         form.addRow("Run folder", out_row)
 
@@ -149,6 +156,7 @@ class TrainPanel(QWidget):
             batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
             lr_g=self.lr_g.value(), lr_d=self.lr_d.value(), n_critic=self.n_critic.value(), z_dim=self.z_dim.value(),
             preset=self.preset.currentText(), device=self.device.currentText(),
+            cuda_graphs=self.cuda_graphs.isChecked(), precision="bf16" if self.bf16.isChecked() else "fp32",
             **{"sample_every": max(10, min(200, self.steps.value() // 20)), "log_every": 5, **self.extra_settings})
 
     # -- running -------------------------------------------------------------------------------------------

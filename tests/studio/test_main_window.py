@@ -141,6 +141,22 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
 
 
+def test_gpu_speed_options_reach_the_run_and_a_cpu_run_says_it_trains_without_graphs(qtbot, window, tmp_path):
+    panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4, sample_every=2, checkpoint_every=2)
+    assert not panel.config().cuda_graphs and panel.config().precision == "fp32"
+    panel.cuda_graphs.setChecked(True)
+    panel.bf16.setChecked(True)
+    config = panel.config()
+    assert config.cuda_graphs and config.precision == "bf16"
+    events = []
+    panel.start()
+    panel.run.event.connect(events.append)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=120000)
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("CUDA graphs need a single CUDA device" in m for m in notices), notices
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 4
+
+
 def test_switching_models_and_closing_during_training_and_export_leaves_nothing_running(qtbot, window, tiny_models,
                                                                                          tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=100_000, batch=4, sample_every=5)
