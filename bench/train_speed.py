@@ -146,6 +146,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50, help="measured steps per configuration")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--families", default="dcgan,dcgan-tutorial,wgan-clip,wgan-gp,stylegan2")
+    p.add_argument("--batches", default="64,256", help="batch sizes of the DCGAN and WGAN families (StyleGAN2: 32)")
     p.add_argument("--variants", help="comma list of techniques joined by + (default on CUDA: "
                    f"{CUDA_VARIANTS}; on the CPU: eager; 'all' = {ALL_CUDA_VARIANTS}). Techniques: "
                    + "; ".join(f"{k}: {v}" for k, v in TECHNIQUES.items()))
@@ -163,7 +164,7 @@ def main() -> None:
     else:
         device = resolve_device(args.device)
         resolution, steps, warmup = 64, args.steps, args.warmup
-        dc_batches, sg_batch = (64, 256), 32
+        dc_batches, sg_batch = tuple(int(b) for b in args.batches.split(",")), 32
         widths = {}
         classic_widths, classic_batch = {}, 64
 

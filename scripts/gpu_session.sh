@@ -3,12 +3,15 @@
 #
 #   scripts/gpu_session.sh check            CUDA tests: graphed steps train as eager ones, no host syncs
 #   scripts/gpu_session.sh bench            training speed of every family and technique, and profiles
+#   scripts/gpu_session.sh bench-short      the default engine and CUDA graphs at batch 64 (StyleGAN2 32) only
 #   scripts/gpu_session.sh train MINUTES    start (or continue) the five quality runs, side by side on the
 #                                           one GPU, for MINUTES more minutes of training each
 #   scripts/gpu_session.sh eval             score the quality runs against the 2,000 held-out faces
 #
-# Phases can be chained in one call: `scripts/gpu_session.sh check bench`. Data: .devdata/anime-faces-64.zip
-# (made here with `cd ../shared/datasets && zip -0 -r $REPO/.devdata/anime-faces-64.zip anime-faces-64`
+# Phases can be chained in one call: `scripts/gpu_session.sh check bench`. With 15 minutes of GPU time a
+# session fits `check bench` (one call) or the quality runs (`train 5`, then `train 5 eval`), not both;
+# `check bench-short train 4` then `train 6 eval` squeezes a first look at everything into one session.
+# Data: .devdata/anime-faces-64.zip (made here with `cd ../shared/datasets && zip -0 -r $REPO/.devdata/anime-faces-64.zip anime-faces-64`
 # and carried with the call). Runs live in runs/gpu/, which stays on the machine between calls while it is
 # warm. Results go to $OUT (the device tool brings them back). GRAPHS=1 trains the quality runs with
 # --cuda-graphs. FAMILIES overrides the families of `train` and `eval`; HOLDOUT the 2,000 held-out files.
@@ -30,7 +33,9 @@ phase_check() {
 }
 
 phase_bench() {
-    python3 bench/train_speed.py --device cuda --data "$DATA" --variants all 2>&1 | tee "$OUT/train_speed.txt"
+    python3 bench/train_speed.py --device cuda --data "$DATA" --variants all --batches 64 2>&1 | tee "$OUT/train_speed.txt"
+    python3 bench/train_speed.py --device cuda --data "$DATA" --variants eager,graphs,graphs+bf16 --batches 256 \
+        --families dcgan,dcgan-tutorial,wgan-clip,wgan-gp 2>&1 | tee -a "$OUT/train_speed.txt"
     for family in dcgan wgan-gp stylegan2; do
         batch=64; [ "$family" = stylegan2 ] && batch=32
         for variant in eager graphs; do
@@ -39,6 +44,11 @@ phase_bench() {
         done
     done > "$OUT/profiles.txt"
     grep -A3 "wall per step" "$OUT/profiles.txt"
+}
+
+phase_bench_short() {
+    python3 bench/train_speed.py --device cuda --data "$DATA" --variants eager,graphs --batches 64 --steps 30 \
+        2>&1 | tee "$OUT/train_speed_short.txt"
 }
 
 phase_train() {
@@ -86,6 +96,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         check) phase_check ;;
         bench) phase_bench ;;
+        bench-short) phase_bench_short ;;
         train) phase_train "$2"; shift ;;
         eval) phase_eval ;;
         *) echo "unknown phase $1 (check, bench, train MINUTES, eval)"; exit 2 ;;
