@@ -188,6 +188,9 @@ def main() -> None:
         for family in args.families.split(","):
             for batch in (sg_batch,) if family == "stylegan2" else dc_batches:
                 for variant in variants.split(","):
+                    if "graphs" in variant.split("+") and device.type != "cuda":
+                        print(f"{family} ({variant}): skipped, CUDA graphs need a CUDA device")
+                        continue
                     # StyleGAN2's rarest kind of step (R1 and path length) comes every 16th step: warm up past
                     # its capture so that the measured steps replay graphs only.
                     warm = max(warmup, 64) if family == "stylegan2" and "graphs" in variant else warmup
