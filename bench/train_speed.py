@@ -83,10 +83,11 @@ TECHNIQUES = {
     "channels_last": "networks and images in channels_last memory layout (train --channels-last)",
     "bf16": "bf16 autocast around the step (train --precision bf16)",
     "fp32": "TF32 matrix units off (full fp32 matmuls and convolutions)",
+    "fused_modconv": "StyleGAN2 only: modulation in grouped convolutions (train --fused-modconv)",
 }
 CUDA_VARIANTS = "eager,graphs"
 ALL_CUDA_VARIANTS = ("eager+read1,eager,eager+fused,eager+bf16,graphs,graphs+fused,graphs+channels_last,graphs+bf16,"
-                     "graphs+bf16+channels_last,graphs+fp32")
+                     "graphs+bf16+channels_last,graphs+fp32,eager+fused_modconv,graphs+fused_modconv")
 
 
 def studio_speed(family: str, images, device: torch.device, resolution: int, batch: int, steps: int, warmup: int,
@@ -101,6 +102,8 @@ def studio_speed(family: str, images, device: torch.device, resolution: int, bat
         log_every = 1
     speed_options = dict(channels_last="channels_last" in techniques,
                          precision="bf16" if "bf16" in techniques else "fp32")
+    if "fused_modconv" in techniques:
+        speed_options["fused_modconv"] = True
     config = TrainConfig.for_family(family, resolution=resolution, batch=batch, device=str(device), **overrides,
                                     **speed_options)
     torch.manual_seed(0)
@@ -188,6 +191,8 @@ def main() -> None:
         for family in args.families.split(","):
             for batch in (sg_batch,) if family == "stylegan2" else dc_batches:
                 for variant in variants.split(","):
+                    if "fused_modconv" in variant.split("+") and family != "stylegan2":
+                        continue
                     if "graphs" in variant.split("+") and device.type != "cuda":
                         print(f"{family} ({variant}): skipped, CUDA graphs need a CUDA device")
                         continue

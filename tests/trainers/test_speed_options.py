@@ -107,8 +107,9 @@ def test_bf16_trains_with_float32_weights_and_stats_near_fp32(tmp_path, family):
 
 @cuda
 @pytest.mark.parametrize("family", FAMILIES)
-def test_graphed_steps_train_as_eager_steps_do(tmp_path, family):
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+def test_graphed_steps_train_as_eager_steps_do(tmp_path, family, monkeypatch):
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     overrides = dict(r1_every=4, pl_every=2) if family == "stylegan2" else {}
     config = tiny_config(family, tmp_path, tmp_path / "run", device="cuda", **overrides)
     images = load_folder(faces_folder(tmp_path, n=64), 32).images
