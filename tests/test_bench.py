@@ -46,3 +46,10 @@ def test_train_speed_measures_each_technique_that_runs_on_the_cpu():
     for variant in ("eager+read1", "eager+fused", "eager+channels_last", "eager+bf16"):
         assert any(line.startswith(f"stylegan2 ({variant})") and "img/s" in line
                    for line in result.stdout.splitlines()), variant
+
+
+def test_step_flops_counts_every_family_including_double_backward():
+    result = run("bench/step_flops.py", "--quick", "--families", "dcgan,wgan-gp,stylegan2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = {line.split()[0]: float(line.split()[3]) for line in result.stdout.splitlines()[1:]}
+    assert set(rows) == {"dcgan", "wgan-gp", "stylegan2"} and all(v > 0 for v in rows.values())

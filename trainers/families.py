@@ -236,11 +236,19 @@ class DcganRecipe(Recipe):
     def train_on(self, real, phase):
         cfg, opt_d, opt_g = self.config, self.optimizers["D"], self.optimizers["G"]
         sizes = self.chunks(cfg.batch)
+        # With one discriminator step (and no gradient accumulation) one generator pass feeds both steps, as in
+        # the classic loop: D learns from fake.detach(), then G learns through D(fake) with D's new weights.
+        reuse = cfg.n_critic == 1 and len(sizes) == 1
         for real_batch in real.split(cfg.batch):  # n_critic discriminator steps
             opt_d.zero_grad(set_to_none=True)
             for chunk in real_batch.split(sizes):
-                with torch.no_grad():
-                    fake = self.G(torch.randn(len(chunk), cfg.z_dim, device=self.device))
+                z = torch.randn(len(chunk), cfg.z_dim, device=self.device)
+                if reuse:
+                    fake_for_g = self.G(z)
+                    fake = fake_for_g.detach()
+                else:
+                    with torch.no_grad():
+                        fake = self.G(z)
                 d_loss, stats = self.loss.discriminator(self.D, chunk, fake)
                 (d_loss * (len(chunk) / cfg.batch)).backward()
             self.sync(self.D)
@@ -250,7 +258,8 @@ class DcganRecipe(Recipe):
             p.requires_grad_(False)
         opt_g.zero_grad(set_to_none=True)
         for n in sizes:
-            g_loss = self.loss.generator(self.D(self.G(torch.randn(n, cfg.z_dim, device=self.device))))
+            fake = fake_for_g if reuse else self.G(torch.randn(n, cfg.z_dim, device=self.device))
+            g_loss = self.loss.generator(self.D(fake))
             (g_loss * (n / cfg.batch)).backward()
         self.sync(self.G)
         opt_g.step()

@@ -55,6 +55,39 @@ def test_sample_dcgan_is_the_assignments_architecture():
     assert isinstance(opt, torch.optim.Adam) and opt.defaults["lr"] == 1e-4 and opt.defaults["betas"] == (0.5, 0.999)
 
 
+def test_the_sample_dcgan_step_is_the_classic_loops_step():
+    """One generator pass feeds the discriminator step (detached) and the generator step, as in the classic loop."""
+    from trainers import losses
+
+    config = TrainConfig.for_family("dcgan", resolution=32, batch=8, g_width=32, d_width=8, device="cpu")
+    torch.manual_seed(0)
+    recipe = build_recipe(config, "cpu")
+    torch.manual_seed(0)
+    G, D = SampleGenerator(100, 32, 32), SampleDiscriminator(32, 8)
+    opt_g = torch.optim.Adam(G.parameters(), 1e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 1e-4, betas=(0.5, 0.999))
+    real = torch.rand(8, 3, 32, 32) * 2 - 1
+    forwards = []
+    recipe.G.register_forward_hook(lambda *_: forwards.append(1))
+    for step in range(3):
+        torch.manual_seed(10 + step)
+        recipe.train_on(real, ())
+        torch.manual_seed(10 + step)
+        fake = G(torch.randn(8, 100))  # the classic loop
+        d_loss = losses.bce_discriminator(D(real), D(fake.detach()))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = losses.bce_generator(D(fake))
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+    assert len(forwards) == 3  # one generator pass a step
+    for mine, classic in ((recipe.G, G), (recipe.D, D)):
+        for (name, a), b in zip(mine.state_dict().items(), classic.state_dict().values()):
+            assert torch.allclose(a.float(), b.float(), atol=1e-6), name
+
+
 def test_tutorial_dcgan_has_no_linear_layer_and_4x4_kernels():
     g = TutorialGenerator(100, 64, 64)
     assert not any(isinstance(m, nn.Linear) for m in g.modules())
