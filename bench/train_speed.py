@@ -42,6 +42,20 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def classic_step(G, D, opt_g, opt_d, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classic loop's step: one generator pass, D on its detached output, then G through D's new weights."""
+    fake = G(torch.randn(len(real), 100, device=real.device))
+    d_loss = losses.bce_discriminator(D(real), D(fake.detach()))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    g_loss = losses.bce_generator(D(fake))
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return d_loss, g_loss
+
+
 def classic_speed(folder: str, device: torch.device, resolution: int, batch: int, steps: int, warmup: int,
                   widths: dict) -> float:
     """img/s of the classic loop: DataLoader + PIL, sample DCGAN, BCE, Adam, .item() every step."""
@@ -57,16 +71,7 @@ def classic_speed(folder: str, device: torch.device, resolution: int, batch: int
             if done == warmup:
                 sync(device)
                 start = time.perf_counter()
-            real = real.to(device)
-            fake = G(torch.randn(batch, 100, device=device))
-            d_loss = losses.bce_discriminator(D(real), D(fake.detach()))
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
-            g_loss = losses.bce_generator(D(fake))
-            opt_g.zero_grad()
-            g_loss.backward()
-            opt_g.step()
+            d_loss, g_loss = classic_step(G, D, opt_g, opt_d, real.to(device))
             d_loss.item(), g_loss.item()  # the classic loop prints its losses every step
             done += 1
             if done >= warmup + steps:
