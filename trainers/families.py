@@ -70,7 +70,8 @@ class Recipe:
         """`train_on` in the configured precision; stats come back in float32."""
         if self.config.precision == "fp32":
             return self.train_on(real, phase)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16):
+        # No cast cache under CUDA graphs: PyTorch asks for it off where autocast meets graph capture.
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=self.graphs is None):
             stats = self.train_on(real, phase)
         return {k: v.float() for k, v in stats.items()}
 
