@@ -62,9 +62,21 @@ class Recipe:
         if self.config.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
         phase = self.phase(step)
-        stats = self.graphs.run(phase, real) if self.graphs is not None else self.work(real, phase)
+        try:
+            stats = self.graphs.run(phase, real) if self.graphs is not None else self.work(real, phase)
+        except BaseException:  # out of memory mid-step (retried in chunks), a failed capture, Ctrl-C...
+            self.restore_requires_grad()
+            raise
         self.after_step()
         return stats
+
+    def restore_requires_grad(self) -> None:
+        """Every trained weight requires gradients again: a step interrupted while one network was frozen
+        (the discriminator during the generator's update) must not leave it frozen for the next."""
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                for p in group["params"]:
+                    p.requires_grad_(True)
 
     def work(self, real: torch.Tensor, phase: Hashable) -> dict[str, torch.Tensor]:
         """`train_on` in the configured precision; stats come back in float32."""

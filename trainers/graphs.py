@@ -95,6 +95,7 @@ class StepGraphs:
             self.failure = f"{type(exc).__name__}: {exc}".splitlines()[0]
             self.recipe.notices.append(f"CUDA graphs could not capture a training step ({self.failure}); "
                                        "training goes on without them")
+            self.recipe.restore_requires_grad()
             for opt in self.recipe.optimizers.values():
                 opt.zero_grad(set_to_none=True)
             return None

@@ -176,3 +176,28 @@ def test_out_of_memory_retries_with_gradient_accumulation(tmp_path, monkeypatch,
     assert isinstance(events[-1], ev.Finished) and events[-1].step == 4
     progress = [e for e in events if isinstance(e, ev.Progress)]
     assert all(np.isfinite(v) for p in progress for v in p.stats.values())
+
+
+def test_out_of_memory_while_the_discriminator_is_frozen_leaves_it_training(tmp_path, monkeypatch):
+    """The generator's update freezes D's weights; an error there must not leave them frozen for the retry."""
+    from trainers.nets.dcgan import SampleDiscriminator
+
+    original = SampleDiscriminator.forward
+    raised = {"done": False}
+
+    def forward(self, x):
+        if not raised["done"] and not next(self.parameters()).requires_grad:
+            raised["done"] = True
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(self, x)
+
+    monkeypatch.setattr(SampleDiscriminator, "forward", forward)
+    config = tiny_config("dcgan", faces_folder(tmp_path), tmp_path / "run", steps=4, checkpoint_every=100)
+    events = list(train(config))
+    assert raised["done"]
+    assert any(isinstance(e, ev.Notice) and "out of memory at step 1" in e.message for e in events)
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 4, events[-1]
+    final = load_checkpoint(latest_checkpoint(tmp_path / "run"))
+    # D kept learning: its update in the interrupted step plus one in each of the 4 steps; G made its 4.
+    assert all(float(s["step"]) == 5 for s in final["optimizers"]["D"]["state"].values())
+    assert all(float(s["step"]) == 4 for s in final["optimizers"]["G"]["state"].values())
