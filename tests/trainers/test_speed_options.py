@@ -7,6 +7,8 @@ bf16 also exist on the CPU, where they are compared here.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -47,6 +49,56 @@ def test_a_checkpoint_from_a_graphed_gpu_run_resumes_on_the_cpu(tmp_path):
     assert isinstance(events[-1], ev.Finished) and events[-1].step == 4, events[-1]
     final = load_checkpoint(latest_checkpoint(tmp_path / "run"))
     assert all(not g["capturable"] for o in final["optimizers"].values() for g in o["param_groups"])
+
+
+def test_a_capture_that_fails_midway_is_reported_once_and_training_goes_on_eagerly(tmp_path, monkeypatch):
+    """A GPU is needed for real graphs; here torch.cuda's graph API is stood in for on the CPU, and the
+    capture fails inside the generator's update, where the discriminator's weights are frozen."""
+    from trainers.graphs import StepGraphs
+    from trainers.nets.dcgan import SampleDiscriminator
+
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    capturing = {"on": False}
+
+    @contextlib.contextmanager
+    def graph(cuda_graph, capture_error_mode="global"):
+        capturing["on"] = True
+        try:
+            yield
+        finally:
+            capturing["on"] = False
+
+    original = SampleDiscriminator.forward
+
+    def forward(self, x):
+        if capturing["on"] and not next(self.parameters()).requires_grad:
+            raise RuntimeError("CUDA error: operation not permitted when stream is capturing")
+        return original(self, x)
+
+    monkeypatch.setattr(torch.cuda, "Stream", lambda device=None: Stream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", object)
+    monkeypatch.setattr(torch.cuda, "graph", graph)
+    monkeypatch.setattr(SampleDiscriminator, "forward", forward)
+
+    config = tiny_config("dcgan", tmp_path, tmp_path / "run")
+    recipe = build_recipe(config, "cpu")
+    recipe.graphs = StepGraphs(recipe, warmup=2)
+    batches = TensorBatches(load_folder(faces_folder(tmp_path, n=32), 32).images, "cpu", seed=1)
+    for step in range(6):
+        stats = recipe.step(batches, step)
+        assert all(torch.isfinite(v) for v in stats.values())
+    assert len(recipe.notices) == 1 and "could not capture" in recipe.notices[0], recipe.notices
+    assert "not permitted when stream is capturing" in recipe.notices[0]
+    assert all(p.requires_grad for p in recipe.D.parameters())  # D was not left frozen
+    assert not recipe.graphs.captured and recipe.graphs.failure
+    before = _weights(recipe)
+    recipe.step(batches, 6)  # eager steps still train both networks
+    assert not torch.equal(before, _weights(recipe))
 
 
 def test_style_mixing_draws_on_the_device_and_mixes_at_the_asked_rate():
