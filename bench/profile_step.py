@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
+from bench.train_speed import QUICK_NETWORKS  # noqa: E402
 from trainers.config import TrainConfig  # noqa: E402
 from trainers.data import TensorBatches  # noqa: E402
 from trainers.demo_faces import demo_faces  # noqa: E402
@@ -42,9 +43,7 @@ def main() -> None:
     overrides: dict = {}
     if args.quick:
         device, args.resolution, args.steps, args.batch = torch.device("cpu"), 32, 2, 8
-        overrides = dict(preset="tiny", z_dim=32) if args.family == "stylegan2" else dict(g_width=32, d_width=8)
-        if args.family == "dcgan-tutorial":
-            overrides = dict(g_width=8, d_width=8)
+        overrides = QUICK_NETWORKS[args.family]
     else:
         device = resolve_device(args.device)
     prepare_for_training(device)

@@ -22,6 +22,7 @@ import torch  # noqa: E402
 from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from torch.utils.flop_counter import flop_registry  # noqa: E402
 
+from bench.train_speed import QUICK_NETWORKS  # noqa: E402
 from trainers.config import TrainConfig  # noqa: E402
 from trainers.data import TensorBatches  # noqa: E402
 from trainers.demo_faces import demo_faces  # noqa: E402
@@ -80,7 +81,7 @@ def main() -> None:
     for family in args.families.split(","):
         if args.quick:
             resolution, batch = 32, 8
-            overrides = dict(preset="tiny", z_dim=32) if family == "stylegan2" else dict(g_width=32, d_width=8)
+            overrides = QUICK_NETWORKS[family]
         else:
             resolution, batch, overrides = 64, 32 if family == "stylegan2" else 64, {}
         flops, ops, images = step_flops(family, resolution, batch, overrides)

@@ -90,6 +90,10 @@ TECHNIQUES = {
     "fp32": "TF32 matrix units off (full fp32 matmuls and convolutions)",
     "fused_modconv": "StyleGAN2 only: modulation in grouped convolutions (train --fused-modconv)",
 }
+# --quick: networks small enough for a few CPU steps of each family (the other benches' --quick too).
+QUICK_NETWORKS = {"dcgan": dict(g_width=32, d_width=8), "dcgan-tutorial": dict(g_width=8, d_width=8),
+                  "wgan-clip": dict(g_width=32, d_width=8), "wgan-gp": dict(g_width=32, d_width=8),
+                  "stylegan2": dict(preset="tiny", z_dim=32)}
 CUDA_VARIANTS = "eager,graphs"
 ALL_CUDA_VARIANTS = ("eager+read1,eager,eager+fused,eager+bf16,graphs,graphs+fused,graphs+channels_last,graphs+bf16,"
                      "graphs+bf16+channels_last,graphs+fp32,eager+fused_modconv,graphs+fused_modconv")
@@ -165,9 +169,7 @@ def main() -> None:
         device = torch.device("cpu")
         resolution, steps, warmup = 32, 3, 2
         dc_batches, sg_batch = (8, 16), 4
-        widths = {"dcgan": dict(g_width=32, d_width=8), "dcgan-tutorial": dict(g_width=8, d_width=8),
-                  "wgan-clip": dict(g_width=32, d_width=8), "wgan-gp": dict(g_width=32, d_width=8),
-                  "stylegan2": dict(preset="tiny", z_dim=32)}
+        widths = QUICK_NETWORKS
         classic_widths, classic_batch = widths["dcgan"], 8
     else:
         device = resolve_device(args.device)
