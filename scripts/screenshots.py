@@ -66,15 +66,18 @@ def main() -> None:
         print(f"wrote {out / name}.png")
 
     shot("dataset", window.dataset_panel)
+    # A short CPU run that shows faces appearing: the tutorial DCGAN, narrowed, on the demo faces at 32x32.
+    window.dataset_panel.resolution.setValue(32)  # reads the open folder again at that size
+    pump(60, lambda: window.state.dataset is not None and window.state.dataset.resolution == 32)
     panel = window.train_panel
-    panel.family.setCurrentText("dcgan")
-    panel.batch.setValue(16)
-    panel.steps.setValue(60)
+    panel.family.setCurrentText("dcgan-tutorial")
+    panel.batch.setValue(32)
+    panel.steps.setValue(300)
     panel.device.setCurrentText("cpu")
     panel.out.setText(str(Path(tmp) / "run"))
-    panel.extra_settings = {"g_width": 64, "d_width": 16, "sample_every": 10, "log_every": 2, "grid_size": 6}
+    panel.extra_settings = {"g_width": 32, "d_width": 32, "sample_every": 25, "log_every": 5, "grid_size": 6}
     panel.start()
-    pump(240, lambda: not panel.is_training())
+    pump(600, lambda: not panel.is_training())
     shot("train", panel, 1.0)
     window.generate_panel.count.setValue(40)
     shot("generate", window.generate_panel)
