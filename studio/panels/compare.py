@@ -22,26 +22,27 @@ from trainers.inference import GeneratorModel, open_model
 from trainers.metrics import INCEPTION_FILE
 
 MAX_MODELS = 6
-HEADER = 18  # pixels of caption above each column
+HEADER = 18  # pixels of caption above each model's row
 
 
 def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = 4) -> np.ndarray:
-    """One column per model: a caption, then its faces ([S, 3, h, w] uint8, scaled to the largest size).
+    """One row per model: its caption, then its faces left to right, seed by seed ([S, 3, h, w] uint8, scaled
+    to the largest size). Rows suit a wide window and leave the whole row's width for long checkpoint names.
     -> [H, W, 3] uint8."""
     size = max(f.shape[-1] for f in faces)
     seeds = faces[0].shape[0]
-    width = len(faces) * (size + padding) + padding
-    height = HEADER + seeds * (size + padding) + padding
-    sheet = Image.new("RGB", (width, height), (255, 255, 255))
+    width = seeds * (size + padding) + padding
+    row_height = HEADER + size + padding
+    sheet = Image.new("RGB", (width, len(faces) * row_height + padding), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    for c, (title, column) in enumerate(zip(titles, faces)):
-        x = padding + c * (size + padding)
-        draw.text((x, 3), title[: max(4, size // 6)], fill=(0, 0, 0))
-        for r, face in enumerate(column):
+    for r, (title, row) in enumerate(zip(titles, faces)):
+        y = r * row_height
+        draw.text((padding, y + 5), title[: max(4, (width - 2 * padding) // 6)], fill=(0, 0, 0))
+        for c, face in enumerate(row):
             img = Image.fromarray(face.transpose(1, 2, 0))
             if img.size[0] != size:
                 img = img.resize((size, size), Image.Resampling.NEAREST)
-            sheet.paste(img, (x, HEADER + padding + r * (size + padding)))
+            sheet.paste(img, (padding + c * (size + padding), y + HEADER + padding))
     return np.asarray(sheet)
 
 
@@ -65,7 +66,7 @@ class ComparePanel(QWidget):
         super().__init__(parent)
         self.state, self.renderer = state, renderer
         self.sheet: np.ndarray | None = None
-        self.columns: list[GeneratorModel] = []
+        self.shown: list[GeneratorModel] = []  # the models on the sheet, top to bottom
         self.scores: dict[str, object] = {}
         self._score_thread: threading.Thread | None = None
         self._cancel_scoring = threading.Event()
@@ -193,16 +194,16 @@ class ComparePanel(QWidget):
             self.state.add_model(result)
         elif key == "compare-sheet":
             models, seeds, faces = result
-            self.columns = models
+            self.shown = models
             self.sheet = comparison_sheet([Path(m.info.path).stem for m in models], faces)
             self.view.set_image(self.sheet)
             self._fill_table()
             self.table.resizeColumnsToContents()
-            self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every column")
+            self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every row")
 
     def _fill_table(self) -> None:
-        self.table.setRowCount(len(self.columns))
-        for r, model in enumerate(self.columns):
+        self.table.setRowCount(len(self.shown))
+        for r, model in enumerate(self.shown):
             score = self.scores.get(model.info.path)
             if isinstance(score, dict):
                 figures = [f"{score[k]:.4g}" if k in score else "" for k in SCORES]
@@ -215,10 +216,10 @@ class ComparePanel(QWidget):
     def score(self) -> None:
         """SWD of each model in the sheet against the open dataset, in a background thread."""
         images = self.state.dataset
-        if images is None or not self.columns or (self._score_thread and self._score_thread.is_alive()):
+        if images is None or not self.shown or (self._score_thread and self._score_thread.is_alive()):
             self.message.setText("Open a dataset and show two or more models first." if images is None else "")
             return
-        models, real = list(self.columns), images.images
+        models, real = list(self.shown), images.images
         self._cancel_scoring.clear()
         self.score_button.setEnabled(False)
         self.message.setText("Scoring …")
@@ -274,6 +275,6 @@ class ComparePanel(QWidget):
             return None
         path = path or QFileDialog.getSaveFileName(self, "Save comparison sheet", "comparison.png", "PNG (*.png)")[0]
         if path:
-            save_png(path, self.sheet, {"models": "; ".join(m.info.path for m in self.columns),
+            save_png(path, self.sheet, {"models": "; ".join(m.info.path for m in self.shown),
                                         "first_seed": str(self.first_seed.value()), "seeds": str(self.count.value())})
         return path or None

@@ -6,15 +6,36 @@ import os
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid
 from studio.workers import FolderScan
+from trainers.config import RESOLUTIONS
 from trainers.data import ImageSet
 
 SAMPLE = 64  # thumbnails shown
+
+
+class ResolutionBox(QComboBox):
+    """The training resolutions some family supports (powers of two), so a folder is never read at a size no
+    family can train on."""
+
+    def __init__(self, value: int = 64, parent=None):
+        super().__init__(parent)
+        for r in sorted({r for rs in RESOLUTIONS.values() for r in rs}):
+            self.addItem(f"{r} x {r}", r)
+        self.setValue(value)
+
+    def value(self) -> int:
+        return int(self.currentData())
+
+    def setValue(self, value: int) -> None:
+        index = self.findData(value)
+        if index < 0:
+            raise ValueError(f"no family trains at {value}x{value}")
+        self.setCurrentIndex(index)
 
 
 class DatasetPanel(QWidget):
@@ -31,11 +52,11 @@ class DatasetPanel(QWidget):
         self.open_button.clicked.connect(self.choose_folder)
         self.demo_button = QPushButton("Use demo faces")
         self.demo_button.setToolTip("The studio's built-in procedural cartoon faces")
-        self.resolution = QSpinBox()
-        self.resolution.setRange(32, 256)
-        self.resolution.setValue(64)
-        self.resolution.setSingleStep(32)
-        self.resolution.setToolTip("Images are centre-cropped and resized to this size for training")
+        self.resolution = ResolutionBox(64)
+        self.resolution.setToolTip("Images are centre-cropped and resized to this size for training (256 is for "
+                                   "StyleGAN2 only)")
+        # A new size reads the open folder again (quick once a size has been read: the cache keeps each size).
+        self.resolution.currentIndexChanged.connect(lambda _: self.folder and self.load(self.folder))
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")

@@ -76,10 +76,11 @@ class ImageView(QLabel):
             return
         w, h = max(1, self.width()), max(1, self.height())
         pw, ph = self._pixmap.width(), self._pixmap.height()
-        k = min(w // pw, h // ph)
-        if k >= 1:  # whole-number zoom keeps pixels crisp
+        fit = min(w / pw, h / ph)
+        k = int(fit)
+        if k >= 1 and k >= 0.75 * fit:  # a whole-number zoom keeps pixels crisp, if it fills most of the view
             self.setPixmap(self._pixmap.scaled(pw * k, ph * k))
-        else:
+        else:  # smaller than the image, or a zoom between 1x and 2x that would leave much of the view empty
             self.setPixmap(self._pixmap.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio,
                                                Qt.TransformationMode.SmoothTransformation))
 

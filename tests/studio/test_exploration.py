@@ -87,22 +87,24 @@ def test_style_mixing_says_why_it_is_unavailable_for_a_dcgan(qtbot, window, tiny
     assert not window.style_mix_panel.rows.isEnabled()
 
 
-def test_compare_shows_one_column_per_model_on_the_same_seeds(qtbot, window, tiny_models, tmp_path):
+def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_models, tmp_path):
     panel = window.compare_panel
     panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"]), str(tiny_models["dcgan-run"])])
     qtbot.waitUntil(lambda: panel.models.count() == 3, timeout=30000)
-    panel.count.setValue(3)
+    panel.count.setValue(4)
     panel.set_checked(list(window.state.models))
-    qtbot.waitUntil(lambda: len(panel.columns) == 3 and panel.table.rowCount() == 3, timeout=30000)
+    qtbot.waitUntil(lambda: len(panel.shown) == 3 and panel.table.rowCount() == 3, timeout=30000)
     families = sorted(panel.table.item(r, 1).text() for r in range(3))
     assert families == ["dcgan", "dcgan", "stylegan2"]
     sheet = panel.sheet
-    assert sheet.shape[1] == 3 * (32 + 4) + 4  # three columns of 32px faces
-    # The exported dcgan and its own checkpoint render the same seeds identically.
-    onnx_col = panel.columns.index(window.state.models[str(tiny_models["dcgan"])])
-    expected = window.state.models[str(tiny_models["dcgan"])].generate([0, 1, 2])
-    x = 4 + onnx_col * 36
-    assert np.array_equal(sheet[18 + 4 : 18 + 4 + 32, x : x + 32], expected[0].transpose(1, 2, 0))
+    assert sheet.shape[:2] == (3 * (18 + 32 + 4) + 4, 4 * (32 + 4) + 4)  # three rows of four 32px faces
+    # The exported dcgan and its own checkpoint render the same seeds identically, seed by seed along a row.
+    onnx_row = panel.shown.index(window.state.models[str(tiny_models["dcgan"])])
+    expected = window.state.models[str(tiny_models["dcgan"])].generate([0, 1, 2, 3])
+    y = onnx_row * (18 + 32 + 4) + 18 + 4
+    for seed in range(4):
+        x = 4 + seed * 36
+        assert np.array_equal(sheet[y : y + 32, x : x + 32], expected[seed].transpose(1, 2, 0))
     path = panel.save(str(tmp_path / "sheet.png"))
     assert Image.open(path).size == (sheet.shape[1], sheet.shape[0])
 
@@ -118,7 +120,7 @@ def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, wind
     panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"])])
     qtbot.waitUntil(lambda: panel.models.count() == 2, timeout=30000)
     panel.set_checked(list(window.state.models))
-    qtbot.waitUntil(lambda: len(panel.columns) == 2, timeout=30000)
+    qtbot.waitUntil(lambda: len(panel.shown) == 2, timeout=30000)
     panel.score()
     qtbot.waitUntil(lambda: len(panel.scores) == 2, timeout=60000)
     swd_column = [panel.table.item(r, 7).text() for r in range(2)]
@@ -147,3 +149,22 @@ def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_
     panel.send_button.click()
     assert window.tabs.currentWidget() is window.interpolate_panel
     assert window.interpolate_panel.seeds.text() == "21, 24"
+
+
+def test_an_image_view_fills_the_space_it_is_given(qtbot):
+    from studio.widgets.faces import ImageView
+
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.show()
+    sheet = np.zeros((50, 100, 3), np.uint8)
+    sheet[:, ::2] = 255  # one-pixel stripes: crisp only at a whole-number zoom
+    view.set_image(sheet)
+    view.resize(400, 200)  # room for exactly 4x: whole pixels, nothing lost
+    assert view.pixmap().size().toTuple() == (400, 200)
+    view.resize(300, 180)  # 3x fits and fills most of the view: still whole pixels
+    assert view.pixmap().size().toTuple() == (300, 150)
+    view.resize(190, 95)  # 1.9x: a 1x image would leave most of the view empty, so it is scaled to fit
+    assert view.pixmap().size().toTuple() == (190, 95)
+    view.resize(80, 80)  # smaller than the image: scaled down, keeping its shape
+    assert view.pixmap().size().toTuple() == (80, 40)

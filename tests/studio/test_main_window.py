@@ -50,6 +50,17 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     assert "1 file skipped" in window.dataset_panel.summary.text()
 
 
+def test_choosing_another_resolution_reads_the_open_folder_at_that_size(qtbot, window, tmp_path):
+    folder = faces_folder(tmp_path, n=6, size=96)
+    drop_folder(window, folder)
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    assert window.state.dataset.images.shape[-1] == 64  # the default
+    window.dataset_panel.resolution.setValue(32)
+    qtbot.waitUntil(lambda: window.state.dataset.resolution == 32, timeout=20000)
+    assert window.state.dataset.images.shape == (6, 3, 32, 32)
+    assert "at 32x32" in window.dataset_panel.summary.text()
+
+
 def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocking_the_gui(qtbot, window, tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=100_000, batch=8, sample_every=3, checkpoint_every=1000)
     events = []
