@@ -12,8 +12,8 @@
 # session fits `check bench` (one call) or the quality runs (`train 5`, then `train 5 eval`), not both;
 # `check bench-short train 4` then `train 6 eval` squeezes a first look at everything into one session.
 # Data: .devdata/anime-faces-64.zip (made here with `cd ../shared/datasets && zip -0 -r $REPO/.devdata/anime-faces-64.zip anime-faces-64`
-# and carried with the call). Runs live in runs/gpu/, which stays on the machine between calls while it is
-# warm. Results go to $OUT (the device tool brings them back). GRAPHS=1 trains the quality runs with
+# and carried with the call). Runs live in runs/gpu/, which stays on the machine between calls only while it
+# is warm: the device tool gives an idle machine back 30 s after a call ends, so make the next call at once. Results go to $OUT (the device tool brings them back). GRAPHS=1 trains the quality runs with
 # --cuda-graphs. FAMILIES overrides the families of `train` and `eval`; HOLDOUT the 2,000 held-out files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +70,9 @@ phase_train() {
     for pid in "${pids[@]}"; do wait "$pid" || echo "a run ended with status $?"; done
     for family in $FAMILIES; do
         echo "== $family"; tail -3 "runs/gpu/q-$family.log"; tail -1 "runs/gpu/q-$family/log.jsonl"
+        # the latest snapshot comes back with every call, in case the machine is gone before `eval`
+        last=$(ls runs/gpu/q-$family/samples/step-*.png 2>/dev/null | tail -1)
+        [ -n "$last" ] && cp "$last" "$OUT/latest-$family.png"
     done | tee -a "$OUT/train.log"
 }
 
