@@ -25,6 +25,7 @@ MAX_RECENT = 8
 
 class MainWindow(QMainWindow):
     device_found = Signal(str)
+    gpus_found = Signal(int)  # CUDA GPUs on this machine (0 when none or CUDA is broken)
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.provider_label)
         self.statusBar().addPermanentWidget(self.device_label)
         self.device_found.connect(lambda text: self.device_label.setText(f"Compute: {text}"))
+        self.gpus_found.connect(self.train_panel.set_gpu_count)
         threading.Thread(target=self._find_device, daemon=True, name="device-probe").start()
 
         self._make_menus()
@@ -216,8 +218,9 @@ class MainWindow(QMainWindow):
             if gpus > 1:
                 text += f" (+{gpus - 1} more)"
         except Exception as exc:  # a broken CUDA install should not stop the studio
-            text = f"CPU ({type(exc).__name__})"
+            text, gpus = f"CPU ({type(exc).__name__})", 0
         self.device_found.emit(text)
+        self.gpus_found.emit(gpus)
 
     def closeEvent(self, event) -> None:
         if self.train_panel.is_training():

@@ -51,6 +51,7 @@ class TrainPanel(QWidget):
         self.started_at = 0.0
         # Settings the form does not show (network widths, snapshot interval...), applied to every new run.
         self.extra_settings: dict = {}
+        self.gpus: int | None = None  # CUDA GPUs found (None until the studio's device probe reports)
 
         self.family = QComboBox()
         self.family.addItems(FAMILIES)
@@ -72,6 +73,8 @@ class TrainPanel(QWidget):
             getattr(self, name).setToolTip(TIPS[name])
         self.family.currentTextChanged.connect(self._family_defaults)
         self._family_defaults(self.family.currentText())
+        self.device.currentTextChanged.connect(self._update_speed_options)
+        self.processes.valueChanged.connect(self._update_speed_options)
 
         form = QFormLayout()
         form.addRow("Model family", self.family)
@@ -132,8 +135,27 @@ class TrainPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(split)
         self._set_running(False)
+        self._update_speed_options()
 
     # -- settings ------------------------------------------------------------------------------------------
+    def set_gpu_count(self, gpus: int) -> None:
+        self.gpus = gpus
+        self._update_speed_options()
+
+    def _update_speed_options(self) -> None:
+        """The GPU speed options apply only to a run on a CUDA GPU (CUDA graphs: in one process); otherwise they
+        are greyed out and say why, and a run started then does not use them."""
+        if self.device.currentText() == "cpu":
+            why = "the device is set to cpu"
+        elif self.gpus == 0:
+            why = "no CUDA GPU was found on this machine"
+        else:
+            why = ""
+        graphs_why = why or ("CUDA graphs run in a single process" if self.processes.value() > 1 else "")
+        for box, tip, reason in ((self.cuda_graphs, TIPS["cuda_graphs"], graphs_why), (self.bf16, TIPS["bf16"], why)):
+            box.setEnabled(not reason)
+            box.setToolTip(f"{tip}. Unavailable: {reason}." if reason else tip)
+
     def _family_defaults(self, family: str) -> None:
         d = FAMILY_DEFAULTS[family]
         self.lr_g.setValue(d["lr_g"]); self.lr_d.setValue(d["lr_d"])
@@ -156,7 +178,8 @@ class TrainPanel(QWidget):
             batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
             lr_g=self.lr_g.value(), lr_d=self.lr_d.value(), n_critic=self.n_critic.value(), z_dim=self.z_dim.value(),
             preset=self.preset.currentText(), device=self.device.currentText(),
-            cuda_graphs=self.cuda_graphs.isChecked(), precision="bf16" if self.bf16.isChecked() else "fp32",
+            cuda_graphs=self.cuda_graphs.isChecked() and self.cuda_graphs.isEnabled(),
+            precision="bf16" if self.bf16.isChecked() and self.bf16.isEnabled() else "fp32",
             **{"sample_every": max(10, min(200, self.steps.value() // 20)), "log_every": 5, **self.extra_settings})
 
     # -- running -------------------------------------------------------------------------------------------

@@ -152,20 +152,32 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
 
 
-def test_gpu_speed_options_reach_the_run_and_a_cpu_run_says_it_trains_without_graphs(qtbot, window, tmp_path):
-    panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4, sample_every=2, checkpoint_every=2)
+def test_gpu_speed_options_apply_only_to_a_run_on_a_cuda_gpu(qtbot, window, tmp_path):
+    panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4)
+    qtbot.waitUntil(lambda: panel.gpus is not None, timeout=60000)  # the studio's device probe has reported
     assert not panel.config().cuda_graphs and panel.config().precision == "fp32"
     panel.cuda_graphs.setChecked(True)
     panel.bf16.setChecked(True)
+    # The device is the CPU here: both options are greyed out, say why, and a run would not use them.
+    assert not panel.cuda_graphs.isEnabled() and not panel.bf16.isEnabled()
+    assert "Unavailable: the device is set to cpu" in panel.cuda_graphs.toolTip()
+    config = panel.config()
+    assert not config.cuda_graphs and config.precision == "fp32"
+    # As on a machine with one GPU (reported by the probe), with the device on auto: both reach the run.
+    panel.set_gpu_count(1)
+    panel.device.setCurrentText("auto")
+    assert panel.cuda_graphs.isEnabled() and panel.bf16.isEnabled()
     config = panel.config()
     assert config.cuda_graphs and config.precision == "bf16"
-    events = []
-    panel.start()
-    panel.run.event.connect(events.append)
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=120000)
-    notices = [e.message for e in events if isinstance(e, ev.Notice)]
-    assert any("CUDA graphs need a single CUDA device" in m for m in notices), notices
-    assert isinstance(events[-1], ev.Finished) and events[-1].step == 4
+    # Several processes: graphs are single-process only; bf16 still applies.
+    panel.processes.setValue(2)
+    assert not panel.cuda_graphs.isEnabled() and panel.bf16.isEnabled()
+    assert "single process" in panel.cuda_graphs.toolTip()
+    assert not panel.config().cuda_graphs and panel.config().precision == "bf16"
+    # No GPU on this machine: greyed out whatever the device says.
+    panel.processes.setValue(1)
+    panel.set_gpu_count(0)
+    assert not panel.cuda_graphs.isEnabled() and "no CUDA GPU" in panel.bf16.toolTip()
 
 
 def test_switching_models_and_closing_during_training_and_export_leaves_nothing_running(qtbot, window, tiny_models,
