@@ -152,6 +152,7 @@ class TrainPanel(QWidget):
         else:
             why = ""
         graphs_why = why or ("CUDA graphs run in a single process" if self.processes.value() > 1 else "")
+        self.speed_options_apply = {"cuda_graphs": not graphs_why, "bf16": not why}
         for box, tip, reason in ((self.cuda_graphs, TIPS["cuda_graphs"], graphs_why), (self.bf16, TIPS["bf16"], why)):
             box.setEnabled(not reason)
             box.setToolTip(f"{tip}. Unavailable: {reason}." if reason else tip)
@@ -178,8 +179,8 @@ class TrainPanel(QWidget):
             batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
             lr_g=self.lr_g.value(), lr_d=self.lr_d.value(), n_critic=self.n_critic.value(), z_dim=self.z_dim.value(),
             preset=self.preset.currentText(), device=self.device.currentText(),
-            cuda_graphs=self.cuda_graphs.isChecked() and self.cuda_graphs.isEnabled(),
-            precision="bf16" if self.bf16.isChecked() and self.bf16.isEnabled() else "fp32",
+            cuda_graphs=self.cuda_graphs.isChecked() and self.speed_options_apply["cuda_graphs"],
+            precision="bf16" if self.bf16.isChecked() and self.speed_options_apply["bf16"] else "fp32",
             **{"sample_every": max(10, min(200, self.steps.value() // 20)), "log_every": 5, **self.extra_settings})
 
     # -- running -------------------------------------------------------------------------------------------
