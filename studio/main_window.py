@@ -7,10 +7,11 @@ import os
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QEvent, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from studio import icons
 from studio.panels.dataset import DatasetPanel
 from studio.panels.generate import GeneratePanel
 from studio.panels.train import TrainPanel
@@ -46,6 +47,8 @@ class MainWindow(QMainWindow):
                              ("Generate", self.generate_panel), *self.panels]:
             self.tabs.addTab(panel, title)
         self.setCentralWidget(self.tabs)
+        self.setWindowIcon(icons.icon("app"))
+        self._tint_tab_icons()
         self.dataset_panel.folder_loaded.connect(self._on_folder_loaded)
         self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
         self.train_panel.open_checkpoint.connect(self.open_model_file)
@@ -79,6 +82,25 @@ class MainWindow(QMainWindow):
         self.compare_panel = ComparePanel(self.state, self.renderer)
         return [("Interpolate", self.interpolate_panel), ("Style mixing", self.style_mix_panel),
                 ("Compare", self.compare_panel)]
+
+    # -- icons ---------------------------------------------------------------------------------------------
+    TAB_ICONS = {"Dataset": "dataset", "Train": "train", "Generate": "generate", "Interpolate": "interpolate",
+                 "Style mixing": "style-mix", "Compare": "compare"}
+
+    def _tint_tab_icons(self) -> None:
+        color = icons.text_color(self.tabs.tabBar())
+        for i in range(self.tabs.count()):
+            self.tabs.setTabIcon(i, icons.icon(self.TAB_ICONS[self.tabs.tabText(i)], color))
+
+    def _retint(self) -> None:
+        self._tint_tab_icons()
+        icons.retint(self)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.PaletteChange:  # the system switched between light and dark
+            # once the new palette has reached the children too (Qt tells the window first)
+            QTimer.singleShot(0, self._retint)
+        super().changeEvent(event)
 
     # -- menus ---------------------------------------------------------------------------------------------
     def _make_menus(self) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.workers import Renderer
@@ -85,6 +86,8 @@ class ComparePanel(QWidget):
                                      "closer. Runs in the background.")
         self.inception_button = QPushButton("Inception weights for FID/KID…")
         self.inception_button.setToolTip(f"The standard {INCEPTION_FILE} file; without it only SWD is computed")
+        for button, name in ((self.add_button, "folder"), (self.add_run_button, "folder"), (self.save_button, "grid")):
+            set_icon(button, name)
         self.inception_path = ""
         self.message = QLabel("")
         self.table = QTableWidget(0, len(COLUMNS))

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid
 from studio.workers import FolderScan
@@ -50,6 +51,7 @@ class DatasetPanel(QWidget):
         self.open_button = QPushButton("Open folder…")
         self.open_button.setToolTip("Choose a folder of images (searched recursively); you can also drop one here")
         self.open_button.clicked.connect(self.choose_folder)
+        set_icon(self.open_button, "folder")
         self.demo_button = QPushButton("Use demo faces")
         self.demo_button.setToolTip("The studio's built-in procedural cartoon faces")
         self.resolution = ResolutionBox(64)

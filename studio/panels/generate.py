@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
+from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
 from studio.workers import Renderer
@@ -66,6 +67,9 @@ class GeneratePanel(QWidget):
         self.save_grid = QPushButton("Save grid…")
         self.send_button = QPushButton("Interpolate selected")
         self.send_button.setToolTip("Walk between the selected faces in the Interpolate panel")
+        for button, name in ((self.random_button, "dice"), (self.export_selected, "export"), (self.export_all, "export"),
+                             (self.save_grid, "grid"), (self.send_button, "interpolate")):
+            set_icon(button, name)
         self.size_slider = QSlider(Qt.Orientation.Horizontal); self.size_slider.setRange(48, 256); self.size_slider.setValue(96)
         self.grid = FaceGrid(96)
         self.status = QLabel("")

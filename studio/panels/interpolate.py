@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QProgressBar, QPushButton, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
+from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView
 from studio.workers import Renderer
@@ -77,6 +78,7 @@ class InterpolatePanel(QWidget):
         self.view = ImageView("Open a model to interpolate")
         self.strip = FaceGrid(64)
         self.export_button = QPushButton("Export…")
+        set_icon(self.export_button, "export")
         self.export_button.setToolTip("GIF (.gif), MP4 (.mp4), or a folder of numbered PNGs")
         self.progress = QProgressBar(); self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel"); self.cancel_button.setVisible(False)

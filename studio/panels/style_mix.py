@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLin
                                QVBoxLayout, QWidget)
 
 from studio.panels.interpolate import parse_seeds
+from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.workers import Renderer
@@ -47,6 +48,7 @@ class StyleMixPanel(QWidget):
         self.truncation = QSlider(Qt.Orientation.Horizontal); self.truncation.setRange(0, 150); self.truncation.setValue(100)
         self.truncation_label = QLabel("ψ 1.00")
         self.save_button = QPushButton("Save grid…")
+        set_icon(self.save_button, "grid")
         self.unavailable = QLabel("")
         self.unavailable.setWordWrap(True)
         self.view = ImageView("Open a StyleGAN2 model to mix styles")

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QLineEdit, QListWidget, QMessageBox, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
 
+from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.loss_plot import LossPlot
@@ -97,6 +98,8 @@ class TrainPanel(QWidget):
         self.start_button = QPushButton("Start"); self.start_button.clicked.connect(self.start)
         self.pause_button = QPushButton("Pause"); self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button = QPushButton("Stop"); self.stop_button.clicked.connect(self.stop)
+        for button, name in ((self.start_button, "start"), (self.pause_button, "pause"), (self.stop_button, "stop")):
+            set_icon(button, name)
         self.resume_button = QPushButton("Resume a run…")
         self.resume_button.setToolTip("Continue a stopped run from its latest checkpoint")
         self.resume_button.clicked.connect(self.choose_run_to_resume)
@@ -237,10 +240,14 @@ class TrainPanel(QWidget):
             return
         if self.run.control.pause_requested:
             self.run.resume_training()
-            self.pause_button.setText("Pause")
+            self._show_pause_button(paused=False)
         else:
             self.run.pause()
-            self.pause_button.setText("Resume")
+            self._show_pause_button(paused=True)
+
+    def _show_pause_button(self, paused: bool) -> None:
+        self.pause_button.setText("Resume" if paused else "Pause")
+        set_icon(self.pause_button, "start" if paused else "pause")
 
     def stop(self) -> None:
         if self.run is not None and self.run.is_running():
@@ -262,7 +269,7 @@ class TrainPanel(QWidget):
         self.resume_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
-        self.pause_button.setText("Pause")
+        self._show_pause_button(paused=False)
 
     def _on_event(self, event) -> None:
         if isinstance(event, ev.Started):

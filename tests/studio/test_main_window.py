@@ -9,6 +9,7 @@ from PySide6.QtGui import QDropEvent
 
 from tests.helpers import faces_folder
 from tests.studio.conftest import open_model
+from tests.studio.test_icons import icon_pixels
 from trainers import events as ev
 from trainers.checkpoint import latest_checkpoint
 from trainers.inference import open_model as engine_open
@@ -88,13 +89,18 @@ def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocki
     timer.stop()
     assert max(gaps[warm:]) < 0.150, f"GUI thread blocked for {max(gaps[warm:]) * 1000:.0f} ms during training"
 
+    pause_look = icon_pixels(panel.pause_button.icon())
     panel.toggle_pause()
     qtbot.waitUntil(lambda: any(isinstance(e, ev.Paused) for e in events), timeout=20000)
     paused_at = [e for e in events if isinstance(e, ev.Paused)][-1].step
     qtbot.wait(300)
     assert not any(isinstance(e, ev.Progress) and e.step > paused_at for e in events)
+    # the button now offers to resume, with the Start button's play icon
+    assert panel.pause_button.text() == "Resume"
+    assert np.array_equal(icon_pixels(panel.pause_button.icon()), icon_pixels(panel.start_button.icon()))
     panel.toggle_pause()
     qtbot.waitUntil(lambda: any(isinstance(e, ev.Resumed) for e in events), timeout=20000)
+    assert panel.pause_button.text() == "Pause" and np.array_equal(icon_pixels(panel.pause_button.icon()), pause_look)
     panel.stop()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=30000)
     finished = [e for e in events if isinstance(e, ev.Finished)]
