@@ -220,6 +220,8 @@ class ProcessRun(BackgroundJob):
         from PIL import Image
 
         from trainers import events as ev
+        from trainers.checkpoint import checkpoint_step, latest_checkpoint, list_checkpoints
+        from trainers.loop import read_log, trim_log
 
         run = Path(self.config.out)
         run.mkdir(parents=True, exist_ok=True)
@@ -228,8 +230,14 @@ class ProcessRun(BackgroundJob):
             json.dump(self.config.to_dict(), f)
         seen_lines, seen_samples, seen_checkpoints = 0, set(), set()
         log = run / "log.jsonl"
-        if log.exists() and self.resume:
-            seen_lines = len(log.read_text().splitlines())
+        latest = latest_checkpoint(run) if self.resume else None
+        if latest is not None:
+            # The panel already shows the run up to its checkpoint. The child processes would drop the log lines
+            # written after it, as they start; dropping them first means that every line from now on is new.
+            trim_log(run, checkpoint_step(latest))
+            seen_lines = len(read_log(run))
+            seen_samples = set((run / "samples").glob("step-*.png"))
+            seen_checkpoints = set(list_checkpoints(run))
         self.event.emit(ev.Started(run_dir=str(run), family=self.config.model,
                                    device=f"{self.processes} processes (torchrun)", num_images=0, step=0,
                                    total_steps=self.config.steps))
@@ -254,12 +262,12 @@ class ProcessRun(BackgroundJob):
                 if path not in seen_samples:
                     seen_samples.add(path)
                     grid = np.asarray(Image.open(path).convert("RGB"))
-                    step = int(path.stem.split("-")[1])
+                    step = int(path.stem.split("-")[1])  # step-000001500.png
                     self.event.emit(ev.Samples(step=step, images_seen=0, grid=grid, path=str(path)))
             for path in sorted((run / "checkpoints").glob("step-*.pt")) if (run / "checkpoints").is_dir() else []:
                 if path not in seen_checkpoints:
                     seen_checkpoints.add(path)
-                    self.event.emit(ev.Checkpointed(step=int(path.stem.split("-")[1]), images_seen=0, path=str(path)))
+                    self.event.emit(ev.Checkpointed(step=checkpoint_step(path), images_seen=0, path=str(path)))
 
         try:
             self.process = subprocess.Popen(self.command(config_path), stdout=subprocess.PIPE,
@@ -274,7 +282,7 @@ class ProcessRun(BackgroundJob):
             code = self.process.returncode
             if code == 0 or (self.control.stop_requested and seen_checkpoints):
                 last = max(seen_checkpoints, default=None)
-                self.event.emit(ev.Finished(step=int(last.stem.split("-")[1]) if last else 0, images_seen=0,
+                self.event.emit(ev.Finished(step=checkpoint_step(last) if last else 0, images_seen=0,
                                             elapsed_s=time.monotonic() - started, stopped=self.control.stop_requested,
                                             checkpoint=str(last) if last else None))
             else:

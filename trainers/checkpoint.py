@@ -87,6 +87,14 @@ def list_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def checkpoint_step(path: str | os.PathLike) -> int:
+    """The step a checkpoint file holds, from its name (step-000001500.pt -> 1500)."""
+    m = _STEP_FILE.match(Path(path).name)
+    if m is None:
+        raise ValueError(f"{path} is not named like a step checkpoint (step-NNNNNNNNN.pt)")
+    return int(m.group(1))
+
+
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The checkpoint `latest` names, or else the newest step file; None when the run has none."""
     folder = checkpoint_dir(run_dir)

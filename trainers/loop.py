@@ -9,6 +9,7 @@ by a host synchronisation on every step.
 from __future__ import annotations
 
 import json
+import os
 import math
 import threading
 import time
@@ -175,7 +176,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         sweep_partial_writes(run_dir)
         atomic_write_bytes(run_dir / "config.json",
                            lambda f: f.write(json.dumps(config.to_dict(), indent=2).encode()))
-        _trim_log(log_path, step)
+        trim_log(run_dir, step)
 
     total_steps = config.planned_steps
     if config.epochs is not None:
@@ -256,7 +257,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         lr_scale = min(before, lr_scale) * config.divergence_lr_scale
         recipe.set_learning_rate_scale(lr_scale)
         if main:
-            _trim_log(log_path, step)
+            trim_log(run_dir, step)
         sums, counts = {}, {}
         mark_t, mark_step, mark_images = time.perf_counter(), step, images_seen
         yield ev.Notice(f"{what}; rolled back to step {step} ({path.name}) with learning rates x{lr_scale:g}")
@@ -436,15 +437,28 @@ def _append_log(path: Path, progress: ev.Progress) -> None:
         f.write(json.dumps(line) + "\n")
 
 
-def _trim_log(path: Path, step: int) -> None:
-    """Drop log lines past `step` (written after the checkpoint a run resumes from)."""
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+def read_log(run_dir: str | os.PathLike, up_to_step: int | None = None) -> list[dict]:
+    """A run's progress lines (log.jsonl), oldest first, as dicts: step, images_seen, elapsed_s and the
+    name-addressed statistics. Lines past `up_to_step` are left out, and so is a line cut short by a crash."""
+    path = Path(run_dir) / "log.jsonl"
+    rows = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return rows
+    for line in text.splitlines():
         try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
+            row = json.loads(line)
         except ValueError:
-            continue  # a line cut short by a crash
-    atomic_write_bytes(path, lambda f: f.write("".join(k + "\n" for k in kept).encode()))
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and (up_to_step is None or row["step"] <= up_to_step):
+            rows.append(row)
+    return rows
+
+
+def trim_log(run_dir: str | os.PathLike, step: int) -> None:
+    """Drop log lines past `step` (written after the checkpoint a run resumes from)."""
+    path = Path(run_dir) / "log.jsonl"
+    if path.exists():
+        kept = read_log(run_dir, up_to_step=step)
+        atomic_write_bytes(path, lambda f: f.write("".join(json.dumps(row) + "\n" for row in kept).encode()))

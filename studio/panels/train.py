@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QMessageBox, QPushButton, QSpinBox, QSplitter, QVBoxLayout,
+                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox, QSplitter, QVBoxLayout,
                                QWidget)
 
 from studio.icons import set_icon
@@ -18,9 +21,9 @@ from studio.widgets.loss_plot import LossPlot
 from studio.workers import ProcessRun, TrainingRun
 from trainers import events as ev
 from trainers.events import format_duration
-from trainers.checkpoint import CheckpointError, list_checkpoints
+from trainers.checkpoint import CheckpointError, checkpoint_step, latest_checkpoint, list_checkpoints
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
-from trainers.loop import resume_config
+from trainers.loop import read_log, resume_config
 
 TIPS = {
     "family": "dcgan: the classic sample; dcgan-tutorial: PyTorch's tutorial nets; wgan-clip / wgan-gp: "
@@ -127,9 +130,25 @@ class TrainPanel(QWidget):
 
         self.samples = ImageView("Live samples from fixed seeds appear here")
         self.plot = LossPlot()
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(round(self.plot.smoothing * 100))
+        self.smoothing.setMaximumWidth(200)
+        self.smoothing.setToolTip("Loss curves: a moving average over the logged values (shown faint behind); "
+                                  "0 shows them as they are")
+        self.smoothing.valueChanged.connect(lambda v: self.plot.set_smoothing(v / 100))
+        smoothing_row = QHBoxLayout()
+        smoothing_row.addStretch(1)
+        smoothing_row.addWidget(QLabel("Smoothing"))
+        smoothing_row.addWidget(self.smoothing)
+        plot_box = QWidget()
+        plot_layout = QVBoxLayout(plot_box)
+        plot_layout.setContentsMargins(0, 0, 0, 0)
+        plot_layout.addWidget(self.plot, 1)
+        plot_layout.addLayout(smoothing_row)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.samples)
-        right.addWidget(self.plot)
+        right.addWidget(plot_box)
         right.setSizes([420, 220])
         split = QSplitter()
         split.addWidget(left_widget)
@@ -223,6 +242,9 @@ class TrainPanel(QWidget):
     def _launch(self, config: TrainConfig, images, resume: bool) -> None:
         self.plot.clear_curves()
         self.checkpoints.clear()
+        self.samples.clear_image()  # no grid of an earlier run while this one starts
+        if resume:
+            self._show_history(config.out)
         if self.processes.value() > 1:
             self.run = ProcessRun(config, self.processes.value(), resume=resume, parent=self)
         else:
@@ -271,6 +293,28 @@ class TrainPanel(QWidget):
         self.stop_button.setEnabled(running)
         self._show_pause_button(paused=False)
 
+    def _show_history(self, run_dir: str) -> None:
+        """A resumed run carries on from where it was: its loss curves up to the checkpoint it resumes from
+        (the engine drops what came after), its last sample grid and its checkpoints."""
+        latest = latest_checkpoint(run_dir)
+        if latest is None:
+            return
+        self.plot.add_rows(read_log(run_dir, up_to_step=checkpoint_step(latest)))
+        for path in list_checkpoints(run_dir):
+            self._add_checkpoint(checkpoint_step(path), str(path))
+        grids = sorted(Path(run_dir, "samples").glob("step-*.png"))
+        if grids:
+            try:
+                with Image.open(grids[-1]) as image:
+                    self.samples.set_image(np.asarray(image.convert("RGB")))
+            except OSError:
+                pass  # a sample grid is only a preview; a damaged one must not stop the run from resuming
+
+    def _add_checkpoint(self, step: int, path: str) -> None:
+        item = QListWidgetItem(f"step {step:,} — {os.path.basename(path)}")
+        item.setData(Qt.ItemDataRole.UserRole, path)
+        self.checkpoints.insertItem(0, item)
+
     def _on_event(self, event) -> None:
         if isinstance(event, ev.Started):
             self.status.setText(f"Training {event.family} on {event.num_images:,} images ({event.device})"
@@ -283,11 +327,7 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Samples):
             self.samples.set_image(event.grid)
         elif isinstance(event, ev.Checkpointed):
-            from PySide6.QtWidgets import QListWidgetItem
-
-            item = QListWidgetItem(f"step {event.step:,} — {os.path.basename(event.path)}")
-            item.setData(Qt.ItemDataRole.UserRole, event.path)
-            self.checkpoints.insertItem(0, item)
+            self._add_checkpoint(event.step, event.path)
         elif isinstance(event, ev.Paused):
             self.status.setText(f"Paused at step {event.step:,}")
         elif isinstance(event, ev.Resumed):

@@ -55,6 +55,7 @@ class ImageView(QLabel):
 
     def __init__(self, placeholder: str = "", parent=None):
         super().__init__(placeholder, parent)
+        self.placeholder = placeholder
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(64, 64)
@@ -66,6 +67,12 @@ class ImageView(QLabel):
         self.image = pixels
         self._pixmap = QPixmap.fromImage(to_qimage(pixels))
         self._rescale()
+
+    def clear_image(self) -> None:
+        """Back to the placeholder text."""
+        self.image, self._pixmap = None, None
+        self.clear()
+        self.setText(self.placeholder)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -156,6 +156,13 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     assert finished, [getattr(e, "message", e) for e in events if isinstance(e, ev.Failed)]
     assert finished[-1].step == 4 and panel.samples.image is not None
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
+    # resumed, still as two processes: the history is shown once, and the run goes on from it
+    panel.steps.setValue(6)
+    panel.resume_run(str(tmp_path / "run"))
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    assert panel.plot.data["Loss/D"][0] == [2, 4, 6]
+    assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
+        ["step 6", "step 4", "step 2"]
 
 
 def test_gpu_speed_options_apply_only_to_a_run_on_a_cuda_gpu(qtbot, window, tmp_path):
@@ -203,3 +210,45 @@ def test_switching_models_and_closing_during_training_and_export_leaves_nothing_
     assert checkpoint is not None and engine_open(tmp_path / "run").generate([0]).shape == (1, 3, 32, 32)
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".long.gif")]
     assert leftovers == []  # a cancelled export leaves no half-written file
+
+
+def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(qtbot, window, tmp_path):
+    panel = prepare_training(qtbot, window, tmp_path, steps=6, batch=4, log_every=1, sample_every=3,
+                             checkpoint_every=3)
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=60000)
+    run = tmp_path / "run"
+    last_grid = np.asarray(Image.open(sorted((run / "samples").glob("step-*.png"))[-1]).convert("RGB"))
+
+    panel.plot.clear_curves()  # as a new session of the studio would start
+    panel.checkpoints.clear()
+    panel.samples.clear_image()
+    panel.steps.setValue(9)
+    panel.resume_run(str(run))
+    # before the run reports anything, the panel shows where it stands
+    assert panel.plot.data["Loss/D"][0] == [1, 2, 3, 4, 5, 6]
+    assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
+        ["step 6", "step 3"]
+    assert np.array_equal(panel.samples.image, last_grid)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=60000)
+    assert panel.plot.data["Loss/G"][0] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_loss_curves_are_smoothed_with_the_raw_values_behind(qtbot):
+    from studio.widgets.loss_plot import LossPlot
+
+    plot = LossPlot(smoothing=0.9)
+    qtbot.addWidget(plot)
+    rng = np.random.default_rng(0)
+    noisy = 1.0 + rng.normal(0, 0.5, 400)
+    noisy[200] = float("nan")  # a diverged step, rolled back by the engine
+    plot.add_rows([{"step": i + 1, "Loss/D": v, "Speed/img_per_s": 50.0} for i, v in enumerate(noisy)])
+    raw, smoothed = plot.curves["Loss/D"]
+    assert set(plot.curves) == {"Loss/D"}  # only losses are plotted
+    shown = smoothed.getData()[1]
+    assert np.isnan(shown[200]) and np.isfinite(shown[201:]).all()  # a gap, not a poisoned average
+    assert np.nanstd(shown[50:]) < np.nanstd(noisy[50:]) / 3 and abs(np.nanmean(shown[50:]) - 1.0) < 0.1
+    assert abs(shown[0] - noisy[0]) < 1e-9  # no start-up bias towards zero
+    assert raw.isVisible() or not plot.isVisible()
+    plot.set_smoothing(0.0)
+    assert np.array_equal(smoothed.getData()[1], noisy, equal_nan=True) and not raw.isVisible()

@@ -18,7 +18,7 @@ from trainers import checkpoint as ckpt_module
 from trainers import events as ev
 from trainers.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from trainers.families import DcganRecipe
-from trainers.loop import TrainControl, resume_config, train
+from trainers.loop import TrainControl, read_log, resume_config, train
 
 
 def test_nan_losses_roll_back_to_the_last_checkpoint_with_a_lower_learning_rate(tmp_path, monkeypatch):
@@ -201,3 +201,18 @@ def test_out_of_memory_while_the_discriminator_is_frozen_leaves_it_training(tmp_
     # D kept learning: its update in the interrupted step plus one in each of the 4 steps; G made its 4.
     assert all(float(s["step"]) == 5 for s in final["optimizers"]["D"]["state"].values())
     assert all(float(s["step"]) == 4 for s in final["optimizers"]["G"]["state"].values())
+
+
+def test_the_log_keeps_one_line_per_step_across_a_crash_and_resume(tmp_path):
+    run = tmp_path / "run"
+    list(train(tiny_config("dcgan", faces_folder(tmp_path), run, steps=6, checkpoint_every=4, log_every=1)))
+    with open(run / "log.jsonl", "a") as f:
+        f.write('{"step": 7, "images_s')  # a line cut short by a crash
+    assert [row["step"] for row in read_log(run)] == [1, 2, 3, 4, 5, 6]
+    assert [row["step"] for row in read_log(run, up_to_step=4)] == [1, 2, 3, 4]
+    assert all("Loss/D" in row and "Loss/G" in row for row in read_log(run))
+    # as if the process had died after step 6 but before its checkpoint: steps 5 and 6 are trained again
+    (run / "checkpoints" / "step-000000006.pt").unlink()
+    (run / "checkpoints" / "latest").write_text("step-000000004.pt")
+    list(train(resume_config(run, steps=8), resume=True))
+    assert [row["step"] for row in read_log(run)] == [1, 2, 3, 4, 5, 6, 7, 8]
