@@ -12,6 +12,7 @@ import signal
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, RESOLUTIONS, ConfigError, TrainConfig
@@ -293,8 +294,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                 print(f"training {event.family} on {event.num_images:,} images, {event.device}, run {event.run_dir}"
                       + (f", resuming at step {event.step}" if event.step else ""), file=sys.stderr)
                 bar = tqdm(total=event.total_steps, initial=event.step, unit="step", dynamic_ncols=True)
+                planned_steps, first_step, started = event.total_steps, event.step, time.monotonic()
             elif kind == "Progress":
                 bar.update(event.step - bar.n)
+                _expect_end(bar, event, planned_steps, first_step, config.minutes, time.monotonic() - started)
                 post = {"img/s": f"{event.img_per_s:,.0f}"}
                 post.update({k.split("/")[-1]: f"{v:.3f}" for k, v in event.stats.items() if k.startswith("Loss/")})
                 if event.eta_s is not None:
@@ -331,6 +334,20 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
             signal.signal(signal.SIGINT, previous)
             signal.signal(signal.SIGTERM, previous_term)
     return status
+
+
+def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minutes: float | None,
+                session_s: float) -> None:
+    """When the time limit will end the run before its steps do, the bar counts to the step it should reach
+    then, re-estimated at each report (it would otherwise sit near 0% of --steps 10000000 for the whole run)."""
+    if minutes is None or session_s <= 0 or progress.step <= first_step:
+        return
+    rate = (progress.step - first_step) / session_s  # steps per second in this session
+    expected = progress.step + round(max(0.0, minutes * 60 - session_s) * rate)
+    total = expected if planned_steps is None else min(planned_steps, expected)
+    if total != bar.total:
+        bar.total = total
+        bar.refresh()
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

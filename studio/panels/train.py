@@ -62,6 +62,7 @@ class TrainPanel(QWidget):
         self.batch = QSpinBox(); self.batch.setRange(2, 4096); self.batch.setValue(64)
         self.steps = QSpinBox(); self.steps.setRange(1, 10_000_000); self.steps.setValue(2000)
         self.minutes = QDoubleSpinBox(); self.minutes.setRange(0, 10_000); self.minutes.setDecimals(1)
+        self.minutes.setSpecialValueText("none")  # 0: the run ends by its steps alone
         self.lr_g = QDoubleSpinBox(); self.lr_d = QDoubleSpinBox()
         for box in (self.lr_g, self.lr_d):
             box.setDecimals(6); box.setRange(1e-6, 1.0); box.setSingleStep(1e-5)

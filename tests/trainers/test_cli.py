@@ -123,3 +123,16 @@ def test_train_from_a_saved_config_and_resume_with_its_totals(tmp_path, capsys):
     assert "finished at step 5" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("[1, 2]")
     assert main(["train", "--config", str(tmp_path / "bad.json")]) == 2
+
+
+def test_a_time_limited_run_counts_its_progress_bar_to_the_step_it_will_reach(tmp_path, capsys):
+    import re
+
+    data = faces_folder(tmp_path, n=8)
+    args = [a for a in TINY if a != "--quiet"]
+    assert main(["train", str(data), "--out", str(tmp_path / "run"), "--steps", "10000000", "--minutes", "0.1",
+                 *args]) == 0
+    err = capsys.readouterr().err
+    done, total = map(int, re.findall(r"(\d+)/(\d+) \[", err)[-1])
+    finished = int(re.search(r"finished at step ([\d,]+)", err).group(1).replace(",", ""))
+    assert total < 100_000 and abs(total - finished) <= max(10, finished // 4), (done, total, finished)
