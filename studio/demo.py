@@ -26,5 +26,5 @@ def demo_folder(n: int = DEMO_FACES) -> Path:
 def demo_models() -> list[Path]:
     """The shipped demo generators, StyleGAN2 first (it can show every panel)."""
     base = resources.files("resources") / "demo"
-    found = [Path(str(base / name)) for name in ("stylegan2.onnx", "dcgan.onnx")]
+    found = [Path(str(base / name)) for name in ("stylegan2.onnx", "dcgan-tutorial.onnx")]
     return [p for p in found if p.is_file()]

@@ -252,3 +252,17 @@ def test_loss_curves_are_smoothed_with_the_raw_values_behind(qtbot):
     assert raw.isVisible() or not plot.isVisible()
     plot.set_smoothing(0.0)
     assert np.array_equal(smoothed.getData()[1], noisy, equal_nan=True) and not raw.isVisible()
+
+
+def test_the_built_in_demo_opens_its_faces_and_both_shipped_models(qtbot, window, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_CACHE", str(tmp_path / "cache"))  # the demo faces are drawn here, not in ~/.cache
+    window.open_demo()
+    qtbot.waitUntil(lambda: window.state.dataset is not None and len(window.state.models) == 2, timeout=60000)
+    families = sorted(m.info.family for m in window.state.models.values())
+    assert families == ["dcgan-tutorial", "stylegan2"]
+    assert window.state.model.info.family == "stylegan2"  # the current model can show every panel, style mixing too
+    assert window.state.dataset.images.shape[0] >= 256
+    qtbot.waitUntil(lambda: len(getattr(window.generate_panel.grid, "faces", [])) > 0, timeout=60000)
+    faces = window.generate_panel.grid.faces.astype(float)
+    # varied faces, not one face repeated or a flat colour
+    assert faces.std(axis=0).mean() > 10 and faces.std(axis=(2, 3)).mean() > 20
