@@ -18,6 +18,7 @@ from studio.panels.train import TrainPanel
 from studio.state import StudioState
 from studio.workers import Renderer
 from trainers import __version__
+from trainers.images import is_image_name
 from trainers.inference import GeneratorModel, open_model
 
 MODEL_SUFFIXES = (".onnx", ".pt")
@@ -222,8 +223,12 @@ class MainWindow(QMainWindow):
                 self.dataset_panel.load(path)
             elif path.lower().endswith(MODEL_SUFFIXES) or (Path(path) / "checkpoints").is_dir():
                 self.open_model_file(path)
+            elif is_image_name(path):
+                self.statusBar().showMessage(f"{os.path.basename(path)} is one image: to train on images, drop the "
+                                             "folder that holds them", 10000)
+                continue
             else:
-                self.statusBar().showMessage(f"Not a folder or a model: {path}", 8000)
+                self.statusBar().showMessage(f"Not a folder of images or a model: {path}", 8000)
                 continue
             event.acceptProposedAction()
             return

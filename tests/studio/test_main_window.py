@@ -51,6 +51,13 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     assert "1 file skipped" in window.dataset_panel.summary.text()
 
 
+def test_dropping_single_images_says_to_drop_their_folder(qtbot, window, tmp_path):
+    folder = faces_folder(tmp_path, n=2, size=32)
+    drop_folder(window, sorted(folder.iterdir())[0])
+    assert "drop the folder that holds them" in window.statusBar().currentMessage()
+    assert window.state.dataset is None
+
+
 def test_choosing_another_resolution_reads_the_open_folder_at_that_size(qtbot, window, tmp_path):
     folder = faces_folder(tmp_path, n=6, size=96)
     drop_folder(window, folder)
