@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
               python -m trainers sample runs/dcgan --n 64 --seed 0 --out grid.png
               python -m trainers sample runs/dcgan --n 16 --out faces/
               python -m trainers export runs/dcgan --out dcgan.onnx
+              python -m trainers interpolate dcgan.onnx --seeds 3,14,27 --loop --scale 4 --out walk.gif
+              python -m trainers style-mix runs/stylegan2 --rows 1,2,3 --columns 10,11,12 --styles coarse --out mix.png
               python -m trainers eval runs/dcgan dcgan.onnx --real faces/ --metric swd --n 2048
 
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
@@ -130,6 +132,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
+    i = sub.add_parser("interpolate", help="an animation walking between seeds' faces: GIF, MP4 or numbered PNGs")
+    i.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
+    i.add_argument("--seeds", required=True, help="two or more seeds to walk through, e.g. 3,14,27")
+    i.add_argument("--out", required=True,
+                   help="walk.gif, walk.mp4, or a folder (no suffix) for numbered PNG frames")
+    i.add_argument("--frames", type=int, default=60, help="frames in all (default 60)")
+    i.add_argument("--seconds", type=float, default=3.0, help="length of the animation (default 3)")
+    i.add_argument("--method", choices=["slerp", "lerp", "w"], default="slerp",
+                   help="slerp or lerp in z, or lerp in w (stylegan2; the smoothest walk) (default slerp)")
+    i.add_argument("--loop", action="store_true", help="walk back to the first seed, for a seamless loop")
+    i.add_argument("--scale", type=int, default=1, help="enlarge each frame by this whole number (default 1)")
+    i.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
+    i.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+    m = sub.add_parser("style-mix", help="a StyleGAN2 style-mixing grid: row seeds' styles over column seeds' faces")
+    m.add_argument("model", metavar="MODEL", help="a stylegan2 run folder, checkpoint or .onnx file")
+    m.add_argument("--rows", required=True, help="seeds down the left, which give the chosen styles, e.g. 1,2,3")
+    m.add_argument("--columns", required=True, help="seeds along the top, which keep the other styles, e.g. 10,11,12")
+    m.add_argument("--styles", default="coarse",
+                   help="coarse (4-8 px: pose, face shape), middle (16-32 px: features, hair style), fine (64 px "
+                        "and up: colours), or a layer range FIRST-LAST of ws (default coarse)")
+    m.add_argument("--out", required=True, metavar="FILE.png", help="the grid to write")
+    m.add_argument("--truncation", type=float, default=1.0, help="truncation psi (default 1 = none)")
+    m.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
     v = sub.add_parser("eval", help="score models (or folders of images) against real images: SWD, FID, KID")
     v.add_argument("models", nargs="+", metavar="MODEL",
                    help="run folders, checkpoints, .onnx files, or folders of images to score as they are")
@@ -168,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_export(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command == "interpolate":
+            return cmd_interpolate(args)
+        if args.command == "style-mix":
+            return cmd_style_mix(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -377,6 +408,77 @@ def cmd_sample(args: argparse.Namespace) -> int:
         save_png(out, make_grid(faces, columns=args.columns), {**meta, "seeds": f"{seeds[0]}-{seeds[-1]}"})
         print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")
     return EXIT_OK
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from trainers.animation import write_animation
+    from trainers.explore import parse_seeds, render_latents, walk_latents
+    from trainers.inference import ModelError, open_model
+
+    method = {"slerp": "slerp in z", "lerp": "lerp in z", "w": "lerp in w"}[args.method]
+    if args.scale < 1 or args.seconds <= 0:
+        return _error("--scale must be at least 1 and --seconds above 0")
+    try:
+        seeds = parse_seeds(args.seeds)
+        model = open_model(args.model, provider=args.device)
+        space, latents = walk_latents(model, seeds, args.frames, method, args.loop, args.truncation)
+        bar = _tqdm(False)(total=len(latents), desc="rendering", unit="frame", leave=False)
+        parts = []
+        for i in range(0, len(latents), 16):
+            parts.append(render_latents(model, space, latents[i : i + 16], args.truncation))
+            bar.update(len(parts[-1]))
+        bar.close()
+        frames = np.concatenate(parts).transpose(0, 2, 3, 1)  # [T, H, W, 3]
+        written = write_animation(args.out, frames, args.seconds, args.scale)
+    except (ModelError, ValueError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc}")
+    where = f"{len(written)} PNG frames to {args.out}" if len(written) > 1 else f"{args.out}: {len(frames)} frames"
+    print(f"wrote {where}, through seeds {', '.join(map(str, seeds))} ({args.method}{', loop' if args.loop else ''}; "
+          f"{model.info.provider})")
+    return EXIT_OK
+
+
+def cmd_style_mix(args: argparse.Namespace) -> int:
+    from trainers.explore import STYLE_GROUPS, mix_grid, parse_seeds
+    from trainers.images import save_png
+    from trainers.inference import ModelError, open_model
+
+    try:
+        rows, columns = parse_seeds(args.rows), parse_seeds(args.columns)
+        if not rows or not columns:
+            raise ValueError("give at least one row seed and one column seed")
+        model = open_model(args.model, provider=args.device)
+        if not model.info.style_based:
+            raise ModelError(f"style mixing needs a StyleGAN2 model; {model.info.name} is {model.info.family}")
+        layers = _style_layers(args.styles, model.info.layers, model.info.num_ws, STYLE_GROUPS)
+        figure, _ = mix_grid(model, rows, columns, layers, args.truncation)
+        save_png(args.out, figure, {"model": model.info.family, "source": model.info.name, "rows": args.rows,
+                                    "columns": args.columns, "layers": f"{layers[0]}-{layers[-1]}"})
+    except (ModelError, ValueError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc}")
+    print(f"wrote {args.out}: rows {args.rows} give ws layers {layers[0]}-{layers[-1]} ({args.styles}) to columns "
+          f"{args.columns} ({model.info.provider})")
+    return EXIT_OK
+
+
+def _style_layers(text: str, groups: dict[str, list[int]], num_ws: int, names) -> list[int]:
+    """'coarse' | 'middle' | 'fine' | 'FIRST-LAST' -> ws indices."""
+    if text in names:
+        return list(groups[text])
+    first, sep, last = text.partition("-")
+    try:
+        lo, hi = int(first), int(last if sep else first)
+    except ValueError:
+        raise ValueError(f"--styles is coarse, middle, fine or a layer range like 0-3, not {text!r}") from None
+    if not 0 <= lo <= hi < num_ws:
+        raise ValueError(f"--styles {text}: this model's layers are 0 to {num_ws - 1}")
+    return list(range(lo, hi + 1))
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -15,43 +15,9 @@ from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView
 from studio.workers import Renderer
 from trainers.animation import write_animation
-from trainers.inference import GeneratorModel
-from trainers.latent import interpolation_path
+from trainers.explore import METHODS, parse_seeds, render_latents, walk_latents
 
-METHODS = {"slerp in z": ("z", True), "lerp in z": ("z", False), "lerp in w": ("w", False)}
 STRIP = 10  # frames shown in the strip
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'1, 7 42' -> [1, 7, 42]; raises ValueError with a readable message."""
-    parts = [p for p in text.replace(",", " ").split() if p]
-    try:
-        return [int(p) for p in parts]
-    except ValueError:
-        raise ValueError(f"seeds are whole numbers separated by commas, not {text!r}") from None
-
-
-def path_latents(model: GeneratorModel, seeds: list[int], frames: int, method: str, loop: bool,
-                 truncation: float = 1.0) -> tuple[str, np.ndarray]:
-    """-> ("z", [frames, z_dim]) or ("w", [frames, num_ws, w_dim]) along the path through the seeds' faces."""
-    space, spherical = METHODS[method]
-    z = model.latents(seeds)
-    if space == "w":
-        return "w", interpolation_path(model.map(z, truncation), frames, loop=loop)
-    return "z", interpolation_path(z, frames, loop=loop, spherical=spherical)
-
-
-def render_latents(model: GeneratorModel, space: str, latents: np.ndarray, truncation: float = 1.0,
-                   batch: int = 32) -> np.ndarray:
-    """-> uint8 [T, 3, H, W], in batches."""
-    out = []
-    for i in range(0, len(latents), batch):
-        chunk = latents[i : i + batch]
-        if space == "w":
-            out.append(model.synthesize(chunk))
-        else:
-            out.append(model.generate(z=chunk, truncation=truncation))
-    return np.concatenate(out)
 
 
 class InterpolatePanel(QWidget):
@@ -135,7 +101,7 @@ class InterpolatePanel(QWidget):
             seeds = parse_seeds(self.seeds.text())
             if len(seeds) < 2:
                 raise ValueError("give at least two seeds")
-            self.space, self.latents = path_latents(model, seeds, self.frames.value(), self.method.currentText(),
+            self.space, self.latents = walk_latents(model, seeds, self.frames.value(), self.method.currentText(),
                                                     self.loop.isChecked())
         except ValueError as exc:
             self.message.setText(str(exc))

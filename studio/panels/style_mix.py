@@ -8,26 +8,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from studio.panels.interpolate import parse_seeds
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.workers import Renderer
+from trainers.explore import mix_grid, parse_seeds
 from trainers.images import save_png
 from trainers.inference import GeneratorModel
-from trainers.nets.stylegan2 import style_mixing_grid
 
 PRESETS = {"coarse (4-8 px)": "coarse", "middle (16-32 px)": "middle", "fine (64 px and up)": "fine", "custom": None}
-
-
-def mix_grid(model: GeneratorModel, row_seeds: list[int], column_seeds: list[int], layers: list[int],
-             truncation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """-> (the figure [H, W, 3] uint8, the mixed faces [R, C, 3, h, w]): rows' `layers` over columns' faces."""
-    rows = model.map(model.latents(row_seeds), truncation)
-    cols = model.map(model.latents(column_seeds), truncation)
-    mixed = model.synthesize(model.style_mix(rows, cols, layers))
-    mixed = mixed.reshape(len(row_seeds), len(column_seeds), *mixed.shape[1:])
-    return style_mixing_grid(model.synthesize(rows), model.synthesize(cols), mixed), mixed
 
 
 class StyleMixPanel(QWidget):

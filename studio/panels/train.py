@@ -20,9 +20,9 @@ from studio.widgets.faces import ImageView
 from studio.widgets.loss_plot import LossPlot
 from studio.workers import ProcessRun, TrainingRun
 from trainers import events as ev
-from trainers.events import format_duration
 from trainers.checkpoint import CheckpointError, checkpoint_step, latest_checkpoint, list_checkpoints
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
+from trainers.events import format_duration
 from trainers.loop import read_log, resume_config
 
 TIPS = {

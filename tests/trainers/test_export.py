@@ -7,6 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from PIL import Image
 
 from tests.helpers import faces_folder, tiny_config
 from trainers.checkpoint import CheckpointError, save_checkpoint
@@ -143,3 +144,44 @@ def test_bare_safetensors_weights_are_a_clear_error_even_with_an_oversized_heade
     huge.write_bytes((2**62).to_bytes(8, "little") + b"{}")
     with pytest.raises(ModelError, match="bare weights"):
         open_model(huge)
+
+
+def test_interpolate_and_style_mix_from_the_command_line(runs, tmp_path, capsys):
+    def face(seed):  # the face `sample` draws for a seed, [H, W, 3]
+        out = tmp_path / f"seed{seed}"
+        assert main(["sample", str(runs["stylegan2"]), "--n", "1", "--seed", str(seed), "--out", str(out) + "/",
+                     "--device", "cpu"]) == 0
+        return np.asarray(Image.open(next(out.iterdir())).convert("RGB"))
+
+    for method in ("slerp", "w"):
+        frames_dir = tmp_path / f"walk-{method}"
+        assert main(["interpolate", str(runs["stylegan2"]), "--seeds", "3,7", "--frames", "8", "--method", method,
+                     "--out", str(frames_dir), "--device", "cpu"]) == 0
+        frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(frames_dir.iterdir())]
+        assert len(frames) == 8
+        # the walk starts on seed 3's face and ends on seed 7's, through faces in between
+        assert np.abs(frames[0].astype(int) - face(3)).max() <= 1 and np.abs(frames[-1].astype(int) - face(7)).max() <= 1
+        assert not np.array_equal(frames[3], frames[0]) and not np.array_equal(frames[3], frames[-1])
+    gif = tmp_path / "loop.gif"
+    assert main(["interpolate", str(runs["stylegan2"]), "--seeds", "1,2,3", "--frames", "12", "--loop", "--scale", "2",
+                 "--out", str(gif), "--device", "cpu"]) == 0
+    with Image.open(gif) as im:
+        assert im.n_frames == 12 and im.size == (64, 64)
+
+    grid = tmp_path / "mix.png"
+    assert main(["style-mix", str(runs["stylegan2"]), "--rows", "1,2", "--columns", "5,6,7", "--styles", "coarse",
+                 "--out", str(grid), "--device", "cpu"]) == 0
+    image = Image.open(grid)
+    pixels = np.asarray(image.convert("RGB")).astype(int)
+    assert pixels.shape == (3 * 32, 4 * 32, 3)
+    assert np.abs(pixels[:32, 32:64] - face(5)).max() <= 1  # column seeds along the top
+    assert np.abs(pixels[32:64, :32] - face(1)).max() <= 1  # row seeds down the left
+    assert image.text["layers"] == "0-3"
+    assert main(["style-mix", str(runs["stylegan2"]), "--rows", "1", "--columns", "5", "--styles", "0-99",
+                 "--out", str(grid)]) == 2
+    assert "layers are 0 to" in capsys.readouterr().err
+    assert main(["style-mix", str(runs["dcgan"]), "--rows", "1", "--columns", "5", "--out", str(grid)]) == 2
+    assert "needs a StyleGAN2 model" in capsys.readouterr().err
+    assert main(["interpolate", str(runs["dcgan"]), "--seeds", "1,2", "--method", "w", "--out", str(gif)]) == 2
+    assert main(["interpolate", str(runs["dcgan"]), "--seeds", "1", "--out", str(gif)]) == 2
+    assert "at least two" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""What the exploration tools compute from a generator, shared by the studio's panels and the command line:
+walks between seeds' faces (latent interpolation) and StyleGAN2 style-mixing grids."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from trainers.inference import GeneratorModel, ModelError
+from trainers.latent import interpolation_path
+from trainers.nets.stylegan2 import style_mixing_grid
+
+# name: (latent space, spherical). slerp suits Gaussian z; w (StyleGAN2) is walked in straight lines.
+METHODS = {"slerp in z": ("z", True), "lerp in z": ("z", False), "lerp in w": ("w", False)}
+STYLE_GROUPS = ("coarse", "middle", "fine")  # 4-8 px, 16-32 px, 64 px and up
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'1, 7 42' -> [1, 7, 42]; raises ValueError with a readable message."""
+    parts = [p for p in text.replace(",", " ").split() if p]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"seeds are whole numbers separated by commas, not {text!r}") from None
+
+
+def walk_latents(model: GeneratorModel, seeds: Sequence[int], frames: int, method: str, loop: bool,
+                 truncation: float = 1.0) -> tuple[str, np.ndarray]:
+    """-> ("z", [frames, z_dim]) or ("w", [frames, num_ws, w_dim]) along the path through the seeds' faces."""
+    space, spherical = METHODS[method]
+    if space == "w" and not model.info.style_based:
+        raise ModelError(f"walking in w needs a StyleGAN2 model; {model.info.name} is {model.info.family}")
+    z = model.latents(list(seeds))
+    if space == "w":
+        return "w", interpolation_path(model.map(z, truncation), frames, loop=loop)
+    return "z", interpolation_path(z, frames, loop=loop, spherical=spherical)
+
+
+def render_latents(model: GeneratorModel, space: str, latents: np.ndarray, truncation: float = 1.0,
+                   batch: int = 32) -> np.ndarray:
+    """-> uint8 [T, 3, H, W], in batches."""
+    out = []
+    for i in range(0, len(latents), batch):
+        chunk = latents[i : i + batch]
+        if space == "w":
+            out.append(model.synthesize(chunk))
+        else:
+            out.append(model.generate(z=chunk, truncation=truncation))
+    return np.concatenate(out)
+
+
+def mix_grid(model: GeneratorModel, row_seeds: Sequence[int], column_seeds: Sequence[int], layers: Sequence[int],
+             truncation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """-> (the figure [H, W, 3] uint8, the mixed faces [R, C, 3, h, w]): rows' `layers` over columns' faces."""
+    if not model.info.style_based:
+        raise ModelError(f"style mixing needs a StyleGAN2 model; {model.info.name} is {model.info.family}")
+    rows = model.map(model.latents(list(row_seeds)), truncation)
+    cols = model.map(model.latents(list(column_seeds)), truncation)
+    mixed = model.synthesize(model.style_mix(rows, cols, list(layers)))
+    mixed = mixed.reshape(len(row_seeds), len(column_seeds), *mixed.shape[1:])
+    return style_mixing_grid(model.synthesize(rows), model.synthesize(cols), mixed), mixed
