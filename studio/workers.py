@@ -44,6 +44,30 @@ class BackgroundJob(QObject):
         raise NotImplementedError
 
 
+class Call(BackgroundJob):
+    """One function call in the background (e.g. reading a checkpoint): `finished(result)` or `failed(message)`.
+    `expected` exceptions are reported by their message alone; any other also by its type."""
+
+    thread_name = "call"
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[], Any], expected: tuple[type[BaseException], ...] = (),
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.fn, self.expected = fn, expected
+
+    def _run(self) -> None:
+        try:
+            result = self.fn()
+        except self.expected as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # report, never crash the app
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+        else:
+            self.finished.emit(result)
+
+
 class FolderScan(BackgroundJob):
     """Read an image folder in the background; cancellable."""
 

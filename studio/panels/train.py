@@ -18,7 +18,7 @@ from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.loss_plot import LossPlot
-from studio.workers import ProcessRun, TrainingRun
+from studio.workers import Call, ProcessRun, TrainingRun
 from trainers import events as ev
 from trainers.checkpoint import CheckpointError, checkpoint_step, latest_checkpoint, list_checkpoints
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
@@ -52,6 +52,8 @@ class TrainPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.run: TrainingRun | None = None
+        self.reading: Call | None = None  # a run's checkpoint being read before it resumes
+        self.closing = False
         self.started_at = 0.0
         # Settings the form does not show (network widths, snapshot interval...), applied to every new run.
         self.extra_settings: dict = {}
@@ -228,13 +230,35 @@ class TrainPanel(QWidget):
             self.resume_run(folder)
 
     def resume_run(self, run_dir: str) -> None:
-        try:
-            config = resume_config(run_dir, device=self.device.currentText())
-            target = max(self.steps.value(), (config.steps or 0))
-            config = config.with_(steps=target, minutes=self.minutes.value() or None)
-        except (CheckpointError, ConfigError) as exc:
-            self.status.setText(f"Cannot resume: {exc}")
+        """Continue the run in run_dir. Its checkpoint is read in the background (torch work, and a large one
+        takes a while); the run starts when it has been read."""
+        if self.is_training():
             return
+        device, steps, minutes = self.device.currentText(), self.steps.value(), self.minutes.value() or None
+
+        def read() -> TrainConfig:
+            config = resume_config(run_dir, device=device)
+            return config.with_(steps=max(steps, config.steps or 0), minutes=minutes)
+
+        self.status.setText(f"Reading the run in {run_dir} …")
+        self.start_button.setEnabled(False)
+        self.resume_button.setEnabled(False)
+        self.resume_dir = run_dir
+        self.reading = Call(read, expected=(CheckpointError, ConfigError), parent=self)
+        self.reading.finished.connect(self._resume_with)
+        self.reading.failed.connect(self._resume_failed)
+        self.reading.start()
+
+    def _resume_failed(self, message: str) -> None:
+        self.reading = None
+        self.status.setText(f"Cannot resume: {message}")
+        self._set_running(False)
+
+    def _resume_with(self, config: TrainConfig) -> None:
+        self.reading = None
+        if self.closing:
+            return
+        run_dir = self.resume_dir
         images = self.state.dataset
         usable = images is not None and images.report.folder == config.data and images.resolution == config.resolution
         self.out.setText(run_dir)
@@ -278,10 +302,15 @@ class TrainPanel(QWidget):
             self.run.stop()
 
     def is_training(self) -> bool:
-        return self.run is not None and self.run.is_running()
+        """A run is going, or about to start (its checkpoint is being read)."""
+        return self.reading is not None or (self.run is not None and self.run.is_running())
 
     def stop_and_wait(self, timeout: float = 120.0) -> bool:
         """Stop the run, let it write its checkpoint, and wait for its thread (used when the window closes)."""
+        self.closing = True  # a run whose checkpoint is still being read does not start
+        if self.reading is not None:
+            self.reading.wait(timeout)
+            self.reading = None
         if self.run is None:
             return True
         self.run.stop()

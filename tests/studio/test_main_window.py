@@ -166,6 +166,7 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     # resumed, still as two processes: the history is shown once, and the run goes on from it
     panel.steps.setValue(6)
     panel.resume_run(str(tmp_path / "run"))
+    assert panel.is_training()
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
     assert panel.plot.data["Loss/D"][0] == [2, 4, 6]
     assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
@@ -231,14 +232,21 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     panel.checkpoints.clear()
     panel.samples.clear_image()
     panel.steps.setValue(9)
-    panel.resume_run(str(run))
-    # before the run reports anything, the panel shows where it stands
-    assert panel.plot.data["Loss/D"][0] == [1, 2, 3, 4, 5, 6]
-    assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
-        ["step 6", "step 3"]
+    panel.resume_run(str(run))  # reads the checkpoint in the background, then starts
+    assert panel.is_training() and not panel.start_button.isEnabled()
+    # as the run starts, the panel shows where it stands
+    qtbot.waitUntil(lambda: "Loss/D" in panel.plot.data, timeout=30000)
+    assert panel.plot.data["Loss/D"][0][:6] == [1, 2, 3, 4, 5, 6]
     assert np.array_equal(panel.samples.image, last_grid)
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=60000)
     assert panel.plot.data["Loss/G"][0] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
+        ["step 9", "step 6", "step 3"]
+
+    panel.resume_run(str(tmp_path))  # a folder with no run in it
+    qtbot.waitUntil(lambda: "Cannot resume" in panel.status.text(), timeout=30000)
+    assert "holds no checkpoint" in panel.status.text()
+    assert panel.start_button.isEnabled() and panel.resume_button.isEnabled() and not panel.is_training()
 
 
 def test_loss_curves_are_smoothed_with_the_raw_values_behind(qtbot):
