@@ -11,8 +11,8 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox, QSplitter, QVBoxLayout,
-                               QWidget)
+                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
+                               QSplitter, QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
@@ -329,10 +329,13 @@ class TrainPanel(QWidget):
         latest = latest_checkpoint(run_dir)
         if latest is None:
             return
-        self.plot.add_rows(read_log(run_dir, up_to_step=checkpoint_step(latest)))
+        step = checkpoint_step(latest)
+        self.plot.add_rows(read_log(run_dir, up_to_step=step))
         for path in list_checkpoints(run_dir):
             self._add_checkpoint(checkpoint_step(path), str(path))
-        grids = sorted(Path(run_dir, "samples").glob("step-*.png"))
+        # step-000001500.png: the newest grid drawn at or before the checkpoint
+        grids = [p for p in sorted(Path(run_dir, "samples").glob("step-*.png")) if p.stem[5:].isdigit()
+                 and int(p.stem[5:]) <= step]
         if grids:
             try:
                 with Image.open(grids[-1]) as image:
