@@ -224,7 +224,7 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     panel = prepare_training(qtbot, window, tmp_path, steps=6, batch=4, log_every=1, sample_every=3,
                              checkpoint_every=3)
     panel.start()
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=60000)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
     run = tmp_path / "run"
     last_grid = np.asarray(Image.open(sorted((run / "samples").glob("step-*.png"))[-1]).convert("RGB"))
 
@@ -235,16 +235,16 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     panel.resume_run(str(run))  # reads the checkpoint in the background, then starts
     assert panel.is_training() and not panel.start_button.isEnabled()
     # as the run starts, the panel shows where it stands
-    qtbot.waitUntil(lambda: "Loss/D" in panel.plot.data, timeout=30000)
+    qtbot.waitUntil(lambda: "Loss/D" in panel.plot.data, timeout=120000)
     assert panel.plot.data["Loss/D"][0][:6] == [1, 2, 3, 4, 5, 6]
     assert np.array_equal(panel.samples.image, last_grid)
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=60000)
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
     assert panel.plot.data["Loss/G"][0] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
         ["step 9", "step 6", "step 3"]
 
     panel.resume_run(str(tmp_path))  # a folder with no run in it
-    qtbot.waitUntil(lambda: "Cannot resume" in panel.status.text(), timeout=30000)
+    qtbot.waitUntil(lambda: "Cannot resume" in panel.status.text(), timeout=120000)
     assert "holds no checkpoint" in panel.status.text()
     assert panel.start_button.isEnabled() and panel.resume_button.isEnabled() and not panel.is_training()
 
