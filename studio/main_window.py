@@ -194,8 +194,9 @@ class MainWindow(QMainWindow):
 
     def _on_render_failed(self, key: str, message: str) -> None:
         if key in ("open-model", "export"):
-            self.statusBar().showMessage(f"Cannot open the model: {message}", 15000)
-            QMessageBox.warning(self, "Cannot open the model", message)
+            what = "Cannot open the model" if key == "open-model" else "Cannot export the model"
+            self.statusBar().showMessage(f"{what}: {message}", 15000)
+            QMessageBox.warning(self, what, message)
 
     def export_onnx(self) -> None:
         model = self.state.model

@@ -47,6 +47,10 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale
 def write_png_sequence(folder: str | os.PathLike, frames: np.ndarray, scale: int = 1, stem: str = "frame",
                        progress: Callable[[int, int], bool] | None = None) -> list[Path]:
     folder = Path(folder)
+    old = sorted(folder.glob(f"{stem}-*.png")) if folder.is_dir() else []
+    if old:  # a shorter walk over a longer one would leave a sequence with the old walk's tail in it
+        raise FileExistsError(f"{folder} already holds {len(old)} frames ({old[0].name} …); choose a new or empty "
+                              "folder, so that the two walks do not mix")
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, frame in enumerate(frames):

@@ -6,6 +6,7 @@ import os
 import random
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -25,9 +26,29 @@ def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[s
             "step": str(info.step), "software": "GAN Studio"}
 
 
-def face_filename(model: GeneratorModel, seed: int) -> str:
+def face_filename(model: GeneratorModel, seed: int, truncation: float = 1.0) -> str:
     stem = os.path.splitext(model.info.name)[0]
-    return f"{model.info.family}-{stem}-seed{seed:06d}.png"
+    psi = "" if truncation == 1 else f"-psi{truncation:.2f}"
+    return f"{model.info.family}-{stem}-seed{seed:06d}{psi}.png"
+
+
+def _holds(path: str, text: dict[str, str]) -> bool:
+    """Whether the PNG at `path` is the face that `text` describes (same model, step, seed and truncation)."""
+    try:
+        with Image.open(path) as png:
+            return all(png.text.get(key) == value for key, value in text.items())
+    except (OSError, ValueError, AttributeError):  # not a PNG of ours
+        return False
+
+
+def free_path(folder: str, name: str, text: dict[str, str]) -> str:
+    """`folder/name`, or `folder/stem (2).png` … when that name holds another face: an export never
+    overwrites a face from another model or checkpoint (exporting the same face again rewrites it)."""
+    stem, suffix = os.path.splitext(name)
+    path, n = os.path.join(folder, name), 2
+    while os.path.lexists(path) and not _holds(path, text):
+        path, n = os.path.join(folder, f"{stem} ({n}){suffix}"), n + 1
+    return path
 
 
 def export_faces(model: GeneratorModel, faces: np.ndarray, seeds: list[int], truncation: float, folder: str,
@@ -37,8 +58,9 @@ def export_faces(model: GeneratorModel, faces: np.ndarray, seeds: list[int], tru
     for i, (face, seed) in enumerate(zip(faces, seeds)):
         if progress is not None and not progress(i, len(seeds)):
             break
-        path = os.path.join(folder, face_filename(model, seed))
-        save_png(path, face.transpose(1, 2, 0), face_metadata(model, seed, truncation))
+        text = face_metadata(model, seed, truncation)
+        path = free_path(folder, face_filename(model, seed, truncation), text)
+        save_png(path, face.transpose(1, 2, 0), text)
         paths.append(path)
     return paths
 

@@ -46,7 +46,14 @@ def test_mp4_and_png_sequence_exports(qtbot, window, tiny_models, tmp_path):
     assert imageio.get_reader(tmp_path / "walk.mp4").count_frames() == 12, panel.message.text()
     panel.export(str(tmp_path / "frames"))
     qtbot.waitUntil(lambda: not panel.exporting(), timeout=60000)
-    assert len(list((tmp_path / "frames").glob("frame-*.png"))) == 12
+    first_walk = {f.name: f.read_bytes() for f in (tmp_path / "frames").glob("frame-*.png")}
+    assert len(first_walk) == 12
+    # A shorter walk into the same folder would leave the old walk's tail in the sequence: it is refused,
+    # and the first walk's frames stay as they were.
+    panel.frames.setValue(5)
+    panel.export(str(tmp_path / "frames"))
+    qtbot.waitUntil(lambda: "already holds 12 frames" in panel.message.text(), timeout=60000)
+    assert {f.name: f.read_bytes() for f in (tmp_path / "frames").glob("frame-*.png")} == first_walk
 
 
 def test_scrubbing_renders_off_the_gui_thread(qtbot, window, tiny_models):

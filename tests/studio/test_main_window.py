@@ -133,6 +133,31 @@ def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_
     assert model.info.family in paths[0]
 
 
+def test_exports_never_overwrite_another_models_faces(qtbot, window, tiny_models, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    twin = tmp_path / "other-run" / tiny_models["stylegan2"].name  # same file name, another model
+    twin.parent.mkdir()
+    shutil.copy(tiny_models["stylegan2"], twin)
+    panel = window.generate_panel
+    written = []
+    for path, psi in ((tiny_models["stylegan2"], 100), (tiny_models["stylegan2"], 70), (twin, 100)):
+        open_model(qtbot, window, path)
+        panel.count.setValue(3)
+        panel.first_seed.setValue(5)
+        panel.truncation.setValue(psi)
+        qtbot.waitUntil(lambda: panel.seeds == [5, 6, 7] and panel.rendered_truncation == psi / 100, timeout=20000)
+        written.append(panel.export(selected_only=False, folder=str(out)))
+    assert len(set(sum(written, []))) == 9 and len(list(out.iterdir())) == 9  # nine faces, nine files
+    assert "psi0.70" in written[1][0] and "psi" not in written[0][0]
+    assert Image.open(written[2][0]).text["model"] == str(twin)
+    assert Image.open(written[0][0]).text["model"] == str(tiny_models["stylegan2"])
+    # exporting the same faces again rewrites them in place
+    assert panel.export(selected_only=False, folder=str(out)) == written[2]
+    assert len(list(out.iterdir())) == 9
+
+
 def test_status_bar_names_the_inference_provider(qtbot, window, tiny_models):
     open_model(qtbot, window, tiny_models["dcgan"])
     assert "CPUExecutionProvider" in window.provider_label.text()
@@ -149,6 +174,26 @@ def test_a_bad_model_file_is_reported_not_fatal(qtbot, window, tmp_path, monkeyp
     window.open_model_file(str(bad))
     qtbot.waitUntil(lambda: bool(shown), timeout=20000)
     assert "bad.onnx" in shown[0] and window.state.model is None
+
+
+def test_export_to_onnx_from_the_menu_writes_a_model_that_opens(qtbot, window, tiny_models, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[1:]))
+    open_model(qtbot, window, latest_checkpoint(tiny_models["dcgan-run"]))
+    target = tmp_path / "mine.onnx"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kw: (str(target), ""))
+    window.export_onnx()
+    qtbot.waitUntil(lambda: "Wrote" in window.statusBar().currentMessage(), timeout=60000)
+    assert engine_open(target).info.family == "dcgan" and shown == []
+    # a place that cannot be written: the user is told that the export failed, not that a model would not open
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    target = blocker / "mine.onnx"
+    window.export_onnx()
+    qtbot.waitUntil(lambda: bool(shown), timeout=60000)
+    assert shown[0][0] == "Cannot export the model" and not target.exists()
 
 
 def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, tmp_path):

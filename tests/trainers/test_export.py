@@ -162,6 +162,12 @@ def test_interpolate_and_style_mix_from_the_command_line(runs, tmp_path, capsys)
         # the walk starts on seed 3's face and ends on seed 7's, through faces in between
         assert np.abs(frames[0].astype(int) - face(3)).max() <= 1 and np.abs(frames[-1].astype(int) - face(7)).max() <= 1
         assert not np.array_equal(frames[3], frames[0]) and not np.array_equal(frames[3], frames[-1])
+    # a second walk into a folder of frames would mix the two sequences: refused, with exit code 2
+    before = sorted(p.read_bytes() for p in frames_dir.iterdir())
+    assert main(["interpolate", str(runs["stylegan2"]), "--seeds", "1,2", "--frames", "4", "--out", str(frames_dir),
+                 "--device", "cpu"]) == 2
+    assert "already holds 8 frames" in capsys.readouterr().err
+    assert sorted(p.read_bytes() for p in frames_dir.iterdir()) == before
     gif = tmp_path / "loop.gif"
     assert main(["interpolate", str(runs["stylegan2"]), "--seeds", "1,2,3", "--frames", "12", "--loop", "--scale", "2",
                  "--out", str(gif), "--device", "cpu"]) == 0
