@@ -4,6 +4,7 @@ while live samples, loss curves, speed and time left come in."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -43,6 +44,15 @@ TIPS = {
                    "fewer kernel launches (one CUDA GPU, one process)",
     "bf16": "Matrix work in bfloat16 on the GPU's tensor cores (weights and losses stay float32)",
 }
+
+
+def next_run_folder(folder: str) -> str:
+    """runs/studio -> runs/studio-2 (or -3 …): the first sibling that does not exist or is empty."""
+    base = re.sub(r"-\d+$", "", os.path.normpath(folder))
+    n = 2
+    while os.path.exists(f"{base}-{n}") and (not os.path.isdir(f"{base}-{n}") or os.listdir(f"{base}-{n}")):
+        n += 1
+    return f"{base}-{n}"
 
 
 class TrainPanel(QWidget):
@@ -216,13 +226,28 @@ class TrainPanel(QWidget):
             self.status.setText(f"Cannot start: {exc}")
             return
         if list_checkpoints(config.out):
-            answer = QMessageBox.question(
-                self, "Run folder in use", f"{config.out} already holds a run. Continue it instead?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
-            if answer == QMessageBox.StandardButton.Yes:
+            fresh = next_run_folder(config.out)
+            answer = self.ask_folder_in_use(config.out, fresh)
+            if answer == "continue":
                 self.resume_run(config.out)
-            return
+                return
+            if answer != "new":
+                return
+            self.out.setText(fresh)
+            config = config.with_(out=fresh)
         self._launch(config, self.state.dataset, resume=False)
+
+    def ask_folder_in_use(self, folder: str, fresh: str) -> str:
+        """-> "continue" (resume the run there), "new" (start in `fresh`) or "cancel"."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Run folder in use",
+                          f"{folder} already holds a run. Continue that run, or start this one in a new folder?",
+                          parent=self)
+        go_on = box.addButton("Continue it", QMessageBox.ButtonRole.AcceptRole)
+        new = box.addButton(f"New run in {os.path.basename(fresh)}", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(new)
+        box.exec()
+        return {go_on: "continue", new: "new"}.get(box.clickedButton(), "cancel")
 
     def choose_run_to_resume(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Resume which run?", self.out.text())

@@ -294,6 +294,49 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     assert panel.start_button.isEnabled() and panel.resume_button.isEnabled() and not panel.is_training()
 
 
+def test_start_in_a_folder_that_holds_a_run_offers_to_continue_it_or_start_a_new_one(qtbot, window, tmp_path,
+                                                                                      monkeypatch):
+    from studio.panels.train import next_run_folder
+
+    panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4, checkpoint_every=2)
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    run = tmp_path / "run"
+    first = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
+    asked = []
+    answers = iter(["cancel", "new"])
+    monkeypatch.setattr(panel, "ask_folder_in_use", lambda folder, fresh: asked.append((folder, fresh)) or next(answers))
+    panel.start()  # cancelled: nothing starts
+    assert not panel.is_training() and asked == [(str(run), str(tmp_path / "run-2"))]
+    panel.start()  # a new run, next to the first, which stays as it was
+    assert panel.out.text() == str(tmp_path / "run-2")
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    assert latest_checkpoint(tmp_path / "run-2") is not None
+    assert {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()} == first
+    (tmp_path / "run-3").mkdir()  # an empty folder is free; a file of that name is not
+    assert next_run_folder(str(tmp_path / "run-2")) == str(tmp_path / "run-3")
+    (tmp_path / "run-3" / "notes.txt").write_text("mine")
+    assert next_run_folder(str(run)) == str(tmp_path / "run-4")
+
+    # the question itself: its buttons say what each does
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from studio.panels.train import TrainPanel
+
+    def answer(text):
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            return QTimer.singleShot(20, lambda: answer(text))
+        seen.append([b.text().replace("&", "") for b in box.buttons()])
+        next(b for b in box.buttons() if b.text().replace("&", "") == text).click()
+
+    for text, expected in (("Continue it", "continue"), ("New run in run-2", "new"), ("Cancel", "cancel")):
+        seen = []
+        QTimer.singleShot(20, lambda: answer(text))
+        assert TrainPanel.ask_folder_in_use(panel, str(run), str(tmp_path / "run-2")) == expected
+        assert {"Continue it", "New run in run-2"} <= set(seen[0])
+
+
 def test_loss_curves_are_smoothed_with_the_raw_values_behind(qtbot):
     from studio.widgets.loss_plot import LossPlot
 
