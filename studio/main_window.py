@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
         self.train_panel.open_checkpoint.connect(self.open_model_file)
         self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
+        self.train_panel.restore_form(self.settings)
         self.compare_panel.inception_path = str(self.settings.value("inception_weights", "") or "")
         self.compare_panel.inception_changed.connect(lambda p: self.settings.setValue("inception_weights", p))
 
@@ -259,6 +260,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.shutdown()
+        self.train_panel.save_form(self.settings)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         super().closeEvent(event)

@@ -173,6 +173,37 @@ class TrainPanel(QWidget):
         self._update_speed_options()
 
     # -- settings ------------------------------------------------------------------------------------------
+    FORM = ("family", "batch", "steps", "minutes", "lr_g", "lr_d", "n_critic", "z_dim", "preset", "device",
+            "processes", "out", "cuda_graphs", "bf16", "smoothing")  # the family first: it sets defaults
+
+    def save_form(self, settings) -> None:
+        """Remember the form (QSettings) so that the next session of the studio starts where this one was."""
+        for name in self.FORM:
+            w = getattr(self, name)
+            value = (w.currentText() if isinstance(w, QComboBox) else w.text() if isinstance(w, QLineEdit)
+                     else w.isChecked() if isinstance(w, QCheckBox) else w.value())
+            settings.setValue(f"train/{name}", value)
+
+    def restore_form(self, settings) -> None:
+        for name in self.FORM:
+            value, w = settings.value(f"train/{name}"), getattr(self, name)
+            if value is None:
+                continue
+            try:
+                if isinstance(w, QComboBox):
+                    if w.findText(str(value)) >= 0:
+                        w.setCurrentText(str(value))
+                elif isinstance(w, QLineEdit):
+                    w.setText(str(value))
+                elif isinstance(w, QCheckBox):
+                    w.setChecked(str(value).lower() == "true")
+                elif isinstance(w, QDoubleSpinBox):
+                    w.setValue(float(value))
+                else:
+                    w.setValue(int(value))
+            except (TypeError, ValueError):
+                pass  # a setting from another version or edited by hand: keep the default
+
     def set_gpu_count(self, gpus: int) -> None:
         self.gpus = gpus
         self._update_speed_options()

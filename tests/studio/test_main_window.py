@@ -337,6 +337,36 @@ def test_start_in_a_folder_that_holds_a_run_offers_to_continue_it_or_start_a_new
         assert {"Continue it", "New run in run-2"} <= set(seen[0])
 
 
+def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp_path):
+    from studio.main_window import MainWindow
+
+    panel = window.train_panel
+    panel.family.setCurrentText("wgan-gp")
+    panel.batch.setValue(48)
+    panel.steps.setValue(1234)
+    panel.minutes.setValue(2.5)
+    panel.lr_g.setValue(0.00033)
+    panel.device.setCurrentText("cpu")
+    panel.out.setText(str(tmp_path / "my-run"))
+    panel.smoothing.setValue(40)
+    window.close()
+    again = MainWindow(window.settings)  # the studio started again
+    qtbot.addWidget(again)
+    form = again.train_panel
+    assert (form.family.currentText(), form.batch.value(), form.steps.value(), form.minutes.value()) == \
+        ("wgan-gp", 48, 1234, 2.5)
+    assert abs(form.lr_g.value() - 0.00033) < 1e-9 and form.lr_d.value() == panel.lr_d.value()
+    assert form.device.currentText() == "cpu" and form.out.text() == str(tmp_path / "my-run")
+    assert form.smoothing.value() == 40 and form.n_critic.value() == 5
+    again.settings.setValue("train/batch", "lots")  # a damaged setting keeps the default
+    again.settings.setValue("train/family", "no-such-family")
+    again.shutdown()
+    third = MainWindow(window.settings)
+    qtbot.addWidget(third)
+    assert third.train_panel.batch.value() == 64 and third.train_panel.family.currentText() == "dcgan"
+    third.shutdown()
+
+
 def test_loss_curves_are_smoothed_with_the_raw_values_behind(qtbot):
     from studio.widgets.loss_plot import LossPlot
 
