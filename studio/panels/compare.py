@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
+from studio.widgets.layout import row, split
 from studio.workers import Renderer
 from trainers.checkpoint import list_checkpoints
 from trainers.images import save_png
@@ -36,10 +37,10 @@ def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = 
     row_height = HEADER + size + padding
     sheet = Image.new("RGB", (width, len(faces) * row_height + padding), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    for r, (title, row) in enumerate(zip(titles, faces)):
+    for r, (title, model_faces) in enumerate(zip(titles, faces)):
         y = r * row_height
         draw.text((padding, y + 5), title[: max(4, (width - 2 * padding) // 6)], fill=(0, 0, 0))
-        for c, face in enumerate(row):
+        for c, face in enumerate(model_faces):
             img = Image.fromarray(face.transpose(1, 2, 0))
             if img.size[0] != size:
                 img = img.resize((size, size), Image.Resampling.NEAREST)
@@ -99,25 +100,15 @@ class ComparePanel(QWidget):
         left.addWidget(self.models, 1)
         left.addWidget(self.add_button)
         left.addWidget(self.add_run_button)
-        seeds = QHBoxLayout()
-        for w in (QLabel("First seed"), self.first_seed, QLabel("Seeds"), self.count):
-            seeds.addWidget(w)
-        left.addLayout(seeds)
+        left.addLayout(row(QLabel("First seed"), self.first_seed, QLabel("Seeds"), self.count, stretch=False))
         left.addWidget(self.save_button)
         left.addWidget(self.score_button)
         left.addWidget(self.inception_button)
         left.addWidget(self.message)
         left_widget = QWidget(); left_widget.setLayout(left)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.view)
-        right.addWidget(self.table)
-        right.setSizes([500, 150])
-        split = QSplitter()
-        split.addWidget(left_widget)
-        split.addWidget(right)
-        split.setSizes([280, 800])
+        right = split(self.view, self.table, sizes=[500, 150], vertical=True)
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.addWidget(split(left_widget, right, sizes=[280, 800]))
 
         self.add_button.clicked.connect(self.choose_models)
         self.add_run_button.clicked.connect(self.choose_run)

@@ -6,12 +6,12 @@ import os
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSplitter,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid
+from studio.widgets.layout import row, split
 from studio.workers import FolderScan
 from trainers.config import RESOLUTIONS
 from trainers.data import ImageSet
@@ -72,19 +72,11 @@ class DatasetPanel(QWidget):
         self.report.setHeaderLabels(["Skipped file", "Reason"])
         self.report.setRootIsDecorated(False)
 
-        top = QHBoxLayout()
-        for w in (self.open_button, self.demo_button, QLabel("Resolution"), self.resolution, self.progress,
-                  self.cancel_button):
-            top.addWidget(w)
-        top.addStretch(1)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.grid)
-        split.addWidget(self.report)
-        split.setSizes([400, 150])
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
+        layout.addLayout(row(self.open_button, self.demo_button, QLabel("Resolution"), self.resolution, self.progress,
+                             self.cancel_button))
         layout.addWidget(self.summary)
-        layout.addWidget(split, 1)
+        layout.addWidget(split(self.grid, self.report, sizes=[400, 150], vertical=True), 1)
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.folder or os.getcwd())

@@ -8,12 +8,13 @@ import random
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QProgressDialog, QPushButton, QSlider,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
+from studio.widgets.layout import row
 from studio.workers import Renderer
 from trainers.images import make_grid, save_png
 from trainers.inference import GeneratorModel
@@ -96,20 +97,13 @@ class GeneratePanel(QWidget):
         self.grid = FaceGrid(96)
         self.status = QLabel("")
 
-        row = QHBoxLayout()
-        for w in (QLabel("First seed"), self.first_seed, QLabel("Count"), self.count, self.random_button,
-                  QLabel("Truncation"), self.truncation, self.truncation_label, QLabel("Size"), self.size_slider):
-            row.addWidget(w)
-        row.addStretch(1)
-        exports = QHBoxLayout()
-        for w in (self.export_selected, self.export_all, self.save_grid, self.send_button, self.status):
-            exports.addWidget(w)
-        exports.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.info)
-        layout.addLayout(row)
+        layout.addLayout(row(QLabel("First seed"), self.first_seed, QLabel("Count"), self.count, self.random_button,
+                             QLabel("Truncation"), self.truncation, self.truncation_label, QLabel("Size"),
+                             self.size_slider))
         layout.addWidget(self.grid, 1)
-        layout.addLayout(exports)
+        layout.addLayout(row(self.export_selected, self.export_all, self.save_grid, self.send_button, self.status))
 
         self.first_seed.valueChanged.connect(self.render)
         self.count.valueChanged.connect(self.render)

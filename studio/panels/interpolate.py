@@ -8,11 +8,12 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QSlider, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView
+from studio.widgets.layout import row, split
 from studio.workers import Renderer
 from trainers.animation import write_animation
 from trainers.explore import METHODS, parse_seeds, render_latents, walk_latents
@@ -50,26 +51,15 @@ class InterpolatePanel(QWidget):
         self.cancel_button = QPushButton("Cancel"); self.cancel_button.setVisible(False)
         self.message = QLabel("")
 
-        row = QHBoxLayout()
-        for w in (QLabel("Seeds"), self.seeds, self.method, self.loop, QLabel("Frames"), self.frames,
-                  QLabel("Seconds"), self.seconds, QLabel("Export scale"), self.scale):
-            row.addWidget(w)
         scrub_row = QHBoxLayout()
         scrub_row.addWidget(self.scrub, 1)
         scrub_row.addWidget(self.frame_label)
-        export_row = QHBoxLayout()
-        for w in (self.export_button, self.progress, self.cancel_button, self.message):
-            export_row.addWidget(w)
-        export_row.addStretch(1)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.view)
-        split.addWidget(self.strip)
-        split.setSizes([400, 120])
         layout = QVBoxLayout(self)
-        layout.addLayout(row)
+        layout.addLayout(row(QLabel("Seeds"), self.seeds, self.method, self.loop, QLabel("Frames"), self.frames,
+                             QLabel("Seconds"), self.seconds, QLabel("Export scale"), self.scale, stretch=False))
         layout.addLayout(scrub_row)
-        layout.addWidget(split, 1)
-        layout.addLayout(export_row)
+        layout.addWidget(split(self.view, self.strip, sizes=[400, 120], vertical=True), 1)
+        layout.addLayout(row(self.export_button, self.progress, self.cancel_button, self.message))
 
         self.seeds.editingFinished.connect(self.update_path)
         self.method.currentTextChanged.connect(self.update_path)

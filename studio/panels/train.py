@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
+from studio.widgets.layout import row, split
 from studio.widgets.loss_plot import LossPlot
 from studio.workers import Call, ProcessRun, TrainingRun
 from trainers import events as ev
@@ -105,11 +106,8 @@ class TrainPanel(QWidget):
         form.addRow("StyleGAN2 preset", self.preset)
         form.addRow("Device", self.device)
         form.addRow("Processes", self.processes)
-        speed_row = QHBoxLayout(); speed_row.addWidget(self.cuda_graphs); speed_row.addWidget(self.bf16)
-        speed_row.addStretch(1)
-        form.addRow("GPU speed", speed_row)
-        out_row = QHBoxLayout(); out_row.addWidget(self.out); out_row.addWidget(browse)
-        form.addRow("Run folder", out_row)
+        form.addRow("GPU speed", row(self.cuda_graphs, self.bf16))
+        form.addRow("Run folder", row(self.out, browse, stretch=False))
 
         self.start_button = QPushButton("Start"); self.start_button.clicked.connect(self.start)
         self.pause_button = QPushButton("Pause"); self.pause_button.clicked.connect(self.toggle_pause)
@@ -119,9 +117,6 @@ class TrainPanel(QWidget):
         self.resume_button = QPushButton("Resume a run…")
         self.resume_button.setToolTip("Continue a stopped run from its latest checkpoint")
         self.resume_button.clicked.connect(self.choose_run_to_resume)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button, self.resume_button):
-            buttons.addWidget(b)
 
         self.status = QLabel("Open a dataset, choose a family, press Start.")
         self.status.setWordWrap(True)
@@ -134,7 +129,7 @@ class TrainPanel(QWidget):
         settings.setLayout(form)
         left = QVBoxLayout()
         left.addWidget(settings)
-        left.addLayout(buttons)
+        left.addLayout(row(self.start_button, self.pause_button, self.stop_button, self.resume_button, stretch=False))
         left.addWidget(self.status)
         left.addWidget(self.speed)
         left.addWidget(QLabel("Checkpoints"))
@@ -150,25 +145,16 @@ class TrainPanel(QWidget):
         self.smoothing.setToolTip("Loss curves: a moving average over the logged values (shown faint behind); "
                                   "0 shows them as they are")
         self.smoothing.valueChanged.connect(lambda v: self.plot.set_smoothing(v / 100))
-        smoothing_row = QHBoxLayout()
-        smoothing_row.addStretch(1)
-        smoothing_row.addWidget(QLabel("Smoothing"))
-        smoothing_row.addWidget(self.smoothing)
         plot_box = QWidget()
         plot_layout = QVBoxLayout(plot_box)
         plot_layout.setContentsMargins(0, 0, 0, 0)
         plot_layout.addWidget(self.plot, 1)
+        smoothing_row = row(QLabel("Smoothing"), self.smoothing, stretch=False)
+        smoothing_row.insertStretch(0, 1)  # at the right, under the plot
         plot_layout.addLayout(smoothing_row)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.samples)
-        right.addWidget(plot_box)
-        right.setSizes([420, 220])
-        split = QSplitter()
-        split.addWidget(left_widget)
-        split.addWidget(right)
-        split.setSizes([340, 700])
+        right = split(self.samples, plot_box, sizes=[420, 220], vertical=True)
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.addWidget(split(left_widget, right, sizes=[340, 700]))
         self._set_running(False)
         self._update_speed_options()
 
