@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QDialog, QLabel, QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout
+from PySide6.QtGui import QAction, QIcon, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QDialog, QLabel, QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout
 
 from studio.convert import to_pixmap, to_qimage
 
@@ -51,9 +51,10 @@ class FaceGrid(QListWidget):
 
 
 class ImageView(QLabel):
-    """One image (a grid, a face) scaled to fit, with nearest-neighbour scaling so pixels stay crisp."""
+    """One image (a grid, a face) scaled to fit: by whole-number nearest-neighbour zooms so that pixels stay
+    crisp, or smoothly (right-click > Smooth scaling), which suits one face enlarged many times."""
 
-    def __init__(self, placeholder: str = "", parent=None):
+    def __init__(self, placeholder: str = "", parent=None, smooth: bool = False):
         super().__init__(placeholder, parent)
         self.placeholder = placeholder
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -61,6 +62,15 @@ class ImageView(QLabel):
         self.setMinimumSize(64, 64)
         self._pixmap: QPixmap | None = None
         self.image: np.ndarray | None = None
+        self.smooth_action = QAction("Smooth scaling", self)
+        self.smooth_action.setCheckable(True)
+        self.smooth_action.setChecked(smooth)
+        self.smooth_action.toggled.connect(lambda _: self._rescale())
+        self.addAction(self.smooth_action)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def set_smooth(self, on: bool) -> None:
+        self.smooth_action.setChecked(on)
 
     def set_image(self, pixels: np.ndarray) -> None:
         """[H, W, 3] or [3, H, W] uint8."""
@@ -85,7 +95,7 @@ class ImageView(QLabel):
         pw, ph = self._pixmap.width(), self._pixmap.height()
         fit = min(w / pw, h / ph)
         k = int(fit)
-        if k >= 1 and k >= 0.75 * fit:  # a whole-number zoom keeps pixels crisp, if it fills most of the view
+        if not self.smooth_action.isChecked() and k >= 1 and k >= 0.75 * fit:  # a whole-number zoom keeps pixels crisp, if it fills most of the view
             self.setPixmap(self._pixmap.scaled(pw * k, ph * k))
         else:  # smaller than the image, or a zoom between 1x and 2x that would leave much of the view empty
             self.setPixmap(self._pixmap.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio,
@@ -93,12 +103,18 @@ class ImageView(QLabel):
 
 
 def show_enlarged(parent, face: np.ndarray, title: str) -> QDialog:
+    """A window with one face, scaled with the window; a Smooth box picks smooth or pixel-exact scaling."""
     dialog = QDialog(parent)
     dialog.setWindowTitle(title)
-    view = ImageView()
+    dialog.view = view = ImageView()
     view.set_image(face)
+    dialog.smooth = QCheckBox("Smooth")
+    dialog.smooth.setToolTip("Smooth scaling; off shows the generated pixels as they are")
+    dialog.smooth.toggled.connect(view.set_smooth)
+    view.smooth_action.toggled.connect(dialog.smooth.setChecked)
     layout = QVBoxLayout(dialog)
-    layout.addWidget(view)
-    dialog.resize(420, 420)
+    layout.addWidget(view, 1)
+    layout.addWidget(dialog.smooth)
+    dialog.resize(420, 450)
     dialog.show()
     return dialog

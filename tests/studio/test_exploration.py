@@ -175,3 +175,24 @@ def test_an_image_view_fills_the_space_it_is_given(qtbot):
     assert view.pixmap().size().toTuple() == (190, 95)
     view.resize(80, 80)  # smaller than the image: scaled down, keeping its shape
     assert view.pixmap().size().toTuple() == (80, 40)
+
+
+def test_an_enlarged_face_shows_its_pixels_or_smooth_scaling(qtbot):
+    from studio.widgets.faces import show_enlarged
+
+    def colours(view):  # the distinct grey levels on screen
+        image = view.pixmap().toImage()
+        return {image.pixelColor(x, 10).red() for x in range(image.width())}
+
+    face = np.zeros((3, 8, 8), np.uint8)
+    face[:, :, ::2] = 255  # one-pixel stripes
+    dialog = show_enlarged(None, face, "seed 1")
+    qtbot.addWidget(dialog)
+    dialog.resize(300, 330)
+    qtbot.waitUntil(lambda: dialog.view.pixmap().width() >= 200)
+    assert colours(dialog.view) == {0, 255}  # whole pixels, as generated
+    dialog.smooth.setChecked(True)
+    assert len(colours(dialog.view)) > 2  # blended edges
+    assert dialog.view.smooth_action in dialog.view.actions()  # the same choice on its right-click menu
+    dialog.view.smooth_action.setChecked(False)
+    assert not dialog.smooth.isChecked() and colours(dialog.view) == {0, 255}
