@@ -4,6 +4,7 @@ drop of folders and model files, remembered layout and recent items, and a clean
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -23,6 +24,25 @@ from trainers.inference import GeneratorModel, open_model
 
 MODEL_SUFFIXES = (".onnx", ".pt")
 MAX_RECENT = 8
+
+
+def about_text() -> str:
+    """The version of the studio and of what it runs on (worth pasting into a bug report)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name, dists in (("torch", ["torch"]), ("onnxruntime", ["onnxruntime", "onnxruntime-gpu"]),
+                        ("PySide6", ["PySide6", "PySide6-Essentials"])):
+        found = []
+        for dist in dists:
+            try:
+                found.append(version(dist))
+            except PackageNotFoundError:
+                pass
+        parts.append(f"{name} {found[0]}" if found else f"{name} (not installed)")
+    python = ".".join(map(str, sys.version_info[:3]))
+    return (f"GAN Studio {__version__}\nTrain GANs on your own images and explore what they learned.\n\n"
+            f"Python {python} · {' · '.join(parts)}")
 
 
 class MainWindow(QMainWindow):
@@ -163,8 +183,7 @@ class MainWindow(QMainWindow):
             "Ctrl+1 … Ctrl+6  switch panels", "F1  this list", "Ctrl+Q  quit"]))
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About GAN Studio",
-                          f"GAN Studio {__version__}\nTrain GANs on your own images and explore what they learned.")
+        QMessageBox.about(self, "About GAN Studio", about_text())
 
     # -- models ----------------------------------------------------------------------------------------------
     def choose_model(self) -> None:

@@ -164,6 +164,20 @@ def test_status_bar_names_the_inference_provider(qtbot, window, tiny_models):
     qtbot.waitUntil(lambda: "CPU" in window.device_label.text(), timeout=20000)
 
 
+def test_about_names_the_versions_a_bug_report_needs(qtbot, window, monkeypatch):
+    import onnxruntime
+    import torch
+    from PySide6.QtWidgets import QMessageBox
+
+    from trainers import __version__
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: shown.append(text))
+    window.show_about()
+    assert __version__ in shown[0] and torch.__version__.split("+")[0] in shown[0]
+    assert f"onnxruntime {onnxruntime.__version__}" in shown[0] and "PySide6 6." in shown[0]
+
+
 def test_a_bad_model_file_is_reported_not_fatal(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
