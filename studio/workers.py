@@ -141,6 +141,7 @@ class Renderer(QObject):
 
     done = Signal(str, object)  # key, result
     failed = Signal(str, str)  # key, message
+    progress = Signal(str, int, int)  # key, done, total: from a long job that reports as it goes
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -156,6 +157,15 @@ class Renderer(QObject):
             self._jobs.pop(key, None)
             self._jobs[key] = job
             self._lock.notify()
+
+    def superseded(self, key: str) -> bool:
+        """For a long job to ask between its parts: a newer job of its key is waiting (or the renderer is
+        closing), so its result would be thrown away."""
+        with self._lock:
+            return self._closing or key in self._jobs
+
+    def report(self, key: str, done: int, total: int) -> None:
+        self.progress.emit(key, done, total)
 
     def idle(self) -> bool:
         with self._lock:

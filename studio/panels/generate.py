@@ -66,6 +66,9 @@ def export_faces(model: GeneratorModel, faces: np.ndarray, seeds: list[int], tru
     return paths
 
 
+RENDER_CHUNK = 32  # faces rendered at a time: progress shows and a newer request cuts in between parts
+
+
 class GeneratePanel(QWidget):
     interpolate_seeds = Signal(list)  # seeds the user wants to walk between
 
@@ -116,6 +119,7 @@ class GeneratePanel(QWidget):
         self.save_grid.clicked.connect(self.save_grid_png)
         self.send_button.clicked.connect(self._send_selection)
         self.renderer.done.connect(self._on_rendered)
+        self.renderer.progress.connect(self._on_progress)
         self.renderer.failed.connect(lambda key, msg: key == "generate" and self.status.setText(f"Error: {msg}"))
         state.model_changed.connect(self._on_model)
         self._set_enabled(False)
@@ -154,10 +158,27 @@ class GeneratePanel(QWidget):
         seeds = list(range(self.first_seed.value(), self.first_seed.value() + self.count.value()))
         psi = self.truncation_value()
         self.status.setText("Rendering …")
-        self.renderer.submit("generate", lambda: (seeds, psi, model.generate(seeds, truncation=psi)))
+        renderer = self.renderer
+
+        def job():
+            """In parts, reporting progress; given up when a newer request (other seeds, another ψ) waits."""
+            parts = []
+            for i in range(0, len(seeds), RENDER_CHUNK):
+                if i and renderer.superseded("generate"):
+                    return None
+                parts.append(model.generate(seeds[i : i + RENDER_CHUNK], truncation=psi))
+                if len(seeds) > RENDER_CHUNK:
+                    renderer.report("generate", min(i + RENDER_CHUNK, len(seeds)), len(seeds))
+            return seeds, psi, np.concatenate(parts)
+
+        renderer.submit("generate", job)
+
+    def _on_progress(self, key: str, done: int, total: int) -> None:
+        if key == "generate" and done < total:
+            self.status.setText(f"Rendering {done:,} of {total:,} faces …")
 
     def _on_rendered(self, key: str, result) -> None:
-        if key != "generate":
+        if key != "generate" or result is None:
             return
         self.seeds, self.rendered_truncation, faces = result
         self.grid.set_faces(faces, [f"seed {s}" for s in self.seeds])

@@ -158,6 +158,25 @@ def test_exports_never_overwrite_another_models_faces(qtbot, window, tiny_models
     assert len(list(out.iterdir())) == 9
 
 
+def test_a_large_grid_renders_in_parts_with_progress_and_gives_way_to_a_newer_request(qtbot, window, tiny_models):
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    qtbot.waitUntil(window.renderer.idle, timeout=20000)
+    calls, progress, grids = [], [], []
+    generate = model.generate
+    model.generate = lambda seeds, **kw: calls.append(len(seeds)) or generate(seeds, **kw)
+    window.renderer.progress.connect(lambda key, done, total: progress.append((done, total)))
+    window.renderer.done.connect(lambda key, result: key == "generate" and result and grids.append(result[0][0]))
+    panel.count.setValue(320)  # ten parts of 32
+    panel.first_seed.setValue(1000)  # the user moves on before the grid is done…
+    panel.first_seed.setValue(2000)  # …twice
+    qtbot.waitUntil(lambda: panel.seeds[:1] == [2000] and window.renderer.idle(), timeout=60000)
+    assert grids == [2000]  # only the latest request was finished and shown
+    assert sum(calls) <= 320 + 2 * 32  # the older requests stopped after at most a part each
+    assert progress[-1] == (320, 320) and (32, 320) in progress
+    assert len(panel.grid.faces) == 320 and panel.status.text() == "320 faces"
+
+
 def test_status_bar_names_the_inference_provider(qtbot, window, tiny_models):
     open_model(qtbot, window, tiny_models["dcgan"])
     assert "CPUExecutionProvider" in window.provider_label.text()
