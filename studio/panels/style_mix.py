@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
+from studio.widgets.layout import row
 from studio.workers import Renderer
 from trainers.explore import mix_grid, parse_seeds
 from trainers.images import save_png
@@ -42,14 +43,11 @@ class StyleMixPanel(QWidget):
         self.unavailable.setWordWrap(True)
         self.view = ImageView("Open a StyleGAN2 model to mix styles")
 
-        row = QHBoxLayout()
-        for w in (QLabel("Rows (sources)"), self.rows, QLabel("Columns (destinations)"), self.columns, self.preset,
-                  QLabel("Layers"), self.first, QLabel("to"), self.last, QLabel("Truncation"), self.truncation,
-                  self.truncation_label, self.save_button):
-            row.addWidget(w)
         layout = QVBoxLayout(self)
         layout.addWidget(self.unavailable)
-        layout.addLayout(row)
+        layout.addLayout(row(QLabel("Rows (sources)"), self.rows, QLabel("Columns (destinations)"), self.columns,
+                             self.preset, QLabel("Layers"), self.first, QLabel("to"), self.last, QLabel("Truncation"),
+                             self.truncation, self.truncation_label, self.save_button, stretch=False))
         layout.addWidget(self.view, 1)
 
         for edit in (self.rows, self.columns):
