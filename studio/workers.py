@@ -164,9 +164,6 @@ class Renderer(QObject):
         with self._lock:
             return self._closing or key in self._jobs
 
-    def report(self, key: str, done: int, total: int) -> None:
-        self.progress.emit(key, done, total)
-
     def idle(self) -> bool:
         with self._lock:
             return not self._jobs and not self._busy

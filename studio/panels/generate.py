@@ -168,7 +168,7 @@ class GeneratePanel(QWidget):
                     return None
                 parts.append(model.generate(seeds[i : i + RENDER_CHUNK], truncation=psi))
                 if len(seeds) > RENDER_CHUNK:
-                    renderer.report("generate", min(i + RENDER_CHUNK, len(seeds)), len(seeds))
+                    renderer.progress.emit("generate", min(i + RENDER_CHUNK, len(seeds)), len(seeds))
             return seeds, psi, np.concatenate(parts)
 
         renderer.submit("generate", job)

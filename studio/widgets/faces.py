@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QDialog, QLabel, QListWidget, QListWidgetItem, QSizePolicy, QVBoxLayout
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
+                               QVBoxLayout)
 
 from studio.convert import to_pixmap, to_qimage
 
@@ -54,7 +55,7 @@ class ImageView(QLabel):
     """One image (a grid, a face) scaled to fit: by whole-number nearest-neighbour zooms so that pixels stay
     crisp, or smoothly (right-click > Smooth scaling), which suits one face enlarged many times."""
 
-    def __init__(self, placeholder: str = "", parent=None, smooth: bool = False):
+    def __init__(self, placeholder: str = "", parent=None):
         super().__init__(placeholder, parent)
         self.placeholder = placeholder
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -64,7 +65,6 @@ class ImageView(QLabel):
         self.image: np.ndarray | None = None
         self.smooth_action = QAction("Smooth scaling", self)
         self.smooth_action.setCheckable(True)
-        self.smooth_action.setChecked(smooth)
         self.smooth_action.toggled.connect(lambda _: self._rescale())
         self.addAction(self.smooth_action)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
@@ -95,7 +95,8 @@ class ImageView(QLabel):
         pw, ph = self._pixmap.width(), self._pixmap.height()
         fit = min(w / pw, h / ph)
         k = int(fit)
-        if not self.smooth_action.isChecked() and k >= 1 and k >= 0.75 * fit:  # a whole-number zoom keeps pixels crisp, if it fills most of the view
+        # a whole-number zoom keeps pixels crisp, if it fills most of the view (unless smooth scaling is chosen)
+        if not self.smooth_action.isChecked() and k >= 1 and k >= 0.75 * fit:
             self.setPixmap(self._pixmap.scaled(pw * k, ph * k))
         else:  # smaller than the image, or a zoom between 1x and 2x that would leave much of the view empty
             self.setPixmap(self._pixmap.scaled(w, h, Qt.AspectRatioMode.KeepAspectRatio,
