@@ -60,44 +60,39 @@ class Call(BackgroundJob):
     def _run(self) -> None:
         try:
             result = self.fn()
-        except self.expected as exc:
-            self.failed.emit(str(exc))
         except Exception as exc:  # report, never crash the app
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            self._report(exc)
         else:
             self.finished.emit(result)
 
+    def _report(self, exc: Exception) -> None:
+        self.failed.emit(str(exc) if isinstance(exc, self.expected) else f"{type(exc).__name__}: {exc}")
 
-class FolderScan(BackgroundJob):
-    """Read an image folder in the background; cancellable."""
+
+class FolderScan(Call):
+    """Read an image folder in the background; cancellable. `finished(ImageSet)`, `failed(message)` or
+    `cancelled()`."""
 
     thread_name = "folder-scan"
-
     progress = Signal(int, int)  # done, total
-    finished = Signal(object)  # ImageSet
-    failed = Signal(str)
     cancelled = Signal()
 
     def __init__(self, folder: str, resolution: int, parent: QObject | None = None):
-        super().__init__(parent)
         self.folder, self.resolution = folder, resolution
         self._cancel = threading.Event()
+        super().__init__(self._scan, expected=(DatasetError,), parent=parent)
 
     def cancel(self) -> None:
         self._cancel.set()
 
-    def _run(self) -> None:
-        try:
-            images = load_folder(self.folder, self.resolution, progress=self.progress.emit,
-                                 cancel=self._cancel.is_set)
-        except ScanCancelled:
+    def _scan(self) -> ImageSet:
+        return load_folder(self.folder, self.resolution, progress=self.progress.emit, cancel=self._cancel.is_set)
+
+    def _report(self, exc: Exception) -> None:
+        if isinstance(exc, ScanCancelled):
             self.cancelled.emit()
-        except DatasetError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:  # report, never crash the app
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
         else:
-            self.finished.emit(images)
+            super()._report(exc)
 
 
 class TrainingRun(BackgroundJob):

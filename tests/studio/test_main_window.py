@@ -1,5 +1,6 @@
 """The studio as a user drives it: drop a folder, train in the background, generate and export faces."""
 
+import threading
 import time
 
 import numpy as np
@@ -56,6 +57,35 @@ def test_dropping_single_images_says_to_drop_their_folder(qtbot, window, tmp_pat
     drop_folder(window, sorted(folder.iterdir())[0])
     assert "drop the folder that holds them" in window.statusBar().currentMessage()
     assert window.state.dataset is None
+
+
+def test_a_folder_without_images_is_explained_and_a_slow_read_can_be_cancelled(qtbot, window, tmp_path,
+                                                                              monkeypatch):
+    import studio.workers
+    from trainers.data import ScanCancelled
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no faces here")
+    drop_folder(window, empty)
+    panel = window.dataset_panel
+    qtbot.waitUntil(lambda: not panel.busy(), timeout=20000)
+    assert panel.summary.text().startswith("Cannot use this folder: no usable image")  # the message, no type name
+    assert window.state.dataset is None
+
+    def endless_read(folder, resolution, progress, cancel):
+        progress(1, 1000)
+        while not cancel():
+            threading.Event().wait(0.01)
+        raise ScanCancelled()
+
+    monkeypatch.setattr(studio.workers, "load_folder", endless_read)
+    drop_folder(window, faces_folder(tmp_path, n=2, size=32))
+    qtbot.waitUntil(lambda: panel.progress.value() == 1, timeout=5000)
+    assert panel.cancel_button.isVisible()
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "was cancelled" in panel.summary.text(), timeout=5000)
+    assert not panel.busy() and not panel.cancel_button.isVisible() and window.state.dataset is None
 
 
 def test_choosing_another_resolution_reads_the_open_folder_at_that_size(qtbot, window, tmp_path):
