@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=64, help="number of faces (default 64)")
     s.add_argument("--seed", type=int, default=0, help="first seed; face i uses seed + i (default 0)")
     s.add_argument("--out", required=True,
-                   help="grid.png for one grid, or DIR/ (a trailing slash or an existing folder) for one PNG per face")
+                   help="grid.png for one grid, or DIR/ (a trailing slash or an existing folder) for one PNG per face, "
+                        "named FAMILY-MODEL-seedN[-psiP].png (another model's face of that name is kept: 'NAME (2).png')")
     s.add_argument("--columns", type=int, help="faces per grid row (default: square)")
     s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -384,6 +385,7 @@ def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minut
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from trainers.explore import export_faces
     from trainers.images import make_grid, save_png
     from trainers.inference import ModelError, open_model
 
@@ -400,10 +402,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     meta = {"model": info.family, "source": info.name, "step": str(info.step), "truncation": f"{args.truncation:g}"}
     out = args.out
     if out.endswith(("/", os.sep)) or os.path.isdir(out):
-        for seed, face in zip(seeds, faces):
-            save_png(os.path.join(out, f"{info.family}-seed{seed:06d}.png"), face.transpose(1, 2, 0),
-                     {**meta, "seed": str(seed)})
-        print(f"wrote {len(seeds)} faces to {out} ({info.provider})")
+        # named like the studio's exports; a face never overwrites another model's face of the same name
+        paths = export_faces(model, faces, seeds, args.truncation, out)
+        print(f"wrote {len(paths)} faces to {out}, e.g. {os.path.basename(paths[0])} ({info.provider})")
     else:
         save_png(out, make_grid(faces, columns=args.columns), {**meta, "seeds": f"{seeds[0]}-{seeds[-1]}"})
         print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
@@ -16,54 +14,9 @@ from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
 from studio.widgets.layout import row
 from studio.workers import Renderer
+from trainers.explore import export_faces
 from trainers.images import make_grid, save_png
 from trainers.inference import GeneratorModel
-
-
-def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[str, str]:
-    """PNG text that is enough to make the same face again."""
-    info = model.info
-    return {"seed": str(seed), "truncation": f"{truncation:g}", "model": info.path, "family": info.family,
-            "step": str(info.step), "software": "GAN Studio"}
-
-
-def face_filename(model: GeneratorModel, seed: int, truncation: float = 1.0) -> str:
-    stem = os.path.splitext(model.info.name)[0]
-    psi = "" if truncation == 1 else f"-psi{truncation:.2f}"
-    return f"{model.info.family}-{stem}-seed{seed:06d}{psi}.png"
-
-
-def _holds(path: str, text: dict[str, str]) -> bool:
-    """Whether the PNG at `path` is the face that `text` describes (same model, step, seed and truncation)."""
-    try:
-        with Image.open(path) as png:
-            return all(png.text.get(key) == value for key, value in text.items())
-    except (OSError, ValueError, AttributeError):  # not a PNG of ours
-        return False
-
-
-def free_path(folder: str, name: str, text: dict[str, str]) -> str:
-    """`folder/name`, or `folder/stem (2).png` … when that name holds another face: an export never
-    overwrites a face from another model or checkpoint (exporting the same face again rewrites it)."""
-    stem, suffix = os.path.splitext(name)
-    path, n = os.path.join(folder, name), 2
-    while os.path.lexists(path) and not _holds(path, text):
-        path, n = os.path.join(folder, f"{stem} ({n}){suffix}"), n + 1
-    return path
-
-
-def export_faces(model: GeneratorModel, faces: np.ndarray, seeds: list[int], truncation: float, folder: str,
-                 progress=None) -> list[str]:
-    """Write one PNG per face, seed and model in the name and in the PNG text; returns the paths."""
-    paths = []
-    for i, (face, seed) in enumerate(zip(faces, seeds)):
-        if progress is not None and not progress(i, len(seeds)):
-            break
-        text = face_metadata(model, seed, truncation)
-        path = free_path(folder, face_filename(model, seed, truncation), text)
-        save_png(path, face.transpose(1, 2, 0), text)
-        paths.append(path)
-    return paths
 
 
 RENDER_CHUNK = 32  # faces rendered at a time: progress shows and a newer request cuts in between parts

@@ -37,19 +37,35 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "3", "--seed", "10", "--out", str(tmp_path / "out") + "/",
                  "--device", "cpu"]) == 0
     files = sorted(os.listdir(tmp_path / "out"))
-    assert files == ["wgan-gp-seed000010.png", "wgan-gp-seed000011.png", "wgan-gp-seed000012.png"]
+    name = "wgan-gp-step-000000003-seed{:06d}.png"
+    assert files == [name.format(10), name.format(11), name.format(12)]
     face11 = np.asarray(Image.open(tmp_path / "out" / files[1]))
     assert Image.open(tmp_path / "out" / files[1]).text["seed"] == "11"
     # The same seed gives the same face alone or inside a larger batch.
     assert main(["sample", str(run), "--n", "1", "--seed", "11", "--out", str(tmp_path / "one") + "/",
                  "--device", "cpu"]) == 0
-    assert np.array_equal(face11, np.asarray(Image.open(tmp_path / "one" / "wgan-gp-seed000011.png")))
+    assert np.array_equal(face11, np.asarray(Image.open(tmp_path / "one" / name.format(11))))
 
     assert main(["train", "--out", str(run), "--resume", "--steps", "2", "--quiet"]) == 0  # two more
     err = capsys.readouterr().err
     assert "resuming at step 3" in err and "finished at step 5" in err
     config = (run / "config.json").read_text()
     assert '"n_critic": 2' in config and '"gp_weight": 10.0' in config and '"steps": 5' in config
+
+
+def test_sampling_two_models_into_one_folder_keeps_both(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    runs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    for seed, run in enumerate(runs):
+        assert main(["train", str(data), "--out", run, "--steps", "1", "--seed", str(seed), *TINY]) == 0
+    out = str(tmp_path / "exported") + "/"
+    for run in runs + runs:  # each model twice: the second time rewrites its own faces
+        assert main(["sample", run, "--n", "2", "--seed", "5", "--out", out, "--device", "cpu"]) == 0
+    files = sorted(os.listdir(out))
+    assert files == ["dcgan-step-000000001-seed000005 (2).png", "dcgan-step-000000001-seed000005.png",
+                     "dcgan-step-000000001-seed000006 (2).png", "dcgan-step-000000001-seed000006.png"]
+    sources = {Image.open(os.path.join(out, f)).text["model"] for f in files}
+    assert sources == {os.path.join(run, "checkpoints", "step-000000001.pt") for run in runs}
 
 
 def test_unusable_data_and_bad_usage_exit_with_2(tmp_path, capsys):
