@@ -1,12 +1,12 @@
-"""Interpolate panel: walk between two or more faces (lerp or slerp in z, lerp in w), scrub live, export
-GIF, MP4 or numbered PNGs."""
+"""Interpolate panel: walk between two or more faces (lerp or slerp in z, lerp in w), scrub live, play the
+walk at its export timing, export GIF, MP4 or numbered PNGs."""
 
 from __future__ import annotations
 
 import threading
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QProgressBar, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
@@ -19,6 +19,7 @@ from trainers.animation import write_animation
 from trainers.explore import METHODS, parse_seeds, render_latents, walk_latents
 
 STRIP = 10  # frames shown in the strip
+WALK_CHUNK = 16  # frames rendered at a time for playback: progress shows and a newer path cuts in
 
 
 class InterpolatePanel(QWidget):
@@ -30,6 +31,8 @@ class InterpolatePanel(QWidget):
         self.state, self.renderer = state, renderer
         self.space, self.latents = "z", np.zeros((0, 1), np.float32)
         self._export_thread: threading.Thread | None = None
+        self._path_id = 0  # which walk self.latents is; rendered frames carry it
+        self._frames: np.ndarray | None = None  # every frame of the current walk, once rendered for playback
         self._cancel_export = threading.Event()
 
         self.seeds = QLineEdit("1, 2")
@@ -41,6 +44,11 @@ class InterpolatePanel(QWidget):
         self.scale = QSpinBox(); self.scale.setRange(1, 8); self.scale.setValue(4)
         self.scale.setToolTip("Exported frames are enlarged by this factor")
         self.scrub = QSlider(Qt.Orientation.Horizontal)
+        self.play_button = QPushButton("Play")
+        self.play_button.setCheckable(True)
+        set_icon(self.play_button, "start")
+        self.play_button.setToolTip("Play the walk over and over, at its frames and seconds (as exported)")
+        self.timer = QTimer(self)
         self.frame_label = QLabel("")
         self.view = ImageView("Open a model to interpolate")
         self.strip = FaceGrid(64)
@@ -52,6 +60,7 @@ class InterpolatePanel(QWidget):
         self.message = QLabel("")
 
         scrub_row = QHBoxLayout()
+        scrub_row.addWidget(self.play_button)
         scrub_row.addWidget(self.scrub, 1)
         scrub_row.addWidget(self.frame_label)
         layout = QVBoxLayout(self)
@@ -66,6 +75,10 @@ class InterpolatePanel(QWidget):
         self.loop.toggled.connect(self.update_path)
         self.frames.valueChanged.connect(self.update_path)
         self.scrub.valueChanged.connect(self.render_frame)
+        self.play_button.toggled.connect(self._on_play)
+        self.seconds.valueChanged.connect(self._set_interval)
+        self.timer.timeout.connect(self._next_frame)
+        renderer.progress.connect(self._on_walk_progress)
         self.export_button.clicked.connect(lambda: self.export())
         self.cancel_button.clicked.connect(self._cancel_export.set)
         self.export_progress.connect(self._on_export_progress)
@@ -81,6 +94,7 @@ class InterpolatePanel(QWidget):
     def update_path(self) -> None:
         model = self.state.model
         if model is None:
+            self.play_button.setChecked(False)
             return
         w_item = self.method.model().item(2)
         w_item.setEnabled(model.info.style_based)
@@ -97,7 +111,11 @@ class InterpolatePanel(QWidget):
             self.message.setText(str(exc))
             return
         self.message.setText("")
+        self._path_id += 1
+        self._frames = None
         self.scrub.setRange(0, len(self.latents) - 1)
+        if self.play_button.isChecked():
+            self._render_walk()
         self.render_frame(self.scrub.value())
         picks = np.linspace(0, len(self.latents) - 1, min(STRIP, len(self.latents))).round().astype(int)
         space, latents = self.space, self.latents[picks]
@@ -109,12 +127,69 @@ class InterpolatePanel(QWidget):
             return
         index = min(index, len(self.latents) - 1)
         self.frame_label.setText(f"frame {index + 1} / {len(self.latents)}")
+        if self._frames is not None:  # playing: every frame is at hand
+            self.view.set_image(self._frames[index])
+            return
         space, latent = self.space, self.latents[index : index + 1]
         self.renderer.submit("interp-frame", lambda: render_latents(model, space, latent)[0])
 
+    # -- playback ----------------------------------------------------------------------------------------------
+    def _on_play(self, on: bool) -> None:
+        set_icon(self.play_button, "pause" if on else "start")
+        self.play_button.setText("Pause" if on else "Play")
+        if not on:
+            self.timer.stop()
+        elif self._frames is not None:
+            self._start_timer()
+        else:
+            self._render_walk()
+
+    def _render_walk(self) -> None:
+        """Render every frame of the walk in the background, in parts, then play from memory."""
+        model = self.state.model
+        if model is None or not len(self.latents):
+            return
+        path_id, space, latents, renderer = self._path_id, self.space, self.latents, self.renderer
+        self.timer.stop()
+
+        def job():
+            parts = []
+            for i in range(0, len(latents), WALK_CHUNK):
+                if i and renderer.superseded("interp-walk"):
+                    return None
+                parts.append(render_latents(model, space, latents[i : i + WALK_CHUNK]))
+                renderer.progress.emit("interp-walk", min(i + WALK_CHUNK, len(latents)), len(latents))
+            return path_id, np.concatenate(parts).transpose(0, 2, 3, 1)
+
+        renderer.submit("interp-walk", job)
+
+    def _on_walk_progress(self, key: str, done: int, total: int) -> None:
+        if key == "interp-walk" and self.play_button.isChecked() and done < total:
+            self.message.setText(f"Rendering the walk: {done:,} of {total:,} frames …")
+
+    def _set_interval(self) -> None:
+        frames = max(len(self.latents), 1)
+        self.timer.setInterval(max(10, round(1000 * self.seconds.value() / frames)))
+
+    def _start_timer(self) -> None:
+        self._set_interval()
+        self.timer.start()
+
+    def _next_frame(self) -> None:
+        if len(self.latents):
+            self.scrub.setValue((self.scrub.value() + 1) % len(self.latents))
+
     def _on_rendered(self, key: str, result) -> None:
         if key == "interp-frame":
-            self.view.set_image(result)
+            if self._frames is None:  # a frame asked for before playback began is stale by now
+                self.view.set_image(result)
+        elif key == "interp-walk":
+            if result is None or result[0] != self._path_id:
+                return
+            self._frames = result[1]
+            self.message.setText("")
+            if self.play_button.isChecked():
+                self._start_timer()
         elif key == "interp-strip":
             picks, faces = result
             self.strip.set_faces(faces, [f"{i + 1}" for i in picks])
@@ -169,6 +244,7 @@ class InterpolatePanel(QWidget):
         self.message.setText(message)
 
     def shutdown(self) -> None:
+        self.timer.stop()
         self._cancel_export.set()
         if self._export_thread is not None:
             self._export_thread.join(60)

@@ -73,6 +73,38 @@ def test_scrubbing_renders_off_the_gui_thread(qtbot, window, tiny_models):
     assert np.array_equal(panel.view.image, expected)  # the view ends on the last position asked for
 
 
+def test_play_runs_the_walk_at_its_timing_pause_holds_a_frame_and_a_new_path_plays_at_once(qtbot, window,
+                                                                                            tiny_models):
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.interpolate_panel
+    panel.frames.setValue(8)
+    panel.seconds.setValue(0.4)
+    panel.set_seeds([3, 4])
+    shown = []
+    panel.scrub.valueChanged.connect(shown.append)
+    panel.play_button.click()
+    assert panel.play_button.text() == "Pause"
+    qtbot.waitUntil(lambda: len(set(shown)) == 8, timeout=20000)  # every frame, then round again
+    assert panel.timer.interval() == 50  # 8 frames in 0.4 s, as exported
+
+    panel.play_button.click()
+    assert panel.play_button.text() == "Play"
+    held = panel.scrub.value()
+    qtbot.wait(200)
+    assert panel.scrub.value() == held
+    expected = model.generate(z=panel.latents[held : held + 1])[0].transpose(1, 2, 0)
+    assert np.abs(panel.view.image.astype(int) - expected).max() <= 1  # the frame at the slider
+
+    panel.play_button.click()
+    panel.set_seeds([5, 6, 7])  # a new walk while playing: rendered and played without another click
+    shown.clear()
+    qtbot.waitUntil(lambda: len(set(shown)) == 8, timeout=20000)
+    first_of_new = model.generate([5])[0].transpose(1, 2, 0)
+    qtbot.waitUntil(lambda: panel.scrub.value() == 0, timeout=5000)
+    assert np.abs(panel.view.image.astype(int) - first_of_new).max() <= 1
+    panel.play_button.click()
+
+
 def test_style_mixing_grid_shape_and_a_row_mixed_with_itself(qtbot, window, tiny_models):
     model = open_model(qtbot, window, tiny_models["stylegan2"])
     panel = window.style_mix_panel
