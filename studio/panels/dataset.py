@@ -140,6 +140,7 @@ class DatasetPanel(QWidget):
         self.report.setVisible(bool(report.rejected or report.upscaled))
         rng = np.random.default_rng(0)
         pick = np.sort(rng.choice(len(images), size=min(SAMPLE, len(images)), replace=False))
-        self.grid.set_faces(images.images[pick], [os.path.basename(images.paths[i])[:14] for i in pick])
+        self.grid.set_faces(images.images[pick], [os.path.basename(images.paths[i]) for i in pick],
+                            [images.paths[i] for i in pick])
         self.state.set_dataset(images, os.path.basename(report.folder.rstrip("/")) or report.folder)
         self.folder_loaded.emit(report.folder)

@@ -33,8 +33,9 @@ class FaceGrid(QListWidget):
         self.setIconSize(QSize(size, size))
         self.setGridSize(QSize(size + 12, size + 24))
 
-    def set_faces(self, faces: np.ndarray, captions: list[str] | None = None) -> None:
-        """faces: uint8 [N, 3, H, W]."""
+    def set_faces(self, faces: np.ndarray, captions: list[str] | None = None,
+                  tooltips: list[str] | None = None) -> None:
+        """faces: uint8 [N, 3, H, W]; captions under them (short), tooltips on hover (e.g. a whole path)."""
         self.faces = faces
         selected = {i.row() for i in self.selectedIndexes()}
         self.clear()
@@ -43,6 +44,8 @@ class FaceGrid(QListWidget):
                                             Qt.TransformationMode.SmoothTransformation)
             item = QListWidgetItem(QIcon(pixmap), captions[i] if captions else "")
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter)
+            if tooltips:
+                item.setToolTip(tooltips[i])
             self.addItem(item)
             if i in selected:
                 item.setSelected(True)

@@ -47,6 +47,8 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
     assert len(window.state.dataset) == 12
     assert window.dataset_panel.grid.count() == 12
+    names = {window.dataset_panel.grid.item(i).toolTip() for i in range(12)}
+    assert names == {p.name for p in folder.iterdir() if p.name != "broken.png"}  # each thumbnail names its file
     assert window.dataset_panel.report.topLevelItemCount() == 1
     assert "broken.png" in window.dataset_panel.report.topLevelItem(0).text(0)
     assert "1 file skipped" in window.dataset_panel.summary.text()
