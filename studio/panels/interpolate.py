@@ -52,6 +52,8 @@ class InterpolatePanel(QWidget):
         self.frame_label = QLabel("")
         self.view = ImageView("Open a model to interpolate")
         self.strip = FaceGrid(64)
+        self.strip.setToolTip("Frames along the walk: click one to go there")
+        self._strip_frames: list[int] = []
         self.export_button = QPushButton("Export…")
         set_icon(self.export_button, "export")
         self.export_button.setToolTip("GIF (.gif), MP4 (.mp4), or a folder of numbered PNGs")
@@ -76,6 +78,7 @@ class InterpolatePanel(QWidget):
         self.frames.valueChanged.connect(self.update_path)
         self.scrub.valueChanged.connect(self.render_frame)
         self.play_button.toggled.connect(self._on_play)
+        self.strip.itemClicked.connect(lambda item: self._go_to_strip_frame(self.strip.row(item)))
         self.seconds.valueChanged.connect(self._set_interval)
         self.timer.timeout.connect(self._next_frame)
         renderer.progress.connect(self._on_walk_progress)
@@ -192,7 +195,13 @@ class InterpolatePanel(QWidget):
                 self._start_timer()
         elif key == "interp-strip":
             picks, faces = result
+            self._strip_frames = [int(i) for i in picks]
             self.strip.set_faces(faces, [f"{i + 1}" for i in picks])
+
+    def _go_to_strip_frame(self, row: int) -> None:
+        if 0 <= row < len(self._strip_frames):
+            self.play_button.setChecked(False)
+            self.scrub.setValue(self._strip_frames[row])
 
     # -- export ------------------------------------------------------------------------------------------------
     def export(self, path: str | None = None) -> None:

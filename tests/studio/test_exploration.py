@@ -95,6 +95,9 @@ def test_play_runs_the_walk_at_its_timing_pause_holds_a_frame_and_a_new_path_pla
     expected = model.generate(z=panel.latents[held : held + 1])[0].transpose(1, 2, 0)
     assert np.abs(panel.view.image.astype(int) - expected).max() <= 1  # the frame at the slider
 
+    panel.strip.itemClicked.emit(panel.strip.item(panel.strip.count() - 1))  # a click on the strip's last frame
+    assert panel.scrub.value() == 7 and panel.frame_label.text() == "frame 8 / 8"
+
     panel.play_button.click()
     panel.set_seeds([5, 6, 7])  # a new walk while playing: rendered and played without another click
     shown.clear()
