@@ -3,6 +3,8 @@ in a grid like the StyleGAN paper's figure; it updates live and exports as PNG."
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
@@ -37,6 +39,9 @@ class StyleMixPanel(QWidget):
         self.last.setToolTip("Last ws layer taken from the rows (custom range)")
         self.truncation = QSlider(Qt.Orientation.Horizontal); self.truncation.setRange(0, 150); self.truncation.setValue(100)
         self.truncation_label = QLabel("ψ 1.00")
+        self.random_button = QPushButton("Random seeds")
+        set_icon(self.random_button, "dice")
+        self.random_button.setToolTip("New random seeds for the rows and the columns, as many of each as now")
         self.save_button = QPushButton("Save grid…")
         set_icon(self.save_button, "grid")
         self.unavailable = QLabel("")
@@ -47,7 +52,8 @@ class StyleMixPanel(QWidget):
         layout.addWidget(self.unavailable)
         layout.addLayout(row(QLabel("Rows (sources)"), self.rows, QLabel("Columns (destinations)"), self.columns,
                              self.preset, QLabel("Layers"), self.first, QLabel("to"), self.last, QLabel("Truncation"),
-                             self.truncation, self.truncation_label, self.save_button, stretch=False))
+                             self.truncation, self.truncation_label, self.random_button, self.save_button,
+                             stretch=False))
         layout.addWidget(self.view, 1)
 
         for edit in (self.rows, self.columns):
@@ -57,6 +63,7 @@ class StyleMixPanel(QWidget):
         self.last.valueChanged.connect(self._on_custom)
         self.truncation.valueChanged.connect(self._on_truncation)
         self.save_button.clicked.connect(lambda: self.save())
+        self.random_button.clicked.connect(self.random_seeds)
         renderer.done.connect(self._on_rendered)
         renderer.failed.connect(lambda key, msg: key == "style-mix" and self.unavailable.setText(f"Error: {msg}"))
         state.model_changed.connect(self._on_model)
@@ -64,7 +71,8 @@ class StyleMixPanel(QWidget):
 
     def _set_available(self, model: GeneratorModel | None) -> None:
         ok = model is not None and model.info.style_based
-        for w in (self.rows, self.columns, self.preset, self.first, self.last, self.truncation, self.save_button):
+        for w in (self.rows, self.columns, self.preset, self.first, self.last, self.truncation, self.random_button,
+                  self.save_button):
             w.setEnabled(ok)
         if model is None:
             self.unavailable.setText("Open a StyleGAN2 model to mix styles.")
@@ -103,6 +111,15 @@ class StyleMixPanel(QWidget):
 
     def _on_truncation(self, value: int) -> None:
         self.truncation_label.setText(f"ψ {value / 100:.2f}")
+        self.update_grid()
+
+    def random_seeds(self) -> None:
+        for edit, default in ((self.rows, 3), (self.columns, 5)):
+            try:
+                count = len(parse_seeds(edit.text())) or default
+            except ValueError:
+                count = default
+            edit.setText(", ".join(str(random.randrange(0, 100_000)) for _ in range(count)))
         self.update_grid()
 
     def layers(self) -> list[int]:

@@ -122,6 +122,16 @@ def test_style_mixing_grid_shape_and_a_row_mixed_with_itself(qtbot, window, tiny
     assert np.array_equal(panel.mixed[0, 0], face3)  # row 3 over column 3 is face 3
     assert not np.array_equal(panel.mixed[1, 0], face3)  # row 4's middle styles change column 3's face
 
+    before = panel.figure
+    panel.random_button.click()  # new seeds, as many rows and columns as before, rendered at once
+    rows, cols = panel.rows.text().split(", "), panel.columns.text().split(", ")
+    assert len(rows) == 2 and len(cols) == 3 and (rows, cols) != (["3", "4"], ["3", "7", "8"])
+    qtbot.waitUntil(lambda: panel.figure is not before, timeout=20000)
+    assert panel.figure.shape == before.shape
+    assert panel.layers() == model.info.layers["middle"]  # the layers chosen stay
+    new_row = model.generate([int(rows[0])])[0]
+    assert np.array_equal(panel.figure[32:64, :32], new_row.transpose(1, 2, 0))  # the first row's source face
+
 
 def test_style_mixing_says_why_it_is_unavailable_for_a_dcgan(qtbot, window, tiny_models):
     open_model(qtbot, window, tiny_models["dcgan"])
