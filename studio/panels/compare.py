@@ -131,6 +131,7 @@ class ComparePanel(QWidget):
             if path in present:
                 continue
             item = QListWidgetItem(f"{model.info.name} ({model.info.family}, step {model.info.step:,})")
+            item.setToolTip(model.info.path)
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if len(self.checked_paths()) < 2 else Qt.CheckState.Unchecked)

@@ -143,6 +143,8 @@ def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_m
     panel = window.compare_panel
     panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"]), str(tiny_models["dcgan-run"])])
     qtbot.waitUntil(lambda: panel.models.count() == 3, timeout=30000)
+    tips = {panel.models.item(i).toolTip() for i in range(3)}  # the whole path of each, which the list cuts
+    assert str(tiny_models["dcgan"]) in tips and any(tip.startswith(str(tiny_models["dcgan-run"])) for tip in tips)
     panel.count.setValue(4)
     panel.set_checked(list(window.state.models))
     qtbot.waitUntil(lambda: len(panel.shown) == 3 and panel.table.rowCount() == 3, timeout=30000)
