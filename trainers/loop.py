@@ -154,7 +154,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         batches.load_state_dict(state["data"])
         torch.set_rng_state(state["rng"]["torch"])
         if device.type == "cuda" and state["rng"].get("cuda"):
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            # one state per GPU of the machine that saved it: this machine may have fewer
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"][: torch.cuda.device_count()])
         step, images_seen = int(state["step"]), int(state["images_seen"])
         elapsed_before = float(state.get("elapsed_s", 0.0))
         lr_scale = float(state.get("lr_scale", 1.0))
