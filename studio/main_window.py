@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
         self.train_panel.open_checkpoint.connect(self.open_model_file)
         self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
+        self.generate_panel.mix_seeds.connect(self._mix_seeds)
         self.train_panel.restore_form(self.settings)
         self.compare_panel.inception_path = str(self.settings.value("inception_weights", "") or "")
         self.compare_panel.inception_changed.connect(lambda p: self.settings.setValue("inception_weights", p))
@@ -159,6 +160,10 @@ class MainWindow(QMainWindow):
     def _interpolate_seeds(self, seeds: list[int]) -> None:
         self.interpolate_panel.set_seeds(seeds)
         self.tabs.setCurrentWidget(self.interpolate_panel)
+
+    def _mix_seeds(self, seeds: list[int]) -> None:
+        self.style_mix_panel.set_seeds(seeds, seeds)
+        self.tabs.setCurrentWidget(self.style_mix_panel)
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()

@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
@@ -24,6 +25,7 @@ RENDER_CHUNK = 32  # faces rendered at a time: progress shows and a newer reques
 
 class GeneratePanel(QWidget):
     interpolate_seeds = Signal(list)  # seeds the user wants to walk between
+    mix_seeds = Signal(list)  # StyleGAN2 seeds whose styles the user wants to mix with one another
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
         super().__init__(parent)
@@ -46,8 +48,11 @@ class GeneratePanel(QWidget):
         self.save_grid = QPushButton("Save grid…")
         self.send_button = QPushButton("Interpolate selected")
         self.send_button.setToolTip("Walk between the selected faces in the Interpolate panel")
+        self.mix_button = QPushButton("Style-mix selected")
+        self.mix_button.setToolTip("StyleGAN2: each selected face's styles over each other's, in the Style mixing panel")
         for button, name in ((self.random_button, "dice"), (self.export_selected, "export"), (self.export_all, "export"),
-                             (self.save_grid, "grid"), (self.send_button, "interpolate")):
+                             (self.save_grid, "grid"), (self.send_button, "interpolate"),
+                             (self.mix_button, "style-mix")):
             set_icon(button, name)
         self.size_slider = QSlider(Qt.Orientation.Horizontal); self.size_slider.setRange(48, 256); self.size_slider.setValue(96)
         self.grid = FaceGrid(96)
@@ -59,7 +64,9 @@ class GeneratePanel(QWidget):
                              QLabel("Truncation"), self.truncation, self.truncation_label, QLabel("Size"),
                              self.size_slider))
         layout.addWidget(self.grid, 1)
-        layout.addLayout(row(self.export_selected, self.export_all, self.save_grid, self.send_button, self.status))
+        layout.addLayout(row(self.export_selected, self.export_all, self.save_grid, self.send_button, self.mix_button,
+                             self.status))
+        self._add_face_menu()
 
         self.first_seed.valueChanged.connect(self.render)
         self.count.valueChanged.connect(self.render)
@@ -71,6 +78,7 @@ class GeneratePanel(QWidget):
         self.export_all.clicked.connect(lambda: self.export(selected_only=False))
         self.save_grid.clicked.connect(self.save_grid_png)
         self.send_button.clicked.connect(self._send_selection)
+        self.mix_button.clicked.connect(self._mix_selection)
         self.renderer.done.connect(self._on_rendered)
         self.renderer.progress.connect(self._on_progress)
         self.renderer.failed.connect(lambda key, msg: key == "generate" and self.status.setText(f"Error: {msg}"))
@@ -82,7 +90,40 @@ class GeneratePanel(QWidget):
                   self.send_button):
             w.setEnabled(on)
         model = self.state.model
-        self.truncation.setEnabled(on and model is not None and model.info.style_based)
+        style_based = on and model is not None and model.info.style_based
+        self.truncation.setEnabled(style_based)
+        self.mix_button.setEnabled(style_based)
+        self.mix_action.setEnabled(style_based)
+
+    def _add_face_menu(self) -> None:
+        """Right-click on the faces: the same actions as the buttons, and copying the selected seeds."""
+        def action(text: str, slot, shortcut: str | None = None) -> QAction:
+            act = QAction(text, self.grid)
+            act.triggered.connect(slot)
+            if shortcut:
+                act.setShortcut(shortcut)
+                act.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+            self.grid.addAction(act)
+            return act
+
+        action("Enlarge", lambda: self.grid.selected_rows() and self._enlarge(self.grid.selected_rows()[0]))
+        action("Copy seeds", self.copy_seeds, "Ctrl+C")
+        action("Export selected…", lambda: self.export(selected_only=True))
+        action("Interpolate selected", self._send_selection)
+        self.mix_action = action("Style-mix selected", self._mix_selection)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+    def selected_seeds(self) -> list[int]:
+        return [self.seeds[i] for i in self.grid.selected_rows()]
+
+    def copy_seeds(self) -> None:
+        """The selected faces' seeds to the clipboard, as the seed fields elsewhere read them ("3, 14, 27")."""
+        seeds = self.selected_seeds()
+        if not seeds:
+            self.status.setText("Select faces first (click, Ctrl+click, Shift+click)")
+            return
+        QApplication.clipboard().setText(", ".join(map(str, seeds)))
+        self.status.setText(f"Copied {len(seeds)} seed{'s' if len(seeds) != 1 else ''}")
 
     def _on_model(self, model: GeneratorModel) -> None:
         info = model.info
@@ -138,11 +179,18 @@ class GeneratePanel(QWidget):
         self.status.setText(f"{len(self.seeds)} faces")
 
     def _send_selection(self) -> None:
-        seeds = [self.seeds[i] for i in self.grid.selected_rows()]
+        seeds = self.selected_seeds()
         if len(seeds) < 2:
             self.status.setText("Select two or more faces to walk between")
             return
         self.interpolate_seeds.emit(seeds)
+
+    def _mix_selection(self) -> None:
+        seeds = self.selected_seeds()
+        if len(seeds) < 2:
+            self.status.setText("Select two or more faces to mix their styles")
+            return
+        self.mix_seeds.emit(seeds)
 
     def _enlarge(self, index: int) -> None:
         self._dialogs.append(show_enlarged(self, self.grid.faces[index], f"seed {self.seeds[index]}"))

@@ -130,7 +130,7 @@ class InterpolatePanel(QWidget):
             return
         index = min(index, len(self.latents) - 1)
         self.frame_label.setText(f"frame {index + 1} / {len(self.latents)}")
-        if self._frames is not None:  # playing: every frame is at hand
+        if self._frames is not None:  # rendered for playback: every frame is at hand
             self.view.set_image(self._frames[index])
             return
         space, latent = self.space, self.latents[index : index + 1]

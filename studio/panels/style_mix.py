@@ -113,14 +113,19 @@ class StyleMixPanel(QWidget):
         self.truncation_label.setText(f"ψ {value / 100:.2f}")
         self.update_grid()
 
+    def set_seeds(self, rows: list[int], columns: list[int]) -> None:
+        self.rows.setText(", ".join(map(str, rows)))
+        self.columns.setText(", ".join(map(str, columns)))
+        self.update_grid()
+
     def random_seeds(self) -> None:
+        counts = []
         for edit, default in ((self.rows, 3), (self.columns, 5)):
             try:
-                count = len(parse_seeds(edit.text())) or default
+                counts.append(len(parse_seeds(edit.text())) or default)
             except ValueError:
-                count = default
-            edit.setText(", ".join(str(random.randrange(0, 100_000)) for _ in range(count)))
-        self.update_grid()
+                counts.append(default)
+        self.set_seeds(*([random.randrange(0, 100_000) for _ in range(count)] for count in counts))
 
     def layers(self) -> list[int]:
         return list(range(self.first.value(), max(self.first.value(), self.last.value()) + 1))

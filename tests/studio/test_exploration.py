@@ -204,6 +204,25 @@ def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_
     assert window.tabs.currentWidget() is window.interpolate_panel
     assert window.interpolate_panel.seeds.text() == "21, 24"
 
+    window.tabs.setCurrentWidget(panel)
+    menu = {action.text(): action for action in panel.grid.actions()}  # the faces' right-click menu
+    menu["Copy seeds"].trigger()
+    from PySide6.QtWidgets import QApplication
+    assert QApplication.clipboard().text() == "21, 24"
+    menu["Style-mix selected"].trigger()  # each face's styles over the other's
+    mix = window.style_mix_panel
+    assert window.tabs.currentWidget() is mix
+    assert mix.rows.text() == "21, 24" and mix.columns.text() == "21, 24"
+    qtbot.waitUntil(lambda: mix.mixed is not None and mix.mixed.shape[:2] == (2, 2), timeout=20000)
+    assert np.array_equal(mix.mixed[0, 0], panel.grid.faces[1])  # a face mixed with itself is itself
+
+
+def test_style_mixing_from_generate_is_offered_only_for_stylegan2(qtbot, window, tiny_models):
+    open_model(qtbot, window, tiny_models["dcgan"])
+    panel = window.generate_panel
+    assert panel.send_button.isEnabled() and not panel.mix_button.isEnabled()
+    assert not {a.text(): a for a in panel.grid.actions()}["Style-mix selected"].isEnabled()
+
 
 def test_an_image_view_fills_the_space_it_is_given(qtbot):
     from studio.widgets.faces import ImageView
