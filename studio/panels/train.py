@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
@@ -132,7 +133,13 @@ class TrainPanel(QWidget):
         left.addLayout(row(self.start_button, self.pause_button, self.stop_button, self.resume_button, stretch=False))
         left.addWidget(self.status)
         left.addWidget(self.speed)
-        left.addWidget(QLabel("Checkpoints"))
+        self.open_folder_button = QPushButton("Open run folder")
+        set_icon(self.open_folder_button, "folder")
+        self.open_folder_button.setToolTip("Show the run folder (checkpoints, sample grids, log) in the file manager")
+        self.open_folder_button.clicked.connect(self.open_run_folder)
+        checkpoints_row = row(QLabel("Checkpoints"), self.open_folder_button, stretch=False)
+        checkpoints_row.insertStretch(1, 1)
+        left.addLayout(checkpoints_row)
         left.addWidget(self.checkpoints, 1)
         left_widget = QWidget(); left_widget.setLayout(left)
 
@@ -157,6 +164,13 @@ class TrainPanel(QWidget):
         layout.addWidget(split(left_widget, right, sizes=[340, 700]))
         self._set_running(False)
         self._update_speed_options()
+
+    def open_run_folder(self) -> None:
+        folder = self.out.text().strip()
+        if not os.path.isdir(folder):
+            self.status.setText(f"{folder or 'The run folder'} does not exist yet: it is made when a run starts.")
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.abspath(folder)))
 
     # -- settings ------------------------------------------------------------------------------------------
     FORM = ("family", "batch", "steps", "minutes", "lr_g", "lr_d", "n_critic", "z_dim", "preset", "device",

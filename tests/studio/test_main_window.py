@@ -359,6 +359,20 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     assert panel.start_button.isEnabled() and panel.resume_button.isEnabled() and not panel.is_training()
 
 
+def test_open_run_folder_shows_the_folder_or_says_it_does_not_exist_yet(qtbot, window, tmp_path, monkeypatch):
+    import studio.panels.train
+
+    opened = []
+    monkeypatch.setattr(studio.panels.train.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    panel = window.train_panel
+    panel.out.setText(str(tmp_path / "not-yet"))
+    panel.open_folder_button.click()
+    assert opened == [] and "does not exist yet" in panel.status.text()
+    panel.out.setText(str(tmp_path))
+    panel.open_folder_button.click()
+    assert opened == [str(tmp_path)]
+
+
 def test_start_in_a_folder_that_holds_a_run_offers_to_continue_it_or_start_a_new_one(qtbot, window, tmp_path,
                                                                                       monkeypatch):
     from studio.panels.train import next_run_folder
