@@ -62,6 +62,7 @@ SCORE_IMAGES = 512  # faces per model when scoring in the studio (the CLI's eval
 class ComparePanel(QWidget):
     scored = Signal(str, object)  # model path, {"SWD": ...} or an error message
     scoring_done = Signal()
+    score_progress = Signal(int, int, str)  # models scored so far, models to score, the one being scored
     inception_changed = Signal(str)
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
@@ -81,7 +82,8 @@ class ComparePanel(QWidget):
         self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
         self.count = QSpinBox(); self.count.setRange(1, 32); self.count.setValue(6)
         self.save_button = QPushButton("Save sheet…")
-        self.score_button = QPushButton("Score against the dataset (SWD)")
+        self._inception_path = ""
+        self.score_button = QPushButton(self._score_label())
         self.score_button.setToolTip(f"Sliced Wasserstein distance of {SCORE_IMAGES} faces per model against the open "
                                      "dataset (and FID and KID when an Inception weights file is set): lower is "
                                      "closer. Runs in the background.")
@@ -89,7 +91,6 @@ class ComparePanel(QWidget):
         self.inception_button.setToolTip(f"The standard {INCEPTION_FILE} file; without it only SWD is computed")
         for button, name in ((self.add_button, "folder"), (self.add_run_button, "folder"), (self.save_button, "grid")):
             set_icon(button, name)
-        self.inception_path = ""
         self.message = QLabel("")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -119,7 +120,9 @@ class ComparePanel(QWidget):
         self.score_button.clicked.connect(self.score)
         self.inception_button.clicked.connect(self.choose_inception)
         self.scored.connect(self._on_scored)
-        self.scoring_done.connect(lambda: self.score_button.setEnabled(True))
+        self.scoring_done.connect(self._on_scoring_done)
+        self.score_progress.connect(lambda done, total, name: self.message.setText(
+            f"Scoring {name} ({done + 1} of {total}) …"))
         renderer.done.connect(self._on_rendered)
         renderer.failed.connect(lambda key, msg: key.startswith("compare") and self.message.setText(f"Error: {msg}"))
         state.models_changed.connect(self._refresh_list)
@@ -208,15 +211,37 @@ class ComparePanel(QWidget):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
 
+    @property
+    def inception_path(self) -> str:
+        """The Inception weights file for FID and KID ("" for none: SWD alone)."""
+        return self._inception_path
+
+    @inception_path.setter
+    def inception_path(self, path: str) -> None:
+        self._inception_path = path
+        self.score_button.setText(self._score_label())
+
+    def _score_label(self) -> str:
+        return f"Score against the dataset ({'SWD, FID, KID' if self.inception_path else 'SWD'})"
+
+    def scoring(self) -> bool:
+        return self._score_thread is not None and self._score_thread.is_alive()
+
     def score(self) -> None:
-        """SWD of each model in the sheet against the open dataset, in a background thread."""
+        """SWD of each model in the sheet against the open dataset, in a background thread; while it runs, the
+        button cancels it (after the model being scored)."""
+        if self.scoring():
+            self._cancel_scoring.set()
+            self.score_button.setEnabled(False)
+            self.message.setText("Cancelling after the model being scored …")
+            return
         images = self.state.dataset
-        if images is None or not self.shown or (self._score_thread and self._score_thread.is_alive()):
+        if images is None or not self.shown:
             self.message.setText("Open a dataset and show two or more models first." if images is None else "")
             return
         models, real = list(self.shown), images.images
         self._cancel_scoring.clear()
-        self.score_button.setEnabled(False)
+        self.score_button.setText("Cancel scoring")
         self.message.setText("Scoring …")
 
         metrics = ["swd", "fid", "kid"] if self.inception_path else ["swd"]
@@ -227,9 +252,10 @@ class ComparePanel(QWidget):
 
             rng = np.random.default_rng(0)
             pick = np.sort(rng.permutation(len(real))[:SCORE_IMAGES])
-            for model in models:
+            for i, model in enumerate(models):
                 if self._cancel_scoring.is_set():
                     break
+                self.score_progress.emit(i, len(models), model.info.name)
                 if model.info.resolution != real.shape[-1]:
                     self.scored.emit(model.info.path, f"dataset is {real.shape[-1]}px")
                     continue
@@ -243,6 +269,14 @@ class ComparePanel(QWidget):
 
         self._score_thread = threading.Thread(target=work, name="compare-scoring", daemon=True)
         self._score_thread.start()
+
+    def _on_scoring_done(self) -> None:
+        self.score_button.setText(self._score_label())
+        self.score_button.setEnabled(True)
+        if self._cancel_scoring.is_set():
+            self.message.setText("Scoring cancelled; the scores made so far are in the table.")
+        elif self.scores:
+            self.message.setText("Scores against the dataset (SWD x1e3, FID, KID): lower is closer")
 
     def _on_scored(self, path: str, result) -> None:
         self.scores[path] = result

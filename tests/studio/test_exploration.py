@@ -183,13 +183,48 @@ def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, wind
 
     from tests.helpers import random_inception_weights
 
+    assert panel.score_button.text() == "Score against the dataset (SWD)"
     panel.set_inception(str(random_inception_weights(tmp_path / "inception.pth", monkeypatch)))
     assert window.settings.value("inception_weights") == str(tmp_path / "inception.pth")
+    assert panel.score_button.text() == "Score against the dataset (SWD, FID, KID)"
     panel.scores.clear()
     panel.score()
     qtbot.waitUntil(lambda: len(panel.scores) == 2 and not panel._score_thread.is_alive(), timeout=120000)
     assert all(float(panel.table.item(r, c).text()) == float(panel.table.item(r, c).text()) for r in range(2)
                for c in (8, 9))  # FID and KID present and not NaN
+
+
+def test_scoring_shows_which_model_it_is_on_and_can_be_cancelled(qtbot, window, tiny_models, tmp_path,
+                                                                  monkeypatch):
+    import threading
+
+    import trainers.metrics
+    from tests.helpers import faces_folder
+
+    window.dataset_panel.resolution.setValue(32)
+    window.dataset_panel.load(str(faces_folder(tmp_path, n=8, size=32)))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    release = threading.Event()
+
+    def slow_evaluate(real, fake, metrics, inception=None):
+        release.wait(20)  # a long score: FID on a CPU, say
+        return {"SWD": 50.0}
+
+    monkeypatch.setattr(trainers.metrics, "evaluate", slow_evaluate)
+    panel = window.compare_panel
+    panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"]), str(tiny_models["dcgan-run"])])
+    qtbot.waitUntil(lambda: panel.models.count() == 3, timeout=30000)
+    panel.set_checked(list(window.state.models))
+    qtbot.waitUntil(lambda: len(panel.shown) == 3, timeout=30000)
+    panel.score_button.click()
+    qtbot.waitUntil(lambda: "(1 of 3)" in panel.message.text(), timeout=20000)
+    assert panel.score_button.text() == "Cancel scoring" and panel.scoring()
+    panel.score_button.click()  # cancel: the model being scored finishes, the rest are skipped
+    assert "Cancelling" in panel.message.text()
+    release.set()
+    qtbot.waitUntil(lambda: not panel.scoring() and panel.score_button.isEnabled(), timeout=20000)
+    assert len(panel.scores) == 1 and "cancelled" in panel.message.text()
+    assert panel.score_button.text() == "Score against the dataset (SWD)"
 
 
 def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_models):
