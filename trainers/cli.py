@@ -287,11 +287,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
     report = images.report
     if main_process:
         print(report.summary(), file=sys.stderr)
-        Path(out).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            if report.rejected or report.upscaled:
+                report_path = Path(out) / "data_report.txt"
+                report_path.write_text(report.summary() + "\n\n" + report.details() + "\n"
+                                       + "".join(f"upscaled: {p}\n" for p in report.upscaled))
+        except OSError as exc:
+            return _error(f"cannot write the run folder {out}: {exc}")
     if main_process and (report.rejected or report.upscaled):
-        report_path = Path(out) / "data_report.txt"
-        report_path.write_text(report.summary() + "\n\n" + report.details() + "\n"
-                               + "".join(f"upscaled: {p}\n" for p in report.upscaled))
         for reason, paths in sorted(report.rejected.items()):
             for p in paths[:20]:
                 print(f"  skipped ({reason}): {p}", file=sys.stderr)
@@ -401,13 +405,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     info = model.info
     meta = {"model": info.family, "source": info.name, "step": str(info.step), "truncation": f"{args.truncation:g}"}
     out = args.out
-    if out.endswith(("/", os.sep)) or os.path.isdir(out):
-        # named like the studio's exports; a face never overwrites another model's face of the same name
-        paths = export_faces(model, faces, seeds, args.truncation, out)
-        print(f"wrote {len(paths)} faces to {out}, e.g. {os.path.basename(paths[0])} ({info.provider})")
-    else:
-        save_png(out, make_grid(faces, columns=args.columns), {**meta, "seeds": f"{seeds[0]}-{seeds[-1]}"})
-        print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")
+    try:
+        if out.endswith(("/", os.sep)) or os.path.isdir(out):
+            # named like the studio's exports; a face never overwrites another model's face of the same name
+            paths = export_faces(model, faces, seeds, args.truncation, out)
+            print(f"wrote {len(paths)} faces to {out}, e.g. {os.path.basename(paths[0])} ({info.provider})")
+        else:
+            save_png(out, make_grid(faces, columns=args.columns), {**meta, "seeds": f"{seeds[0]}-{seeds[-1]}"})
+            print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")
+    except OSError as exc:
+        return _error(f"cannot write {out}: {exc}")
     return EXIT_OK
 
 
@@ -494,6 +501,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc}")
     meta = result.metadata
     print(f"wrote {result.path}: {meta['family']} at {meta['resolution']}px, step {meta['step']}, "
           f"{int(meta['images_seen']):,} images seen")
@@ -510,6 +519,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from trainers.metrics import MetricError, evaluate
 
     metrics = [m.strip().lower() for m in args.metric.split(",") if m.strip()]
+    if args.json and not Path(args.json).absolute().parent.is_dir():  # say so now, not after minutes of scoring
+        return _error(f"cannot write {args.json}: its folder does not exist")
     tqdm = _tqdm(False)
     reals: dict[int, np.ndarray] = {}
 
@@ -557,8 +568,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{Path(r['model']).name:<{width}}{r['n']:>7,}" + "".join(f"{r[k]:>10.3f}" for k in names))
     if args.json:
-        Path(args.json).write_text(json.dumps({"real": args.real, "real_last": args.real_last, "seed": args.seed,
-                                               "results": rows}, indent=2))
+        try:
+            Path(args.json).write_text(json.dumps({"real": args.real, "real_last": args.real_last, "seed": args.seed,
+                                                   "results": rows}, indent=2))
+        except OSError as exc:
+            return _error(f"cannot write {args.json}: {exc} (the table above has the figures)")
     return EXIT_OK
 
 

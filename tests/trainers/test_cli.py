@@ -68,6 +68,24 @@ def test_sampling_two_models_into_one_folder_keeps_both(tmp_path, capsys):
     assert sources == {os.path.join(run, "checkpoints", "step-000000001.pt") for run in runs}
 
 
+def test_an_output_that_cannot_be_written_is_a_message_not_a_traceback(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    run = str(tmp_path / "run")
+    assert main(["train", str(data), "--out", run, "--steps", "1", *TINY]) == 0
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for command in (["sample", run, "--n", "2", "--out", str(blocker / "faces") + "/"],
+                    ["sample", run, "--n", "2", "--out", str(blocker / "grid.png")],
+                    ["export", run, "--out", str(blocker / "model.onnx")],
+                    ["eval", run, "--real", str(data), "--n", "8", "--json", str(blocker / "scores.json")]):
+        assert main(command + (["--device", "cpu"] if command[0] == "sample" else [])) == 2
+        err = capsys.readouterr().err
+        assert f"cannot write {blocker}" in err and "Traceback" not in err
+    assert main(["train", str(data), "--out", str(blocker / "run"), *TINY]) == 2
+    assert f"cannot write the run folder {blocker}" in capsys.readouterr().err
+
+
 def test_unusable_data_and_bad_usage_exit_with_2(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
