@@ -65,9 +65,14 @@ class StyleMixPanel(QWidget):
         self.save_button.clicked.connect(lambda: self.save())
         self.random_button.clicked.connect(self.random_seeds)
         renderer.done.connect(self._on_rendered)
-        renderer.failed.connect(lambda key, msg: key == "style-mix" and self.unavailable.setText(f"Error: {msg}"))
+        renderer.failed.connect(lambda key, msg: key == "style-mix" and self._say(f"Error: {msg}"))
         state.model_changed.connect(self._on_model)
         self._set_available(None)
+
+    def _say(self, text: str) -> None:
+        """A message above the controls (why mixing is unavailable, a bad seed list); no empty line without one."""
+        self.unavailable.setText(text)
+        self.unavailable.setVisible(bool(text))
 
     def _set_available(self, model: GeneratorModel | None) -> None:
         ok = model is not None and model.info.style_based
@@ -75,12 +80,12 @@ class StyleMixPanel(QWidget):
                   self.save_button):
             w.setEnabled(ok)
         if model is None:
-            self.unavailable.setText("Open a StyleGAN2 model to mix styles.")
+            self._say("Open a StyleGAN2 model to mix styles.")
         elif not ok:
-            self.unavailable.setText(f"Style mixing needs a StyleGAN2 model: {model.info.name} is a "
+            self._say(f"Style mixing needs a StyleGAN2 model: {model.info.name} is a "
                                      f"{model.info.family}, whose single latent has no per-layer styles to swap.")
         else:
-            self.unavailable.setText("")
+            self._say("")
 
     def _on_model(self, model: GeneratorModel) -> None:
         self._set_available(model)
@@ -137,12 +142,12 @@ class StyleMixPanel(QWidget):
         try:
             rows, cols = parse_seeds(self.rows.text()), parse_seeds(self.columns.text())
         except ValueError as exc:
-            self.unavailable.setText(str(exc))
+            self._say(str(exc))
             return
         if not rows or not cols:
-            self.unavailable.setText("Give at least one row seed and one column seed.")
+            self._say("Give at least one row seed and one column seed.")
             return
-        self.unavailable.setText("")
+        self._say("")
         layers, psi = self.layers(), self.truncation.value() / 100
         self.renderer.submit("style-mix", lambda: mix_grid(model, rows, cols, layers, psi))
 

@@ -137,6 +137,10 @@ def test_style_mixing_says_why_it_is_unavailable_for_a_dcgan(qtbot, window, tiny
     open_model(qtbot, window, tiny_models["dcgan"])
     assert "needs a StyleGAN2 model" in window.style_mix_panel.unavailable.text()
     assert not window.style_mix_panel.rows.isEnabled()
+    window.tabs.setCurrentWidget(window.style_mix_panel)
+    assert window.style_mix_panel.unavailable.isVisible()
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    assert not window.style_mix_panel.unavailable.isVisible()  # no empty line above the controls
 
 
 def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_models, tmp_path):
