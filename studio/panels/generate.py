@@ -179,18 +179,17 @@ class GeneratePanel(QWidget):
         self.status.setText(f"{len(self.seeds)} faces")
 
     def _send_selection(self) -> None:
-        seeds = self.selected_seeds()
-        if len(seeds) < 2:
-            self.status.setText("Select two or more faces to walk between")
-            return
-        self.interpolate_seeds.emit(seeds)
+        self._send_seeds(self.interpolate_seeds, "walk between")
 
     def _mix_selection(self) -> None:
+        self._send_seeds(self.mix_seeds, "mix their styles")
+
+    def _send_seeds(self, signal, purpose: str) -> None:
         seeds = self.selected_seeds()
         if len(seeds) < 2:
-            self.status.setText("Select two or more faces to mix their styles")
+            self.status.setText(f"Select two or more faces to {purpose}")
             return
-        self.mix_seeds.emit(seeds)
+        signal.emit(seeds)
 
     def _enlarge(self, index: int) -> None:
         self._dialogs.append(show_enlarged(self, self.grid.faces[index], f"seed {self.seeds[index]}"))

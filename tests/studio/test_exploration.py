@@ -237,8 +237,11 @@ def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_
     panel.first_seed.setValue(20)
     panel.count.setValue(6)
     qtbot.waitUntil(lambda: panel.seeds == list(range(20, 26)), timeout=20000)
-    for row in (1, 4):
-        panel.grid.item(row).setSelected(True)
+    panel.grid.item(1).setSelected(True)
+    panel.mix_button.click()  # one face is not enough
+    assert panel.status.text() == "Select two or more faces to mix their styles"
+    assert window.tabs.currentWidget() is not window.style_mix_panel
+    panel.grid.item(4).setSelected(True)
     panel.send_button.click()
     assert window.tabs.currentWidget() is window.interpolate_panel
     assert window.interpolate_panel.seeds.text() == "21, 24"
