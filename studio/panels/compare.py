@@ -229,11 +229,11 @@ class ComparePanel(QWidget):
 
     def score(self) -> None:
         """SWD of each model in the sheet against the open dataset, in a background thread; while it runs, the
-        button cancels it (after the model being scored)."""
+        button cancels it (within a batch of FID's features, else after the model's SWD)."""
         if self.scoring():
             self._cancel_scoring.set()
             self.score_button.setEnabled(False)
-            self.message.setText("Cancelling after the model being scored …")
+            self.message.setText("Cancelling …")
             return
         images = self.state.dataset
         if images is None or not self.shown:
@@ -246,6 +246,15 @@ class ComparePanel(QWidget):
 
         metrics = ["swd", "fid", "kid"] if self.inception_path else ["swd"]
         inception = self.inception_path or None
+
+        cancel = self._cancel_scoring
+
+        class Cancelled(Exception):
+            pass
+
+        def check(done: int, total: int) -> None:  # between batches of Inception features (FID, KID)
+            if cancel.is_set():
+                raise Cancelled()
 
         def work() -> None:
             from trainers.metrics import evaluate
@@ -262,7 +271,10 @@ class ComparePanel(QWidget):
                 try:
                     fake = np.concatenate([model.generate(list(range(i, min(i + 64, len(pick)))))
                                            for i in range(0, len(pick), 64)])
-                    self.scored.emit(model.info.path, evaluate(real[pick], fake, metrics, inception=inception))
+                    self.scored.emit(model.info.path, evaluate(real[pick], fake, metrics, inception=inception,
+                                                               progress=check))
+                except Cancelled:
+                    break
                 except Exception as exc:
                     self.scored.emit(model.info.path, f"error: {exc}")
             self.scoring_done.emit()
