@@ -59,6 +59,10 @@ SCORES = ("SWD", "FID", "KID")
 SCORE_IMAGES = 512  # faces per model when scoring in the studio (the CLI's eval takes more)
 
 
+class _ScoringCancelled(Exception):
+    """Raised between batches of a score when the user cancels it."""
+
+
 class ComparePanel(QWidget):
     scored = Signal(str, object)  # model path, {"SWD": ...} or an error message
     scoring_done = Signal()
@@ -249,22 +253,19 @@ class ComparePanel(QWidget):
 
         cancel = self._cancel_scoring
 
-        class Cancelled(Exception):
-            pass
-
         def check(done: int, total: int) -> None:  # between batches of Inception features (FID, KID)
             if cancel.is_set():
-                raise Cancelled()
+                raise _ScoringCancelled()
 
         def work() -> None:
             from trainers.metrics import evaluate
 
             rng = np.random.default_rng(0)
             pick = np.sort(rng.permutation(len(real))[:SCORE_IMAGES])
-            for i, model in enumerate(models):
-                if self._cancel_scoring.is_set():
+            for number, model in enumerate(models):
+                if cancel.is_set():
                     break
-                self.score_progress.emit(i, len(models), model.info.name)
+                self.score_progress.emit(number, len(models), model.info.name)
                 if model.info.resolution != real.shape[-1]:
                     self.scored.emit(model.info.path, f"dataset is {real.shape[-1]}px")
                     continue
@@ -273,7 +274,7 @@ class ComparePanel(QWidget):
                                            for i in range(0, len(pick), 64)])
                     self.scored.emit(model.info.path, evaluate(real[pick], fake, metrics, inception=inception,
                                                                progress=check))
-                except Cancelled:
+                except _ScoringCancelled:
                     break
                 except Exception as exc:
                     self.scored.emit(model.info.path, f"error: {exc}")
