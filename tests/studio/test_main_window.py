@@ -119,6 +119,7 @@ def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocki
     panel.start()
     panel.run.event.connect(events.append)
     qtbot.waitUntil(lambda: any(isinstance(e, ev.Samples) for e in events), timeout=30000)
+    assert panel.status.text() == "Training dcgan on 16 images at 32x32 (CPU)"
     assert panel.samples.image is not None  # the live preview shows a sample grid
     first = panel.samples.image.copy()
     qtbot.waitUntil(lambda: sum(isinstance(e, ev.Samples) for e in events) >= 3, timeout=30000)
