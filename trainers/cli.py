@@ -521,6 +521,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     metrics = [m.strip().lower() for m in args.metric.split(",") if m.strip()]
     if args.json and not Path(args.json).absolute().parent.is_dir():  # say so now, not after minutes of scoring
         return _error(f"cannot write {args.json}: its folder does not exist")
+    try:
+        from trainers.device import resolve_device
+
+        feature_device = resolve_device(args.device).type  # FID and KID's Inception: on the GPU when there is one
+    except (ValueError, RuntimeError) as exc:
+        return _error(str(exc))
     tqdm = _tqdm(False)
     reals: dict[int, np.ndarray] = {}
 
@@ -557,7 +563,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             n = min(len(first), len(fake))
             print(f"scoring {path.name} ({what}) on {n:,} images …", file=sys.stderr)
             result = evaluate(first[:n], fake[:n], metrics, seed=args.seed, inception=args.inception,
-                              device="cuda" if args.device == "cuda" else "cpu")
+                              device=feature_device)
             rows.append({"model": str(path), "kind": what, "n": n, **result})
     except (DatasetError, ModelError, MetricError) as exc:
         return _error(str(exc))

@@ -152,7 +152,7 @@ class InceptionFeatures:
             raise MetricError(
                 f"FID and KID need the Inception weights ({INCEPTION_FILE}). This machine could not download them "
                 f"({str(exc).splitlines()[0][:160]}). Get the file from {INCEPTION_URL} and put it at "
-                f"{default_inception_path()} or pass its path (CLI: --inception FILE; studio: Settings)") from None
+                f"{default_inception_path()} or pass its path (CLI: --inception FILE; studio: Compare > Inception weights for FID/KID…)") from None
         self.source = weights or INCEPTION_URL
 
     @torch.no_grad()

@@ -258,8 +258,10 @@ class ComparePanel(QWidget):
                 raise _ScoringCancelled()
 
         def work() -> None:
+            from trainers.device import resolve_device
             from trainers.metrics import evaluate
 
+            device = resolve_device("auto").type  # FID and KID's Inception network runs on the GPU when there is one
             rng = np.random.default_rng(0)
             pick = np.sort(rng.permutation(len(real))[:SCORE_IMAGES])
             for number, model in enumerate(models):
@@ -273,7 +275,7 @@ class ComparePanel(QWidget):
                     fake = np.concatenate([model.generate(list(range(i, min(i + 64, len(pick)))))
                                            for i in range(0, len(pick), 64)])
                     self.scored.emit(model.info.path, evaluate(real[pick], fake, metrics, inception=inception,
-                                                               progress=check))
+                                                               device=device, progress=check))
                 except _ScoringCancelled:
                     break
                 except Exception as exc:

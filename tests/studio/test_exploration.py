@@ -206,7 +206,7 @@ def test_scoring_shows_which_model_it_is_on_and_can_be_cancelled(qtbot, window, 
     window.dataset_panel.resolution.setValue(32)
     window.dataset_panel.load(str(faces_folder(tmp_path, n=8, size=32)))
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
-    def slow_evaluate(real, fake, metrics, inception=None, progress=None):
+    def slow_evaluate(real, fake, metrics, inception=None, device="cpu", progress=None):
         for batch in range(400):  # a 20 s score (FID's features on a CPU), reporting after each batch
             progress(batch, 400)
             time.sleep(0.05)
