@@ -389,7 +389,7 @@ def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minut
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from trainers.explore import export_faces
+    from trainers.explore import export_faces, grid_metadata
     from trainers.images import make_grid, save_png
     from trainers.inference import ModelError, open_model
 
@@ -403,7 +403,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     except (ModelError, ValueError) as exc:
         return _error(str(exc))
     info = model.info
-    meta = {"model": info.family, "source": info.name, "step": str(info.step), "truncation": f"{args.truncation:g}"}
     out = args.out
     try:
         if out.endswith(("/", os.sep)) or os.path.isdir(out):
@@ -411,7 +410,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             paths = export_faces(model, faces, seeds, args.truncation, out)
             print(f"wrote {len(paths)} faces to {out}, e.g. {os.path.basename(paths[0])} ({info.provider})")
         else:
-            save_png(out, make_grid(faces, columns=args.columns), {**meta, "seeds": f"{seeds[0]}-{seeds[-1]}"})
+            save_png(out, make_grid(faces, columns=args.columns), grid_metadata(model, seeds, args.truncation))
             print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")
     except OSError as exc:
         return _error(f"cannot write {out}: {exc}")

@@ -73,6 +73,13 @@ def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[s
             "step": str(info.step), "software": "GAN Studio"}
 
 
+def grid_metadata(model: GeneratorModel, seeds: Sequence[int], truncation: float) -> dict[str, str]:
+    """PNG text of a grid of consecutive seeds' faces: enough to make the same grid again."""
+    text = face_metadata(model, seeds[0], truncation)
+    del text["seed"]
+    return {"seeds": f"{seeds[0]}-{seeds[-1]}", **text}
+
+
 def face_filename(model: GeneratorModel, seed: int, truncation: float = 1.0) -> str:
     stem = os.path.splitext(model.info.name)[0]
     psi = "" if truncation == 1 else f"-psi{truncation:.2f}"

@@ -15,7 +15,7 @@ from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
 from studio.widgets.layout import row
 from studio.workers import Renderer
-from trainers.explore import export_faces
+from trainers.explore import export_faces, grid_metadata
 from trainers.images import make_grid, save_png
 from trainers.inference import GeneratorModel
 
@@ -227,8 +227,6 @@ class GeneratePanel(QWidget):
         path = path or QFileDialog.getSaveFileName(self, "Save grid", "grid.png", "PNG (*.png)")[0]
         if not path:
             return None
-        save_png(path, make_grid(self.grid.faces), {"seeds": f"{self.seeds[0]}-{self.seeds[-1]}",
-                                                      "truncation": f"{self.rendered_truncation:g}",
-                                                      "model": model.info.path, "family": model.info.family})
+        save_png(path, make_grid(self.grid.faces), grid_metadata(model, self.seeds, self.rendered_truncation))
         self.status.setText(f"Saved {path}")
         return path

@@ -164,6 +164,9 @@ def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_
     again = engine_open(png.text["model"]).generate([seed], truncation=psi)[0].transpose(1, 2, 0)
     assert np.array_equal(np.asarray(png), again)
     assert model.info.family in paths[0]
+    grid = Image.open(panel.save_grid_png(str(tmp_path / "grid.png")))  # the grid says how to make it again
+    assert (grid.text["seeds"], grid.text["truncation"], grid.text["model"]) == ("40-43", "0.7",
+                                                                                str(tiny_models["stylegan2"]))
 
 
 def test_exports_never_overwrite_another_models_faces(qtbot, window, tiny_models, tmp_path):

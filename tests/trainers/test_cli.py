@@ -32,7 +32,10 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "64", "--seed", "0", "--out", str(tmp_path / "grid.png"),
                  "--device", "cpu"]) == 0
     grid = Image.open(tmp_path / "grid.png")
-    assert grid.size == (8 * 34 + 2, 8 * 34 + 2) and grid.text["model"] == "wgan-gp"
+    assert grid.size == (8 * 34 + 2, 8 * 34 + 2)
+    # the grid's PNG text says how to make it again, as the studio's grids do
+    assert grid.text["family"] == "wgan-gp" and grid.text["seeds"] == "0-63" and grid.text["truncation"] == "1"
+    assert grid.text["model"] == str(run / "checkpoints" / "step-000000003.pt") and grid.text["step"] == "3"
 
     assert main(["sample", str(run), "--n", "3", "--seed", "10", "--out", str(tmp_path / "out") + "/",
                  "--device", "cpu"]) == 0
