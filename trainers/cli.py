@@ -287,10 +287,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
     report = images.report
     if main_process:
         print(report.summary(), file=sys.stderr)
+        report_path = Path(out) / "data_report.txt"
         try:
             Path(out).mkdir(parents=True, exist_ok=True)
             if report.rejected or report.upscaled:
-                report_path = Path(out) / "data_report.txt"
                 report_path.write_text(report.summary() + "\n\n" + report.details() + "\n"
                                        + "".join(f"upscaled: {p}\n" for p in report.upscaled))
         except OSError as exc:

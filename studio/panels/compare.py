@@ -319,6 +319,11 @@ class ComparePanel(QWidget):
             return None
         path = path or QFileDialog.getSaveFileName(self, "Save comparison sheet", "comparison.png", "PNG (*.png)")[0]
         if path:
-            save_png(path, self.sheet, {"models": "; ".join(m.info.path for m in self.shown),
-                                        "first_seed": str(self.first_seed.value()), "seeds": str(self.count.value())})
+            try:
+                save_png(path, self.sheet, {"models": "; ".join(m.info.path for m in self.shown),
+                                            "first_seed": str(self.first_seed.value()),
+                                            "seeds": str(self.count.value())})
+            except OSError as exc:
+                self.message.setText(f"Cannot write {path}: {exc}")
+                return None
         return path or None

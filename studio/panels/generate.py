@@ -214,9 +214,14 @@ class GeneratePanel(QWidget):
             QApplication.processEvents()
             return not dialog.wasCanceled()
 
-        paths = export_faces(model, self.grid.faces[rows], [self.seeds[i] for i in rows], self.rendered_truncation,
-                             folder, progress)
-        dialog.setValue(len(rows))
+        try:
+            paths = export_faces(model, self.grid.faces[rows], [self.seeds[i] for i in rows],
+                                 self.rendered_truncation, folder, progress)
+        except OSError as exc:  # a read-only folder, a full disk: each face is written whole or not at all
+            self.status.setText(f"Cannot write to {folder}: {exc}")
+            return []
+        finally:
+            dialog.setValue(len(rows))
         self.status.setText(f"Wrote {len(paths)} PNGs to {folder}")
         return paths
 
@@ -227,6 +232,10 @@ class GeneratePanel(QWidget):
         path = path or QFileDialog.getSaveFileName(self, "Save grid", "grid.png", "PNG (*.png)")[0]
         if not path:
             return None
-        save_png(path, make_grid(self.grid.faces), grid_metadata(model, self.seeds, self.rendered_truncation))
+        try:
+            save_png(path, make_grid(self.grid.faces), grid_metadata(model, self.seeds, self.rendered_truncation))
+        except OSError as exc:
+            self.status.setText(f"Cannot write {path}: {exc}")
+            return None
         self.status.setText(f"Saved {path}")
         return path

@@ -161,7 +161,11 @@ class StyleMixPanel(QWidget):
             return None
         path = path or QFileDialog.getSaveFileName(self, "Save style-mixing grid", "style-mixing.png", "PNG (*.png)")[0]
         if path:
-            save_png(path, self.figure, {"rows": self.rows.text(), "columns": self.columns.text(),
-                                         "layers": f"{self.first.value()}-{self.last.value()}",
-                                         "model": self.state.model.info.path if self.state.model else ""})
+            try:
+                save_png(path, self.figure, {"rows": self.rows.text(), "columns": self.columns.text(),
+                                             "layers": f"{self.first.value()}-{self.last.value()}",
+                                             "model": self.state.model.info.path if self.state.model else ""})
+            except OSError as exc:
+                self._say(f"Cannot write {path}: {exc}")
+                return None
         return path or None

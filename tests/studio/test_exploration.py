@@ -165,6 +165,8 @@ def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_m
         assert np.array_equal(sheet[y : y + 32, x : x + 32], expected[seed].transpose(1, 2, 0))
     path = panel.save(str(tmp_path / "sheet.png"))
     assert Image.open(path).size == (sheet.shape[1], sheet.shape[0])
+    (tmp_path / "a-file").write_text("not a folder")
+    assert panel.save(str(tmp_path / "a-file" / "sheet.png")) is None and "Cannot write" in panel.message.text()
 
 
 def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, window, tiny_models, tmp_path,

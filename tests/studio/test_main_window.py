@@ -169,6 +169,23 @@ def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_
                                                                                 str(tiny_models["stylegan2"]))
 
 
+def test_an_export_that_cannot_be_written_says_so(qtbot, window, tiny_models, tmp_path):
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    panel.count.setValue(3)
+    qtbot.waitUntil(lambda: len(panel.seeds) == 3 and len(panel.grid.faces) == 3, timeout=20000)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert panel.export(selected_only=False, folder=str(blocker / "faces")) == []
+    assert panel.status.text().startswith(f"Cannot write to {blocker / 'faces'}")
+    assert panel.save_grid_png(str(blocker / "grid.png")) is None
+    assert panel.status.text().startswith(f"Cannot write {blocker / 'grid.png'}")
+    mix = window.style_mix_panel
+    mix.update_grid()
+    qtbot.waitUntil(lambda: mix.figure is not None, timeout=20000)
+    assert mix.save(str(blocker / "mix.png")) is None and "Cannot write" in mix.unavailable.text()
+
+
 def test_exports_never_overwrite_another_models_faces(qtbot, window, tiny_models, tmp_path):
     import shutil
 
