@@ -28,3 +28,9 @@ def demo_models() -> list[Path]:
     base = resources.files("resources") / "demo"
     found = [Path(str(base / name)) for name in ("stylegan2.onnx", "dcgan-tutorial.onnx")]
     return [p for p in found if p.is_file()]
+
+
+def is_demo_model(path: str | Path) -> bool:
+    """A model shipped with the studio (a stand-in until the user has one of their own)."""
+    base = Path(str(resources.files("resources") / "demo")).resolve()
+    return Path(path).resolve().parent == base

@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from studio import icons
+from studio.demo import is_demo_model
 from studio.panels.dataset import DatasetPanel
 from studio.panels.generate import GeneratePanel
 from studio.panels.train import TrainPanel
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.dataset_panel.folder_loaded.connect(self._on_folder_loaded)
         self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
         self.train_panel.open_checkpoint.connect(self.open_model_file)
+        self.train_panel.trained.connect(self._on_trained)
         self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
         self.generate_panel.mix_seeds.connect(self._mix_seeds)
         self.train_panel.restore_form(self.settings)
@@ -201,6 +203,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {path} …")
         self.renderer.submit("open-model", lambda: open_model(path))
 
+    def _on_trained(self, checkpoint: str) -> None:
+        """A run ended: with no model of the user's own open, its newest checkpoint opens in Generate."""
+        model = self.state.model
+        if model is None or is_demo_model(model.info.path):
+            self.open_model_file(checkpoint)
+            self.train_panel.add_status("It is open in Generate.")
+        else:
+            self.train_panel.add_status("Open in Generate shows its faces.")
+
     def _on_rendered(self, key: str, result) -> None:
         if key == "demo-folder":
             self.dataset_panel.load(str(result))
@@ -213,7 +224,7 @@ class MainWindow(QMainWindow):
             self.state.set_model(model)
             self.provider_label.setText(f"Inference: {model.info.provider}")
             self.statusBar().showMessage(f"Opened {model.info.path}", 5000)
-            if not model.info.path.startswith(str(Path(__file__).resolve().parents[1] / "resources")):
+            if not is_demo_model(model.info.path):
                 self._remember("recent_models", model.info.path)
                 self.settings.setValue("last_model", model.info.path)
 

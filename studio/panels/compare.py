@@ -98,7 +98,7 @@ class ComparePanel(QWidget):
         self.message = QLabel("")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.view = ImageView("Tick two or more models")
+        self.view = ImageView("The models ticked in the list appear here side by side, on the same seeds")
 
         left = QVBoxLayout()
         left.addWidget(QLabel("Models"))

@@ -59,6 +59,7 @@ def next_run_folder(folder: str) -> str:
 
 class TrainPanel(QWidget):
     open_checkpoint = Signal(str)  # a checkpoint to open in Generate
+    trained = Signal(str)  # a run finished or was stopped: its newest checkpoint
 
     def __init__(self, state: StudioState, parent=None):
         super().__init__(parent)
@@ -125,6 +126,14 @@ class TrainPanel(QWidget):
         self.checkpoints = QListWidget()
         self.checkpoints.setToolTip("Double-click to open a checkpoint in Generate")
         self.checkpoints.itemDoubleClicked.connect(lambda item: self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.open_generate_button = QPushButton("Open in Generate")
+        set_icon(self.open_generate_button, "generate")
+        self.open_generate_button.setToolTip("Open the selected checkpoint (else the newest) in Generate, to explore "
+                                             "its faces; it joins Compare's list too")
+        self.open_generate_button.clicked.connect(self.open_selected_checkpoint)
+        self.checkpoints.model().rowsInserted.connect(self._update_checkpoint_buttons)
+        self.checkpoints.model().rowsRemoved.connect(self._update_checkpoint_buttons)
+        self.checkpoints.model().modelReset.connect(self._update_checkpoint_buttons)
 
         settings = QGroupBox("Settings")
         settings.setLayout(form)
@@ -137,7 +146,7 @@ class TrainPanel(QWidget):
         set_icon(self.open_folder_button, "folder")
         self.open_folder_button.setToolTip("Show the run folder (checkpoints, sample grids, log) in the file manager")
         self.open_folder_button.clicked.connect(self.open_run_folder)
-        checkpoints_row = row(QLabel("Checkpoints"), self.open_folder_button, stretch=False)
+        checkpoints_row = row(QLabel("Checkpoints"), self.open_generate_button, self.open_folder_button, stretch=False)
         checkpoints_row.insertStretch(1, 1)
         left.addLayout(checkpoints_row)
         left.addWidget(self.checkpoints, 1)
@@ -164,6 +173,15 @@ class TrainPanel(QWidget):
         layout.addWidget(split(left_widget, right, sizes=[340, 700]))
         self._set_running(False)
         self._update_speed_options()
+        self._update_checkpoint_buttons()
+
+    def _update_checkpoint_buttons(self, *_) -> None:
+        self.open_generate_button.setEnabled(self.checkpoints.count() > 0)
+
+    def open_selected_checkpoint(self) -> None:
+        item = self.checkpoints.currentItem() or self.checkpoints.item(0)  # the newest is at the top
+        if item is not None:
+            self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole))
 
     def open_run_folder(self) -> None:
         folder = self.out.text().strip()
@@ -239,15 +257,16 @@ class TrainPanel(QWidget):
         images = self.state.dataset
         if images is None:
             raise ConfigError("open a dataset first (the Dataset tab)")
-        family = self.family.currentText()
-        return TrainConfig.for_family(
-            family, data=images.report.folder, out=self.out.text(), resolution=images.resolution,
+        values = dict(
+            data=images.report.folder, out=self.out.text(), resolution=images.resolution,
             batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
             lr_g=self.lr_g.value(), lr_d=self.lr_d.value(), n_critic=self.n_critic.value(), z_dim=self.z_dim.value(),
             preset=self.preset.currentText(), device=self.device.currentText(),
             cuda_graphs=self.cuda_graphs.isChecked() and self.speed_options_apply["cuda_graphs"],
             precision="bf16" if self.bf16.isChecked() and self.speed_options_apply["bf16"] else "fp32",
-            **{"sample_every": max(10, min(200, self.steps.value() // 20)), "log_every": 5, **self.extra_settings})
+            sample_every=max(10, min(200, self.steps.value() // 20)), log_every=5)
+        values.update(self.extra_settings)  # settings the form does not show win over what it does
+        return TrainConfig.for_family(self.family.currentText(), **values)
 
     # -- running -------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -323,6 +342,7 @@ class TrainPanel(QWidget):
     def _launch(self, config: TrainConfig, images, resume: bool) -> None:
         self.plot.clear_curves()
         self.checkpoints.clear()
+        self.samples.placeholder = f"Samples from fixed seeds appear here every {config.sample_every:,} steps"
         self.samples.clear_image()  # no grid of an earlier run while this one starts
         if resume:
             self._show_history(config.out)
@@ -387,8 +407,7 @@ class TrainPanel(QWidget):
             return
         step = checkpoint_step(latest)
         self.plot.add_rows(read_log(run_dir, up_to_step=step))
-        for path in list_checkpoints(run_dir):
-            self._add_checkpoint(checkpoint_step(path), str(path))
+        self._list_checkpoints(run_dir)
         # step-000001500.png: the newest grid drawn at or before the checkpoint
         grids = [p for p in sorted(Path(run_dir, "samples").glob("step-*.png")) if p.stem[5:].isdigit()
                  and int(p.stem[5:]) <= step]
@@ -399,10 +418,18 @@ class TrainPanel(QWidget):
             except OSError:
                 pass  # a sample grid is only a preview; a damaged one must not stop the run from resuming
 
-    def _add_checkpoint(self, step: int, path: str) -> None:
-        item = QListWidgetItem(f"step {step:,} — {os.path.basename(path)}")
-        item.setData(Qt.ItemDataRole.UserRole, path)
-        self.checkpoints.insertItem(0, item)
+    def _list_checkpoints(self, run_dir) -> None:
+        """The run's checkpoints on disk, newest first: the engine keeps only the newest few, so the list
+        follows the folder rather than the events (an older entry would point at a deleted file)."""
+        selected = self.checkpoints.currentItem()
+        selected = selected.data(Qt.ItemDataRole.UserRole) if selected is not None else None
+        self.checkpoints.clear()
+        for path in reversed(list_checkpoints(run_dir)):
+            item = QListWidgetItem(f"step {checkpoint_step(path):,} — {path.name}")
+            item.setData(Qt.ItemDataRole.UserRole, str(path))
+            self.checkpoints.addItem(item)
+            if str(path) == selected:
+                self.checkpoints.setCurrentItem(item)
 
     def _on_event(self, event) -> None:
         if isinstance(event, ev.Started):
@@ -417,7 +444,7 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Samples):
             self.samples.set_image(event.grid)
         elif isinstance(event, ev.Checkpointed):
-            self._add_checkpoint(event.step, event.path)
+            self._list_checkpoints(Path(event.path).parent.parent)  # RUN/checkpoints/step-N.pt
         elif isinstance(event, ev.Paused):
             self.status.setText(f"Paused at step {event.step:,}")
         elif isinstance(event, ev.Resumed):
@@ -429,7 +456,13 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Finished):
             how = "Stopped" if event.stopped else "Finished"
             self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, {format_duration(event.elapsed_s)}); "
-                                f"checkpoint saved. Double-click it below to open it in Generate.")
+                                f"checkpoint saved.")
+            if self.checkpoints.count():
+                self.trained.emit(self.checkpoints.item(0).data(Qt.ItemDataRole.UserRole))
+
+    def add_status(self, text: str) -> None:
+        """Say more after the status line (the window says what it did with a finished run)."""
+        self.status.setText(f"{self.status.text()} {text}")
 
     def _on_ended(self) -> None:
         self._set_running(False)

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -380,6 +381,34 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     assert panel.start_button.isEnabled() and panel.resume_button.isEnabled() and not panel.is_training()
 
 
+def test_a_finished_run_opens_in_generate_and_its_checkpoint_list_holds_only_files_that_exist(qtbot, window, tmp_path):
+    panel = prepare_training(qtbot, window, tmp_path, steps=8, batch=4, checkpoint_every=2, keep_checkpoints=2)
+    assert not panel.open_generate_button.isEnabled()  # nothing to open yet
+    panel.start()
+    assert panel.samples.text() == "Samples from fixed seeds appear here every 10 steps"  # until the first grid
+    qtbot.waitUntil(lambda: "It is open in Generate." in panel.status.text(), timeout=180000)
+    # with no model of the user's own open, the finished run's newest checkpoint is the one in Generate
+    run = tmp_path / "run"
+    qtbot.waitUntil(lambda: window.state.model is not None, timeout=60000)
+    assert window.state.model.info.path == str(latest_checkpoint(run))
+    qtbot.waitUntil(lambda: window.generate_panel.grid.count() > 0, timeout=60000)  # its faces are shown
+    # the engine kept the newest two checkpoints; the list shows those, newest first, and nothing deleted
+    listed = [panel.checkpoints.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.checkpoints.count())]
+    assert [p.rsplit("/", 1)[1] for p in listed] == ["step-000000008.pt", "step-000000006.pt"]
+    assert all(Path(p).is_file() for p in listed)
+
+    # a second run while the user explores that model leaves it open, and the button opens the new one
+    panel.steps.setValue(10)
+    panel.resume_run(str(run))
+    qtbot.waitUntil(lambda: "Open in Generate shows its faces." in panel.status.text(), timeout=180000)
+    assert window.state.model.info.path.endswith("step-000000008.pt")
+    panel.open_generate_button.click()
+    qtbot.waitUntil(lambda: window.state.model.info.path.endswith("step-000000010.pt"), timeout=60000)
+    panel.checkpoints.setCurrentRow(1)  # a chosen older checkpoint opens instead of the newest
+    panel.open_generate_button.click()
+    qtbot.waitUntil(lambda: window.state.model.info.path.endswith("step-000000008.pt"), timeout=60000)
+
+
 def test_open_run_folder_shows_the_folder_or_says_it_does_not_exist_yet(qtbot, window, tmp_path, monkeypatch):
     import studio.panels.train
 
@@ -499,3 +528,15 @@ def test_the_built_in_demo_opens_its_faces_and_both_shipped_models(qtbot, window
     faces = window.generate_panel.grid.faces.astype(float)
     # varied faces, not one face repeated or a flat colour
     assert faces.std(axis=0).mean() > 10 and faces.std(axis=(2, 3)).mean() > 20
+
+
+def test_a_run_trained_over_the_demo_replaces_the_demo_model_in_generate(qtbot, window, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    window.open_demo()
+    qtbot.waitUntil(lambda: window.state.dataset is not None and len(window.state.models) == 2, timeout=60000)
+    window.state.dataset = None  # the user's own folder comes next
+    panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4)
+    panel.start()
+    qtbot.waitUntil(lambda: "It is open in Generate." in panel.status.text(), timeout=180000)
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(latest_checkpoint(tmp_path / "run")), timeout=60000)
+    assert len(window.state.models) == 3  # the demo models stay at hand in Compare
