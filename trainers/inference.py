@@ -49,6 +49,15 @@ class ModelInfo:
     def name(self) -> str:
         return Path(self.path).name
 
+    @property
+    def label(self) -> str:
+        """How the studio shows the model: its file name, after its run's folder for a run's checkpoint
+        (RUN/checkpoints/step-N.pt -> "RUN/step-N.pt"), so that two runs' checkpoints never look alike."""
+        path = Path(self.path)
+        if path.parent.name == "checkpoints" and path.parent.parent.name:
+            return f"{path.parent.parent.name}/{path.name}"
+        return path.name
+
 
 class GeneratorModel:
     """What every opened model can do. Subclasses implement `_generate_z`, `_map` and `_synthesize`."""

@@ -50,7 +50,7 @@ def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = 
 
 def describe(model: GeneratorModel) -> list[str]:
     info = model.info
-    return [info.name, info.family, f"{info.resolution}", f"{info.step:,}", f"{info.images_seen:,}",
+    return [info.label, info.family, f"{info.resolution}", f"{info.step:,}", f"{info.images_seen:,}",
             str(datetime.timedelta(seconds=int(info.training_seconds))), info.provider]
 
 
@@ -137,7 +137,7 @@ class ComparePanel(QWidget):
         for path, model in self.state.models.items():
             if path in present:
                 continue
-            item = QListWidgetItem(f"{model.info.name} ({model.info.family}, step {model.info.step:,})")
+            item = QListWidgetItem(f"{model.info.label} ({model.info.family}, step {model.info.step:,})")
             item.setToolTip(model.info.path)
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -197,7 +197,7 @@ class ComparePanel(QWidget):
         elif key == "compare-sheet":
             models, seeds, faces = result
             self.shown = models
-            self.sheet = comparison_sheet([Path(m.info.path).stem for m in models], faces)
+            self.sheet = comparison_sheet([m.info.label for m in models], faces)
             self.view.set_image(self.sheet)
             self._fill_table()
             self.table.resizeColumnsToContents()
@@ -267,7 +267,7 @@ class ComparePanel(QWidget):
             for number, model in enumerate(models):
                 if cancel.is_set():
                     break
-                self.score_progress.emit(number, len(models), model.info.name)
+                self.score_progress.emit(number, len(models), model.info.label)
                 if model.info.resolution != real.shape[-1]:
                     self.scored.emit(model.info.path, f"dataset is {real.shape[-1]}px")
                     continue

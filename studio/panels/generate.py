@@ -127,7 +127,7 @@ class GeneratePanel(QWidget):
 
     def _on_model(self, model: GeneratorModel) -> None:
         info = model.info
-        self.info.setText(f"<b>{info.name}</b> — {info.family}, {info.resolution}px, step {info.step:,}, "
+        self.info.setText(f"<b>{info.label}</b> — {info.family}, {info.resolution}px, step {info.step:,}, "
                           f"{info.images_seen:,} images seen · runs on {info.provider}")
         self._set_enabled(True)
         self.render()

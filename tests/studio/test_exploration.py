@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from tests.studio.conftest import open_model
+from trainers.checkpoint import latest_checkpoint
 
 
 def test_interpolation_gif_has_the_requested_frames_and_ends_on_the_endpoint_faces(qtbot, window, tiny_models, tmp_path):
@@ -154,6 +155,9 @@ def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_m
     qtbot.waitUntil(lambda: len(panel.shown) == 3 and panel.table.rowCount() == 3, timeout=30000)
     families = sorted(panel.table.item(r, 1).text() for r in range(3))
     assert families == ["dcgan", "dcgan", "stylegan2"]
+    # a run's checkpoint goes by its run folder too: every run has a step-000001000.pt
+    names = sorted(panel.table.item(r, 0).text() for r in range(3))
+    assert names == ["dcgan.onnx", f"dcgan/{latest_checkpoint(tiny_models['dcgan-run']).name}", "stylegan2.onnx"]
     sheet = panel.sheet
     assert sheet.shape[:2] == (3 * (18 + 32 + 4) + 4, 4 * (32 + 4) + 4)  # three rows of four 32px faces
     # The exported dcgan and its own checkpoint render the same seeds identically, seed by seed along a row.
