@@ -64,13 +64,16 @@ class DatasetPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
         self.cancel_button.clicked.connect(self.cancel)
-        self.summary = QLabel("Drop a folder of images onto the window, or open one.")
+        self.summary = QLabel("No folder open yet.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.grid = FaceGrid(72)
+        self.grid = FaceGrid(72, placeholder="Drop a folder of images here: faces, or any pictures you want more of.\n"
+                                              "Subfolders are read too; files that are not usable images are "
+                                              "listed with the reason.")
         self.report = QTreeWidget()
         self.report.setHeaderLabels(["Skipped file", "Reason"])
         self.report.setRootIsDecorated(False)
+        self.report.setVisible(False)  # until a folder has files to report
 
         layout = QVBoxLayout(self)
         layout.addLayout(row(self.open_button, self.demo_button, QLabel("Resolution"), self.resolution, self.progress,

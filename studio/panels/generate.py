@@ -55,7 +55,8 @@ class GeneratePanel(QWidget):
                              (self.mix_button, "style-mix")):
             set_icon(button, name)
         self.size_slider = QSlider(Qt.Orientation.Horizontal); self.size_slider.setRange(48, 256); self.size_slider.setValue(96)
-        self.grid = FaceGrid(96)
+        self.grid = FaceGrid(96, placeholder="Faces appear here once a model is open: train one (the Train tab), "
+                                             "double-click a checkpoint there, or File > Open model (Ctrl+O).")
         self.status = QLabel("")
 
         layout = QVBoxLayout(self)

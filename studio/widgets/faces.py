@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QAction, QIcon, QPixmap
+from PySide6.QtGui import QAction, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
                                QVBoxLayout)
 
@@ -16,8 +16,9 @@ class FaceGrid(QListWidget):
 
     enlarged = Signal(int)  # index of the face
 
-    def __init__(self, face_size: int = 96, parent=None):
+    def __init__(self, face_size: int = 96, parent=None, placeholder: str = ""):
         super().__init__(parent)
+        self.placeholder = placeholder  # said in the middle while there are no faces
         self.setViewMode(QListWidget.ViewMode.IconMode)
         self.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.setMovement(QListWidget.Movement.Static)
@@ -52,6 +53,19 @@ class FaceGrid(QListWidget):
 
     def selected_rows(self) -> list[int]:
         return sorted(i.row() for i in self.selectedIndexes())
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.viewport().update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(event)
+        if self.count() == 0 and self.placeholder:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(24, 0, -24, 0),
+                             Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
+            painter.end()
 
 
 class ImageView(QLabel):

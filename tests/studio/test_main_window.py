@@ -41,7 +41,20 @@ def prepare_training(qtbot, window, tmp_path, steps, batch, processes=1, **extra
     return panel
 
 
+def ink_in_the_middle(grid) -> int:
+    """Pixels of the grid's middle band that differ from its background: the placeholder's text, or faces."""
+    image = grid.viewport().grab().toImage()
+    h, w = image.height(), image.width()
+    background = image.pixel(2, 2)
+    return sum(image.pixel(x, y) != background for y in range(h // 2 - 20, h // 2 + 20) for x in range(0, w, 2))
+
+
 def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
+    grid = window.dataset_panel.grid
+    window.tabs.setCurrentWidget(window.dataset_panel)
+    # before any folder, the empty area says what to do and the skipped-files list is out of the way
+    assert "Drop a folder of images here" in grid.placeholder and ink_in_the_middle(grid) > 50
+    assert not window.dataset_panel.report.isVisible()
     folder = faces_folder(tmp_path, n=12, size=64)
     (folder / "broken.png").write_bytes(b"not a png")
     drop_folder(window, folder)
