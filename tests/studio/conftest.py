@@ -35,10 +35,12 @@ def window(qtbot, tmp_path):
 
     before = set(threading.enumerate())
     w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
+    # Not qtbot.addWidget: pytest-qt closes such widgets before fixtures end, and closing a window that is still
+    # training asks the user (a modal question, which would wait forever when a test fails mid-run).
     w.show()
     yield w
     w.shutdown()
+    w.close()  # nothing is training now: it closes without asking
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()
                 and t.name in ("training", "folder-scan", "renderer", "interpolation-export", "compare-scoring")]
     assert leftover == [], f"threads still running after shutdown: {leftover}"
