@@ -153,6 +153,20 @@ class TrainPanel(QWidget):
         left_widget = QWidget(); left_widget.setLayout(left)
 
         self.samples = ImageView("Live samples from fixed seeds appear here")
+        self.previews: dict[str, np.ndarray] = {}  # the newest snapshot's grids: "samples" first, then the family's
+        self.preview = QComboBox()
+        self.preview.setToolTip("What the preview shows: the faces from fixed seeds, or (StyleGAN2) the style-mixing "
+                                "grid, where each row's coarse styles (pose, face shape) go onto each column's face")
+        self.preview_kind = "samples"  # the kind the user chose; it stays chosen across snapshots and runs
+        self.preview.activated.connect(lambda _: setattr(self, "preview_kind", self.preview.currentData()))
+        self.preview.currentIndexChanged.connect(lambda _: self._show_preview())
+        self.preview_step = QLabel("")
+        preview_bar = row(self.preview, self.preview_step, stretch=True)
+        samples_box = QWidget()
+        samples_layout = QVBoxLayout(samples_box)
+        samples_layout.setContentsMargins(0, 0, 0, 0)
+        samples_layout.addLayout(preview_bar)
+        samples_layout.addWidget(self.samples, 1)
         self.plot = LossPlot()
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
         self.smoothing.setRange(0, 99)
@@ -168,12 +182,35 @@ class TrainPanel(QWidget):
         smoothing_row = row(QLabel("Smoothing"), self.smoothing, stretch=False)
         smoothing_row.insertStretch(0, 1)  # at the right, under the plot
         plot_layout.addLayout(smoothing_row)
-        right = split(self.samples, plot_box, sizes=[420, 220], vertical=True)
+        right = split(samples_box, plot_box, sizes=[420, 220], vertical=True)
         layout = QVBoxLayout(self)
         layout.addWidget(split(left_widget, right, sizes=[340, 700]))
         self._set_running(False)
         self._update_speed_options()
         self._update_checkpoint_buttons()
+        self._set_previews(None, {})
+
+    def _set_previews(self, step: int | None, grids: dict[str, np.ndarray]) -> None:
+        """Show a snapshot: {"samples": grid, "style-mixing": grid, ...}; the chosen kind stays chosen."""
+        self.previews = grids
+        kinds = list(grids)
+        if kinds != [self.preview.itemData(i) for i in range(self.preview.count())]:
+            self.preview.blockSignals(True)
+            self.preview.clear()
+            for kind in kinds:
+                self.preview.addItem(kind.replace("-", " ").capitalize(), kind)
+            self.preview.setCurrentIndex(max(0, self.preview.findData(self.preview_kind)))
+            self.preview.blockSignals(False)
+        self.preview.setVisible(len(kinds) > 1)
+        self.preview_step.setText(f"Snapshot at step {step:,}" if step is not None else "")
+        self._show_preview()
+
+    def _show_preview(self) -> None:
+        grid = self.previews.get(self.preview.currentData())
+        if grid is None:
+            self.samples.clear_image()
+        else:
+            self.samples.set_image(grid)
 
     def _update_checkpoint_buttons(self, *_) -> None:
         self.open_generate_button.setEnabled(self.checkpoints.count() > 0)
@@ -343,7 +380,7 @@ class TrainPanel(QWidget):
         self.plot.clear_curves()
         self.checkpoints.clear()
         self.samples.placeholder = f"Samples from fixed seeds appear here every {config.sample_every:,} steps"
-        self.samples.clear_image()  # no grid of an earlier run while this one starts
+        self._set_previews(None, {})  # no grid of an earlier run while this one starts
         if resume:
             self._show_history(config.out)
         if self.processes.value() > 1:
@@ -408,15 +445,21 @@ class TrainPanel(QWidget):
         step = checkpoint_step(latest)
         self.plot.add_rows(read_log(run_dir, up_to_step=step))
         self._list_checkpoints(run_dir)
-        # step-000001500.png: the newest grid drawn at or before the checkpoint
+        # step-000001500.png: the newest grid drawn at or before the checkpoint, with its family grids
+        # (style-mixing-step-000001500.png)
         grids = [p for p in sorted(Path(run_dir, "samples").glob("step-*.png")) if p.stem[5:].isdigit()
                  and int(p.stem[5:]) <= step]
         if grids:
-            try:
-                with Image.open(grids[-1]) as image:
-                    self.samples.set_image(np.asarray(image.convert("RGB")))
-            except OSError:
-                pass  # a sample grid is only a preview; a damaged one must not stop the run from resuming
+            shown = {}
+            for kind, path in [("samples", grids[-1])] + [(p.name[: -len(grids[-1].name) - 1], p) for p in
+                                                         sorted(grids[-1].parent.glob(f"*-{grids[-1].name}"))]:
+                try:
+                    with Image.open(path) as image:
+                        shown[kind] = np.asarray(image.convert("RGB"))
+                except OSError:
+                    pass  # a sample grid is only a preview; a damaged one must not stop the run from resuming
+            if "samples" in shown:
+                self._set_previews(int(grids[-1].stem[5:]), shown)
 
     def _list_checkpoints(self, run_dir) -> None:
         """The run's checkpoints on disk, newest first: the engine keeps only the newest few, so the list
@@ -442,7 +485,7 @@ class TrainPanel(QWidget):
             self.speed.setText(f"step {event.step:,} · {event.images_seen:,} images seen · "
                                f"{event.img_per_s:,.0f} img/s{left}")
         elif isinstance(event, ev.Samples):
-            self.samples.set_image(event.grid)
+            self._set_previews(event.step, {"samples": event.grid, **event.extras})
         elif isinstance(event, ev.Checkpointed):
             self._list_checkpoints(Path(event.path).parent.parent)  # RUN/checkpoints/step-N.pt
         elif isinstance(event, ev.Paused):
@@ -457,8 +500,8 @@ class TrainPanel(QWidget):
             how = "Stopped" if event.stopped else "Finished"
             self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, {format_duration(event.elapsed_s)}); "
                                 f"checkpoint saved.")
-            if self.checkpoints.count():
-                self.trained.emit(self.checkpoints.item(0).data(Qt.ItemDataRole.UserRole))
+            if event.checkpoint:
+                self.trained.emit(event.checkpoint)
 
     def add_status(self, text: str) -> None:
         """Say more after the status line (the window says what it did with a finished run)."""

@@ -554,3 +554,33 @@ def test_a_run_trained_over_the_demo_replaces_the_demo_model_in_generate(qtbot, 
     qtbot.waitUntil(lambda: "It is open in Generate." in panel.status.text(), timeout=180000)
     qtbot.waitUntil(lambda: window.state.model.info.path == str(latest_checkpoint(tmp_path / "run")), timeout=60000)
     assert len(window.state.models) == 3  # the demo models stay at hand in Compare
+
+
+def test_a_stylegan2_run_previews_its_style_mixing_grid_too_and_a_resumed_run_shows_both(qtbot, window, tmp_path):
+    panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4, sample_every=1, grid_size=2)
+    panel.family.setCurrentText("stylegan2")
+    panel.preset.setCurrentText("tiny")
+    panel.batch.setValue(4)
+    panel.extra_settings = {"z_dim": 32, "log_every": 1, "sample_every": 1, "grid_size": 2}
+    assert not panel.preview.isVisibleTo(panel)  # one kind of grid: nothing to choose
+    panel.start()
+    qtbot.waitUntil(lambda: panel.preview_step.text() == "Snapshot at step 2", timeout=120000)
+    assert panel.preview.isVisibleTo(panel)
+    assert [panel.preview.itemText(i) for i in range(panel.preview.count())] == ["Samples", "Style mixing"]
+    faces = panel.samples.image
+    assert faces.shape[:2] == (2 * (32 + 2) + 2, 2 * (32 + 2) + 2)  # 2x2 faces from the fixed seeds
+    panel.preview.setCurrentIndex(1)
+    panel.preview.activated.emit(1)  # as a user's pick does
+    mixing = panel.samples.image
+    assert mixing.shape[:2] == ((4 + 1) * 32, (6 + 1) * 32)  # 4 rows x 6 columns of mixes, with their sources
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=120000)
+
+    panel._set_previews(None, {})  # nothing shown, so that what comes next is the run's history
+    panel.steps.setValue(3)
+    panel.resume_run(str(tmp_path / "run"))
+    qtbot.waitUntil(lambda: panel.preview_step.text() == "Snapshot at step 2", timeout=120000)
+    # where it stopped: both grids, and the kind the user chose is still the one shown
+    assert panel.preview.currentText() == "Style mixing" and np.array_equal(panel.samples.image, mixing)
+    panel.preview.setCurrentIndex(0)
+    assert np.array_equal(panel.samples.image, faces)
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=120000)
