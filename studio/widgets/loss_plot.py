@@ -36,7 +36,10 @@ class LossPlot(pg.PlotWidget):
         self.setBackground(None)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.setLabel("bottom", "step")
-        self.addLegend(offset=(-10, 10))
+        # One row across the top right, on a backdrop of the window's colour: the curves run behind it, not through it.
+        backdrop = self.palette().color(self.backgroundRole())
+        backdrop.setAlpha(210)
+        self.addLegend(offset=(-10, 5), colCount=6, brush=pg.mkBrush(backdrop))
         # Long runs log tens of thousands of points: draw only what is in view, at most a point per pixel column.
         self.setDownsampling(auto=True, mode="peak")
         self.setClipToView(True)
