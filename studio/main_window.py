@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
     def _retint(self) -> None:
         self._tint_tab_icons()
         icons.retint(self)
+        self.train_panel.plot.retheme()
 
     def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.PaletteChange:  # the system switched between light and dark

@@ -37,9 +37,8 @@ class LossPlot(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.2)
         self.setLabel("bottom", "step")
         # One row across the top right, on a backdrop of the window's colour: the curves run behind it, not through it.
-        backdrop = self.palette().color(self.backgroundRole())
-        backdrop.setAlpha(210)
-        self.addLegend(offset=(-10, 5), colCount=6, brush=pg.mkBrush(backdrop))
+        self.legend = self.addLegend(offset=(-10, 5), colCount=6)
+        self.retheme()
         # Long runs log tens of thousands of points: draw only what is in view, at most a point per pixel column.
         self.setDownsampling(auto=True, mode="peak")
         self.setClipToView(True)
@@ -47,6 +46,13 @@ class LossPlot(pg.PlotWidget):
         self.curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # name: (raw, smoothed)
         self.data: dict[str, tuple[list[float], list[float]]] = {}  # name: (steps, raw values)
         self.smoothed: dict[str, Smoothed] = {}
+
+    def retheme(self) -> None:
+        """Follow the palette (light or dark): the legend's backdrop and text."""
+        backdrop = self.palette().color(self.backgroundRole())
+        backdrop.setAlpha(210)
+        self.legend.setBrush(pg.mkBrush(backdrop))
+        self.legend.setLabelTextColor(self.palette().color(self.foregroundRole()))
 
     def clear_curves(self) -> None:
         for raw, smoothed in self.curves.values():

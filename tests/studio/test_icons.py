@@ -48,7 +48,12 @@ def test_icons_are_tinted_again_when_the_theme_switches(qtbot, window):
     assert np.abs(before - [0xF0, 0xF0, 0xF2]).max() > 60  # the light theme's icons are dark
     palette = window.palette()
     palette.setColor(QPalette.ColorRole.ButtonText, light_text)
+    palette.setColor(QPalette.ColorRole.WindowText, light_text)
+    palette.setColor(QPalette.ColorRole.Window, QColor("#232326"))
     window.setPalette(palette)  # what Qt does to every window when the system switches to dark
     qtbot.waitUntil(lambda: np.abs(ink(icon_pixels(start.icon())) - [0xF0, 0xF0, 0xF2]).max() <= 2, timeout=2000)
+    # the loss plot's legend too: light names on a dark backdrop
+    legend = window.train_panel.plot.legend
+    assert legend.labelTextColor().name() == "#f0f0f2" and legend.brush().color().name() == "#232326"
     tab = ink(icon_pixels(window.tabs.tabIcon(1)))
     assert np.abs(tab - [0xF0, 0xF0, 0xF2]).max() <= 2
