@@ -89,6 +89,9 @@ class StyleMixPanel(QWidget):
 
     def _on_model(self, model: GeneratorModel) -> None:
         self._set_available(model)
+        if not model.info.style_based:  # the last StyleGAN2 model's grid is not this model's
+            self.figure = None
+            self.view.clear_image()
         if model.info.style_based:
             for box in (self.first, self.last):
                 box.blockSignals(True)

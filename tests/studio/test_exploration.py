@@ -142,6 +142,11 @@ def test_style_mixing_says_why_it_is_unavailable_for_a_dcgan(qtbot, window, tiny
     assert window.style_mix_panel.unavailable.isVisible()
     open_model(qtbot, window, tiny_models["stylegan2"])
     assert not window.style_mix_panel.unavailable.isVisible()  # no empty line above the controls
+    panel = window.style_mix_panel
+    qtbot.waitUntil(lambda: panel.view.image is not None, timeout=30000)
+    # back to a DCGAN: the StyleGAN2 model's grid goes with it, and there is nothing to save
+    open_model(qtbot, window, tiny_models["dcgan"])
+    assert panel.view.image is None and panel.figure is None and panel.unavailable.isVisible()
 
 
 def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_models, tmp_path):
