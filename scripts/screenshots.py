@@ -79,6 +79,9 @@ def main() -> None:
     panel.start()
     pump(600, lambda: not panel.is_training())
     shot("train", panel, 1.0)
+    # The finished run opened in Generate (it replaces a demo model); the exploring panels show the first model.
+    window.open_model_file(str(models[0]))
+    pump(60, lambda: window.state.model is not None and window.state.model.info.path == str(models[0]))
     window.generate_panel.count.setValue(40)
     shot("generate", window.generate_panel)
     window.interpolate_panel.set_seeds([3, 14, 27])
@@ -86,7 +89,7 @@ def main() -> None:
     shot("interpolate", window.interpolate_panel)
     window.style_mix_panel.update_grid()
     shot("style-mixing", window.style_mix_panel)
-    window.compare_panel.set_checked(list(window.state.models))
+    window.compare_panel.set_checked([str(m) for m in models])  # the shipped models, not the 2-minute run
     shot("compare", window.compare_panel)
     window.shutdown()
 

@@ -75,6 +75,10 @@ class MainWindow(QMainWindow):
         self.dataset_panel.demo_button.clicked.connect(self.open_demo_faces)
         self.train_panel.open_checkpoint.connect(self.open_model_file)
         self.train_panel.trained.connect(self._on_trained)
+        self.training_activity = ""
+        self.train_panel.activity.connect(self._on_training_activity)
+        self.state.model_changed.connect(lambda _: self._update_title())
+        self.state.dataset_changed.connect(lambda *_: self._update_title())
         self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
         self.generate_panel.mix_seeds.connect(self._mix_seeds)
         self.train_panel.restore_form(self.settings)
@@ -203,6 +207,16 @@ class MainWindow(QMainWindow):
         """Open a model in the background (onnxruntime sessions and torch loads stay off the GUI thread)."""
         self.statusBar().showMessage(f"Opening {path} …")
         self.renderer.submit("open-model", lambda: open_model(path))
+
+    def _on_training_activity(self, text: str) -> None:
+        self.training_activity = text
+        self._update_title()
+
+    def _update_title(self) -> None:
+        """GAN Studio — the open model · the dataset, and what training is doing (seen in the task bar too)."""
+        parts = [p for p in (self.state.model.info.label if self.state.model else "", self.state.dataset_name) if p]
+        title = "GAN Studio" + (f" — {' · '.join(parts)}" if parts else "")
+        self.setWindowTitle(f"{title} ({self.training_activity})" if self.training_activity else title)
 
     def _on_trained(self, checkpoint: str) -> None:
         """A run ended: with no model of the user's own open, its newest checkpoint opens in Generate."""

@@ -60,6 +60,7 @@ def next_run_folder(folder: str) -> str:
 class TrainPanel(QWidget):
     open_checkpoint = Signal(str)  # a checkpoint to open in Generate
     trained = Signal(str)  # a run finished or was stopped: its newest checkpoint
+    activity = Signal(str)  # what training is doing, in a few words for the window title ("" when idle)
 
     def __init__(self, state: StudioState, parent=None):
         super().__init__(parent)
@@ -484,12 +485,14 @@ class TrainPanel(QWidget):
             left = f", {format_duration(event.eta_s)} left" if event.eta_s is not None else ""
             self.speed.setText(f"step {event.step:,} · {event.images_seen:,} images seen · "
                                f"{event.img_per_s:,.0f} img/s{left}")
+            self.activity.emit(f"training, step {event.step:,}{left}")
         elif isinstance(event, ev.Samples):
             self._set_previews(event.step, {"samples": event.grid, **event.extras})
         elif isinstance(event, ev.Checkpointed):
             self._list_checkpoints(Path(event.path).parent.parent)  # RUN/checkpoints/step-N.pt
         elif isinstance(event, ev.Paused):
             self.status.setText(f"Paused at step {event.step:,}")
+            self.activity.emit(f"training paused at step {event.step:,}")
         elif isinstance(event, ev.Resumed):
             self.status.setText(f"Training again from step {event.step:,}")
         elif isinstance(event, ev.Notice):
@@ -509,4 +512,5 @@ class TrainPanel(QWidget):
 
     def _on_ended(self) -> None:
         self._set_running(False)
+        self.activity.emit("")
 

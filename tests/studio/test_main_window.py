@@ -398,6 +398,8 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
 def test_a_finished_run_opens_in_generate_and_its_checkpoint_list_holds_only_files_that_exist(qtbot, window, tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=8, batch=4, checkpoint_every=2, keep_checkpoints=2)
     assert not panel.open_generate_button.isEnabled()  # nothing to open yet
+    titles = []
+    window.windowTitleChanged.connect(titles.append)
     panel.start()
     assert panel.samples.text() == "Samples from fixed seeds appear here every 10 steps"  # until the first grid
     qtbot.waitUntil(lambda: "It is open in Generate." in panel.status.text(), timeout=180000)
@@ -406,6 +408,9 @@ def test_a_finished_run_opens_in_generate_and_its_checkpoint_list_holds_only_fil
     qtbot.waitUntil(lambda: window.state.model is not None, timeout=60000)
     assert window.state.model.info.path == str(latest_checkpoint(run))
     qtbot.waitUntil(lambda: window.generate_panel.grid.count() > 0, timeout=60000)  # its faces are shown
+    # the window's title (and task bar entry) followed the run, and now names the open model and the data
+    assert any(t.startswith("GAN Studio — ") and "(training, step 2" in t for t in titles)
+    assert window.windowTitle() == f"GAN Studio — run/step-000000008.pt · {window.state.dataset_name}"
     # the engine kept the newest two checkpoints; the list shows those, newest first, and nothing deleted
     listed = [panel.checkpoints.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.checkpoints.count())]
     assert [p.rsplit("/", 1)[1] for p in listed] == ["step-000000008.pt", "step-000000006.pt"]
