@@ -502,7 +502,7 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Finished):
             how = "Stopped" if event.stopped else "Finished"
             self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, {format_duration(event.elapsed_s)}); "
-                                f"checkpoint saved.")
+                                "checkpoint saved.")
             if event.checkpoint:
                 self.trained.emit(event.checkpoint)
 
