@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="first seed; face i uses seed + i (default 0)")
     s.add_argument("--out", required=True,
                    help="grid.png for one grid, or DIR/ (a trailing slash or an existing folder) for one PNG per face, "
-                        "named FAMILY-MODEL-seedN[-psiP].png (another model's face of that name is kept: 'NAME (2).png')")
+                        "named FAMILY-MODEL-seedN[-psiP].png, MODEL being RUN-step-N for a run's checkpoint (another model's face of that name is kept: 'NAME (2).png')")
     s.add_argument("--columns", type=int, help="faces per grid row (default: square)")
     s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     s.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -81,7 +81,8 @@ def grid_metadata(model: GeneratorModel, seeds: Sequence[int], truncation: float
 
 
 def face_filename(model: GeneratorModel, seed: int, truncation: float = 1.0) -> str:
-    stem = os.path.splitext(model.info.name)[0]
+    """FAMILY-MODEL-seedN[-psiP].png; a run's checkpoint is named with its run (dcgan-myrun-step-000001000-...)."""
+    stem = os.path.splitext(model.info.label)[0].replace("/", "-")
     psi = "" if truncation == 1 else f"-psi{truncation:.2f}"
     return f"{model.info.family}-{stem}-seed{seed:06d}{psi}.png"
 

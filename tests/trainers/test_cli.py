@@ -40,7 +40,7 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "3", "--seed", "10", "--out", str(tmp_path / "out") + "/",
                  "--device", "cpu"]) == 0
     files = sorted(os.listdir(tmp_path / "out"))
-    name = "wgan-gp-step-000000003-seed{:06d}.png"
+    name = f"wgan-gp-{run.name}-step-000000003-seed{{:06d}}.png"  # the run's name comes with its checkpoint
     assert files == [name.format(10), name.format(11), name.format(12)]
     face11 = np.asarray(Image.open(tmp_path / "out" / files[1]))
     assert Image.open(tmp_path / "out" / files[1]).text["seed"] == "11"
@@ -65,10 +65,16 @@ def test_sampling_two_models_into_one_folder_keeps_both(tmp_path, capsys):
     for run in runs + runs:  # each model twice: the second time rewrites its own faces
         assert main(["sample", run, "--n", "2", "--seed", "5", "--out", out, "--device", "cpu"]) == 0
     files = sorted(os.listdir(out))
-    assert files == ["dcgan-step-000000001-seed000005 (2).png", "dcgan-step-000000001-seed000005.png",
-                     "dcgan-step-000000001-seed000006 (2).png", "dcgan-step-000000001-seed000006.png"]
+    # each run's name is in its faces' names
+    assert files == ["dcgan-a-step-000000001-seed000005.png", "dcgan-a-step-000000001-seed000006.png",
+                     "dcgan-b-step-000000001-seed000005.png", "dcgan-b-step-000000001-seed000006.png"]
     sources = {Image.open(os.path.join(out, f)).text["model"] for f in files}
     assert sources == {os.path.join(run, "checkpoints", "step-000000001.pt") for run in runs}
+    # two runs of one name in different places still never overwrite each other's faces
+    other = tmp_path / "elsewhere" / "a"
+    assert main(["train", str(data), "--out", str(other), "--steps", "1", "--seed", "7", *TINY]) == 0
+    assert main(["sample", str(other), "--n", "1", "--seed", "5", "--out", out, "--device", "cpu"]) == 0
+    assert "dcgan-a-step-000000001-seed000005 (2).png" in os.listdir(out)
 
 
 def test_an_output_that_cannot_be_written_is_a_message_not_a_traceback(tmp_path, capsys):
