@@ -450,17 +450,21 @@ class TrainPanel(QWidget):
         # (style-mixing-step-000001500.png)
         grids = [p for p in sorted(Path(run_dir, "samples").glob("step-*.png")) if p.stem[5:].isdigit()
                  and int(p.stem[5:]) <= step]
-        if grids:
-            shown = {}
-            for kind, path in [("samples", grids[-1])] + [(p.name[: -len(grids[-1].name) - 1], p) for p in
-                                                         sorted(grids[-1].parent.glob(f"*-{grids[-1].name}"))]:
-                try:
-                    with Image.open(path) as image:
-                        shown[kind] = np.asarray(image.convert("RGB"))
-                except OSError:
-                    pass  # a sample grid is only a preview; a damaged one must not stop the run from resuming
-            if "samples" in shown:
-                self._set_previews(int(grids[-1].stem[5:]), shown)
+        if not grids:
+            return
+        newest = grids[-1]
+        kinds = {"samples": newest}
+        for path in sorted(newest.parent.glob(f"*-{newest.name}")):  # style-mixing-step-….png -> "style-mixing"
+            kinds[path.name.removesuffix(f"-{newest.name}")] = path
+        shown = {}
+        for kind, path in kinds.items():
+            try:
+                with Image.open(path) as image:
+                    shown[kind] = np.asarray(image.convert("RGB"))
+            except OSError:
+                pass  # a sample grid is only a preview; a damaged one must not stop the run from resuming
+        if "samples" in shown:
+            self._set_previews(int(newest.stem[5:]), shown)
 
     def _list_checkpoints(self, run_dir) -> None:
         """The run's checkpoints on disk, newest first: the engine keeps only the newest few, so the list
