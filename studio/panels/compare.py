@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from studio.dialogs import ask_save_path
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
@@ -80,6 +81,11 @@ class ComparePanel(QWidget):
 
         self.models = QListWidget()
         self.models.setToolTip("Tick 2 to 6 models; all of them render the same seeds")
+        # Each model on two lines (its name, then family and step); a name too long for the list loses its
+        # middle rather than its end, so that the run and the step both stay readable.
+        self.models.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.models.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.models.setSpacing(2)
         self.add_button = QPushButton("Add model…")
         self.add_run_button = QPushButton("Add a run's checkpoints…")
         self.add_run_button.setToolTip("Every checkpoint of one run, to compare across training time")
@@ -137,7 +143,7 @@ class ComparePanel(QWidget):
         for path, model in self.state.models.items():
             if path in present:
                 continue
-            item = QListWidgetItem(f"{model.info.label} ({model.info.family}, step {model.info.step:,})")
+            item = QListWidgetItem(f"{model.info.label}\n{model.info.family} · step {model.info.step:,}")
             item.setToolTip(model.info.path)
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
@@ -317,7 +323,7 @@ class ComparePanel(QWidget):
     def save(self, path: str | None = None) -> str | None:
         if self.sheet is None:
             return None
-        path = path or QFileDialog.getSaveFileName(self, "Save comparison sheet", "comparison.png", "PNG (*.png)")[0]
+        path = path or ask_save_path(self, self.state, "Save comparison sheet", "comparison.png", "PNG (*.png)")
         if path:
             try:
                 save_png(path, self.sheet, {"models": "; ".join(m.info.path for m in self.shown),
