@@ -589,3 +589,39 @@ def test_a_stylegan2_run_previews_its_style_mixing_grid_too_and_a_resumed_run_sh
     panel.preview.setCurrentIndex(0)
     assert np.array_equal(panel.samples.image, faces)
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=120000)
+
+
+def test_start_up_shows_a_splash_until_the_window_is_up(qtbot, tmp_path, monkeypatch):
+    """Importing PyTorch takes seconds on a cold start: something shows at once, and it goes when the window comes."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QSplashScreen
+
+    import studio.main_window
+    from studio.app import main
+
+    monkeypatch.setenv("GAN_STUDIO_CACHE", str(tmp_path / "cache"))
+    made, splash_up_while_loading, splash_up_at_event_loop = [], [], []
+
+    def splashes():
+        return [w.isVisible() for w in QApplication.topLevelWidgets() if isinstance(w, QSplashScreen)]
+
+    class PrivateWindow(studio.main_window.MainWindow):
+        def __init__(self):
+            splash_up_while_loading.append(splashes())
+            super().__init__(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+            made.append(self)
+
+    monkeypatch.setattr(studio.main_window, "MainWindow", PrivateWindow)
+    # main() returns where it would run the event loop, noting what is on screen then
+    monkeypatch.setattr(QApplication, "exec", lambda *args: splash_up_at_event_loop.append(splashes()) or 0)
+    try:
+        assert main([]) == 0
+        assert splash_up_while_loading == [[True]]
+        assert splash_up_at_event_loop == [[False]]  # gone once the window is up
+        window = made[0]
+        assert window.isVisible()
+        qtbot.waitUntil(lambda: window.state.model is not None, timeout=60000)  # the demo opened
+    finally:
+        for window in made:
+            window.shutdown()
+            window.close()
