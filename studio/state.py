@@ -31,6 +31,7 @@ class StudioState:
         self.dataset_name: str = ""
         self.model: GeneratorModel | None = None
         self.models: dict[str, GeneratorModel] = {}  # every model opened this session, by path
+        self.export_folder: str = ""  # where the user last saved or exported something: the next dialog opens there
         self.dataset_changed = Event()  # (ImageSet, name)
         self.model_changed = Event()  # (GeneratorModel)
         self.models_changed = Event()  # ()

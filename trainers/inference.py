@@ -58,6 +58,17 @@ class ModelInfo:
             return f"{path.parent.parent.name}/{path.name}"
         return path.name
 
+    @property
+    def stem(self) -> str:
+        """The label as a file name's stem ("RUN-step-N" for a run's checkpoint), for files made from the model."""
+        return os.path.splitext(self.label)[0].replace("/", "-")
+
+    @property
+    def home(self) -> Path:
+        """Where files made from the model belong by default: its run's folder, else the model file's folder."""
+        path = Path(self.path)
+        return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+
 
 class GeneratorModel:
     """What every opened model can do. Subclasses implement `_generate_z`, `_map` and `_synthesize`."""

@@ -7,15 +7,16 @@ import random
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QProgressDialog, QPushButton, QSlider,
+from PySide6.QtWidgets import (QApplication, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
+from studio.dialogs import ask_export_folder, ask_save_path
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
 from studio.widgets.layout import row
 from studio.workers import Renderer
-from trainers.explore import export_faces, grid_metadata
+from trainers.explore import export_faces, grid_filename, grid_metadata
 from trainers.images import make_grid, save_png
 from trainers.inference import GeneratorModel
 
@@ -203,7 +204,7 @@ class GeneratePanel(QWidget):
         if not rows:
             self.status.setText("Select faces first (click, Ctrl+click, Shift+click)")
             return []
-        folder = folder or QFileDialog.getExistingDirectory(self, "Export faces to")
+        folder = folder or ask_export_folder(self, self.state, "Export faces to")
         if not folder:
             return []
         dialog = QProgressDialog("Exporting faces…", "Cancel", 0, len(rows), self)
@@ -230,7 +231,8 @@ class GeneratePanel(QWidget):
         model = self.state.model
         if model is None or not len(self.grid.faces):
             return None
-        path = path or QFileDialog.getSaveFileName(self, "Save grid", "grid.png", "PNG (*.png)")[0]
+        path = path or ask_save_path(self, self.state, "Save grid",
+                                     grid_filename(model, self.seeds, self.rendered_truncation), "PNG (*.png)")
         if not path:
             return None
         try:

@@ -7,9 +7,10 @@ import threading
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit,
                                QProgressBar, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget)
 
+from studio.dialogs import ask_save_path
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView
@@ -30,6 +31,7 @@ class InterpolatePanel(QWidget):
         super().__init__(parent)
         self.state, self.renderer = state, renderer
         self.space, self.latents = "z", np.zeros((0, 1), np.float32)
+        self.walk_seeds: list[int] = []  # the seeds the current walk goes through
         self._export_thread: threading.Thread | None = None
         self._path_id = 0  # which walk self.latents is; rendered frames carry it
         self._frames: np.ndarray | None = None  # every frame of the current walk, once rendered for playback
@@ -110,6 +112,7 @@ class InterpolatePanel(QWidget):
                 raise ValueError("give at least two seeds")
             self.space, self.latents = walk_latents(model, seeds, self.frames.value(), self.method.currentText(),
                                                     self.loop.isChecked())
+            self.walk_seeds = seeds
         except ValueError as exc:
             self.message.setText(str(exc))
             return
@@ -209,8 +212,10 @@ class InterpolatePanel(QWidget):
         if model is None or not len(self.latents) or self.exporting():
             return
         if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export animation", "walk.gif",
-                                                  "GIF (*.gif);;MP4 (*.mp4);;PNG frames (folder name, no suffix) (*)")
+            seeds = "-".join(map(str, self.walk_seeds[:8]))
+            path = ask_save_path(self, self.state, "Export animation",
+                                 f"{model.info.family}-{model.info.stem}-walk-{seeds}.gif",
+                                 "GIF (*.gif);;MP4 (*.mp4);;PNG frames (folder name, no suffix) (*)")
             if not path:
                 return
         space, latents = self.space, self.latents.copy()

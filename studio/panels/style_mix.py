@@ -7,9 +7,10 @@ import random
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
+from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from studio.dialogs import ask_save_path
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
@@ -162,7 +163,9 @@ class StyleMixPanel(QWidget):
     def save(self, path: str | None = None) -> str | None:
         if self.figure is None:
             return None
-        path = path or QFileDialog.getSaveFileName(self, "Save style-mixing grid", "style-mixing.png", "PNG (*.png)")[0]
+        model = self.state.model
+        name = f"{model.info.family}-{model.info.stem}-style-mixing.png" if model else "style-mixing.png"
+        path = path or ask_save_path(self, self.state, "Save style-mixing grid", name, "PNG (*.png)")
         if path:
             try:
                 save_png(path, self.figure, {"rows": self.rows.text(), "columns": self.columns.text(),

@@ -1,6 +1,7 @@
 """Interpolation, style mixing and comparison panels on tiny models."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -312,3 +313,38 @@ def test_an_enlarged_face_shows_its_pixels_or_smooth_scaling(qtbot):
     assert dialog.view.smooth_action in dialog.view.actions()  # the same choice on its right-click menu
     dialog.view.smooth_action.setChecked(False)
     assert not dialog.smooth.isChecked() and colours(dialog.view) == {0, 255}
+
+
+def test_save_dialogs_name_what_they_save_and_open_where_the_last_save_went(qtbot, window, tiny_models, tmp_path,
+                                                                             monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    offered, chosen = [], tmp_path / "my exports"
+    chosen.mkdir()
+
+    def save_dialog(parent, title, start, filters):
+        offered.append(start)
+        return str(chosen / Path(start).name), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    generate = window.generate_panel
+    generate.count.setValue(4)
+    qtbot.waitUntil(lambda: len(generate.seeds) == 4, timeout=20000)
+    saved = generate.save_grid_png()
+    assert Path(saved).name == f"stylegan2-stylegan2-seeds{generate.seeds[0]}-{generate.seeds[-1]}.png"
+    assert Path(saved).is_file() and Path(offered[0]).parent != chosen  # the first dialog opens in Pictures or home
+
+    mix = window.style_mix_panel
+    mix.update_grid()
+    qtbot.waitUntil(lambda: mix.figure is not None, timeout=20000)
+    mix.save()
+    walk = window.interpolate_panel
+    walk.set_seeds([5, 9])
+    walk.export()
+    qtbot.waitUntil(lambda: not walk.exporting(), timeout=30000)
+    # later dialogs open where the grid went, each with a name of its own
+    assert [Path(p).parent for p in offered[1:]] == [chosen, chosen]
+    assert [Path(p).name for p in offered[1:]] == ["stylegan2-stylegan2-style-mixing.png",
+                                                  "stylegan2-stylegan2-walk-5-9.gif"]
+    assert (chosen / "stylegan2-stylegan2-walk-5-9.gif").is_file(), walk.message.text()

@@ -282,12 +282,17 @@ def test_export_to_onnx_from_the_menu_writes_a_model_that_opens(qtbot, window, t
 
     shown = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[1:]))
-    open_model(qtbot, window, latest_checkpoint(tiny_models["dcgan-run"]))
+    run = tiny_models["dcgan-run"]
+    open_model(qtbot, window, latest_checkpoint(run))
     target = tmp_path / "mine.onnx"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kw: (str(target), ""))
+    suggested = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda *args, **kw: suggested.append(args[2]) or (str(target), ""))
     window.export_onnx()
     qtbot.waitUntil(lambda: "Wrote" in window.statusBar().currentMessage(), timeout=60000)
     assert engine_open(target).info.family == "dcgan" and shown == []
+    # the dialog offers a place beside the run, named after it
+    assert suggested == [str(run / f"{run.name}-{latest_checkpoint(run).stem}.onnx")]
     # a place that cannot be written: the user is told that the export failed, not that a model would not open
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -1,0 +1,36 @@
+"""Save and export dialogs: they open where the user last saved something this session (else the Pictures
+folder), with a file name that says what the file holds, so that one export does not suggest overwriting
+another's `grid.png`."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from studio.state import StudioState
+
+
+def export_folder(state: StudioState) -> str:
+    """Where the next save dialog opens."""
+    if state.export_folder and os.path.isdir(state.export_folder):
+        return state.export_folder
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return pictures if pictures and os.path.isdir(pictures) else os.path.expanduser("~")
+
+
+def ask_save_path(parent: QWidget, state: StudioState, title: str, name: str, filters: str) -> str:
+    """The path the user chose for a new file ("" when cancelled); its folder becomes the next dialogs' start."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, os.path.join(export_folder(state), name), filters)
+    if path:
+        state.export_folder = os.path.dirname(path)
+    return path
+
+
+def ask_export_folder(parent: QWidget, state: StudioState, title: str) -> str:
+    """A folder the user chose to write files into ("" when cancelled)."""
+    folder = QFileDialog.getExistingDirectory(parent, title, export_folder(state))
+    if folder:
+        state.export_folder = folder
+    return folder
