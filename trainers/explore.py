@@ -83,13 +83,13 @@ def grid_metadata(model: GeneratorModel, seeds: Sequence[int], truncation: float
 def face_filename(model: GeneratorModel, seed: int, truncation: float = 1.0) -> str:
     """FAMILY-MODEL-seedN[-psiP].png; a run's checkpoint is named with its run (dcgan-myrun-step-000001000-...)."""
     psi = "" if truncation == 1 else f"-psi{truncation:.2f}"
-    return f"{model.info.family}-{model.info.stem}-seed{seed:06d}{psi}.png"
+    return f"{model.info.stem}-seed{seed:06d}{psi}.png"
 
 
 def grid_filename(model: GeneratorModel, seeds: Sequence[int], truncation: float = 1.0) -> str:
     """FAMILY-MODEL-seedsA-B[-psiP].png for a grid of consecutive seeds' faces."""
     psi = "" if truncation == 1 else f"-psi{truncation:.2f}"
-    return f"{model.info.family}-{model.info.stem}-seeds{seeds[0]}-{seeds[-1]}{psi}.png"
+    return f"{model.info.stem}-seeds{seeds[0]}-{seeds[-1]}{psi}.png"
 
 
 def holds_face(path: str, text: dict[str, str]) -> bool:

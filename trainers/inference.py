@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from trainers.config import FAMILIES
 from trainers.images import to_uint8
 from trainers.latent import style_mix, truncate, z_from_seeds_np
 
@@ -60,8 +61,12 @@ class ModelInfo:
 
     @property
     def stem(self) -> str:
-        """The label as a file name's stem ("RUN-step-N" for a run's checkpoint), for files made from the model."""
-        return os.path.splitext(self.label)[0].replace("/", "-")
+        """How files made from the model begin: FAMILY-LABEL without its suffix ("dcgan-myrun-step-000001000"),
+        the family left out when the label already starts with it ("stylegan2.onnx" -> "stylegan2"), but not
+        when it starts with another family's name (a dcgan in "dcgan-tutorial.onnx" -> "dcgan-dcgan-tutorial")."""
+        label = os.path.splitext(self.label)[0].replace("/", "-")
+        named = [f for f in FAMILIES if label == f or label.startswith(f + "-")]
+        return label if max(named, key=len, default=None) == self.family else f"{self.family}-{label}"
 
     @property
     def home(self) -> Path:

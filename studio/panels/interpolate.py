@@ -214,7 +214,7 @@ class InterpolatePanel(QWidget):
         if path is None:
             seeds = "-".join(map(str, self.walk_seeds[:8]))
             path = ask_save_path(self, self.state, "Export animation",
-                                 f"{model.info.family}-{model.info.stem}-walk-{seeds}.gif",
+                                 f"{model.info.stem}-walk-{seeds}.gif",
                                  "GIF (*.gif);;MP4 (*.mp4);;PNG frames (folder name, no suffix) (*)")
             if not path:
                 return

@@ -164,7 +164,7 @@ class StyleMixPanel(QWidget):
         if self.figure is None:
             return None
         model = self.state.model
-        name = f"{model.info.family}-{model.info.stem}-style-mixing.png" if model else "style-mixing.png"
+        name = f"{model.info.stem}-style-mixing.png" if model else "style-mixing.png"
         path = path or ask_save_path(self, self.state, "Save style-mixing grid", name, "PNG (*.png)")
         if path:
             try:

@@ -292,7 +292,7 @@ def test_export_to_onnx_from_the_menu_writes_a_model_that_opens(qtbot, window, t
     qtbot.waitUntil(lambda: "Wrote" in window.statusBar().currentMessage(), timeout=60000)
     assert engine_open(target).info.family == "dcgan" and shown == []
     # the dialog offers a place beside the run, named after it
-    assert suggested == [str(run / f"{run.name}-{latest_checkpoint(run).stem}.onnx")]
+    assert suggested == [str(run / "dcgan-step-000000002.onnx")]  # the run is named dcgan: not "dcgan-dcgan-…"
     # a place that cannot be written: the user is told that the export failed, not that a model would not open
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -191,3 +191,21 @@ def test_interpolate_and_style_mix_from_the_command_line(runs, tmp_path, capsys)
     assert main(["interpolate", str(runs["dcgan"]), "--seeds", "1,2", "--method", "w", "--out", str(gif)]) == 2
     assert main(["interpolate", str(runs["dcgan"]), "--seeds", "1", "--out", str(gif)]) == 2
     assert "at least two" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path, family, stem, home", [
+    ("/r/myrun/checkpoints/step-000001000.pt", "dcgan", "dcgan-myrun-step-000001000", "/r/myrun"),
+    ("/r/dcgan/checkpoints/step-000001000.pt", "dcgan", "dcgan-step-000001000", "/r/dcgan"),  # not dcgan-dcgan-…
+    ("/m/stylegan2.onnx", "stylegan2", "stylegan2", "/m"),
+    ("/m/faces.onnx", "stylegan2", "stylegan2-faces", "/m"),
+    ("/m/dcgan-tutorial.onnx", "dcgan-tutorial", "dcgan-tutorial", "/m"),
+    ("/m/dcgan-tutorial.onnx", "dcgan", "dcgan-dcgan-tutorial", "/m"),  # a dcgan, not the tutorial's family
+])
+def test_files_made_from_a_model_are_named_after_its_family_and_run(path, family, stem, home):
+    from pathlib import Path
+
+    from trainers.inference import ModelInfo
+
+    info = ModelInfo(path=path, family=family, z_dim=8, resolution=32, step=1000, images_seen=0,
+                     training_seconds=0.0, provider="torch (cpu)")
+    assert (info.stem, info.home) == (stem, Path(home))
