@@ -254,9 +254,8 @@ class MainWindow(QMainWindow):
         if model is None or model.info.path.endswith(".onnx"):
             QMessageBox.information(self, "Export to ONNX", "Open a checkpoint first (it is exported as it is).")
             return
-        # beside the run by default, named after it: RUN/RUN-step-000001000.onnx
-        out, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", str(model.info.home / f"{model.info.stem}.onnx"),
-                                             "ONNX (*.onnx)")
+        suggested = model.info.home / f"{model.info.stem}.onnx"  # beside the run, named after it: RUN/FAMILY-RUN-step-N.onnx
+        out, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", str(suggested), "ONNX (*.onnx)")
         if out:
             from trainers.export import export_onnx
 

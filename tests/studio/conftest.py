@@ -27,6 +27,23 @@ def tiny_models(tmp_path_factory):
     return out
 
 
+def dispose(window) -> None:
+    """Shut a window down and destroy it here, on the GUI thread.
+
+    Left to Python's garbage collector, a closed window is destroyed by whichever thread happens to collect it:
+    in a later test that can be a worker thread, and Qt's destructors then deadlock against the GUI thread.
+    """
+    import gc
+
+    import shiboken6
+
+    window.shutdown()
+    window.close()  # nothing is training now: it closes without asking
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)
+    gc.collect()
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
@@ -39,8 +56,7 @@ def window(qtbot, tmp_path):
     # training asks the user (a modal question, which would wait forever when a test fails mid-run).
     w.show()
     yield w
-    w.shutdown()
-    w.close()  # nothing is training now: it closes without asking
+    dispose(w)
     leftover = [t for t in threading.enumerate() if t not in before and t.is_alive()
                 and t.name in ("training", "folder-scan", "renderer", "interpolation-export", "compare-scoring")]
     assert leftover == [], f"threads still running after shutdown: {leftover}"

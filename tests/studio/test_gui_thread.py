@@ -7,7 +7,7 @@ import onnxruntime as ort
 import torch
 
 from tests.studio.conftest import open_model
-from tests.studio.test_main_window import prepare_training
+from tests.studio.test_main_window import prepare_training, wait_until_ended
 from trainers.checkpoint import latest_checkpoint
 
 
@@ -36,10 +36,10 @@ def test_a_whole_session_runs_no_model_work_on_the_gui_thread(qtbot, window, tin
     # train, then resume the run
     panel = prepare_training(qtbot, window, tmp_path, steps=3, batch=4, sample_every=2, checkpoint_every=2)
     panel.start()
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=60000)
+    wait_until_ended(qtbot, panel)
     panel.steps.setValue(5)
     panel.resume_run(str(tmp_path / "run"))
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=60000)
+    wait_until_ended(qtbot, panel)
     assert "Finished at step 5" in panel.status.text()
     # explore a checkpoint (torch) and an exported model (onnxruntime) in every panel
     for model in (latest_checkpoint(tiny_models["stylegan2-run"]), tiny_models["stylegan2"]):

@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 
 from tests.helpers import faces_folder
-from tests.studio.conftest import open_model
+from tests.studio.conftest import dispose, open_model
 from tests.studio.test_icons import icon_pixels
 from trainers import events as ev
 from trainers.checkpoint import latest_checkpoint
@@ -39,6 +39,11 @@ def prepare_training(qtbot, window, tmp_path, steps, batch, processes=1, **extra
     panel.out.setText(str(tmp_path / "run"))
     panel.extra_settings = {"g_width": 32, "d_width": 8, "log_every": 2, **extra}
     return panel
+
+
+def wait_until_ended(qtbot, panel, timeout=180000):
+    """Until the run is over as the user sees it: Start is offered again (its thread ends a moment earlier)."""
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled() and not panel.is_training(), timeout=timeout)
 
 
 def ink_in_the_middle(grid) -> int:
@@ -238,7 +243,8 @@ def test_a_large_grid_renders_in_parts_with_progress_and_gives_way_to_a_newer_re
     panel.count.setValue(320)  # ten parts of 32
     panel.first_seed.setValue(1000)  # the user moves on before the grid is done…
     panel.first_seed.setValue(2000)  # …twice
-    qtbot.waitUntil(lambda: panel.seeds[:1] == [2000] and window.renderer.idle(), timeout=60000)
+    # the panel's handler and this test's come as separate queued calls: wait for both
+    qtbot.waitUntil(lambda: bool(grids) and panel.seeds[:1] == [2000] and window.renderer.idle(), timeout=60000)
     assert grids == [2000]  # only the latest request was finished and shown
     assert sum(calls) <= 320 + 2 * 32  # the older requests stopped after at most a part each
     assert progress[-1] == (320, 320) and (32, 320) in progress
@@ -309,7 +315,7 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     panel.start()
     panel.run.event.connect(events.append)
     assert not panel.pause_button.isEnabled()
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    wait_until_ended(qtbot, panel)
     finished = [e for e in events if isinstance(e, ev.Finished)]
     assert finished, [getattr(e, "message", e) for e in events if isinstance(e, ev.Failed)]
     assert finished[-1].step == 4 and panel.samples.image is not None
@@ -318,7 +324,7 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     panel.steps.setValue(6)
     panel.resume_run(str(tmp_path / "run"))
     assert panel.is_training()
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    wait_until_ended(qtbot, panel)
     assert panel.plot.data["Loss/D"][0] == [2, 4, 6]
     assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
         ["step 6", "step 4", "step 2"]
@@ -375,7 +381,7 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     panel = prepare_training(qtbot, window, tmp_path, steps=6, batch=4, log_every=1, sample_every=3,
                              checkpoint_every=3)
     panel.start()
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    wait_until_ended(qtbot, panel)
     run = tmp_path / "run"
     last_grid = np.asarray(Image.open(sorted((run / "samples").glob("step-*.png"))[-1]).convert("RGB"))
 
@@ -389,7 +395,7 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     qtbot.waitUntil(lambda: "Loss/D" in panel.plot.data, timeout=120000)
     assert panel.plot.data["Loss/D"][0][:6] == [1, 2, 3, 4, 5, 6]
     assert np.array_equal(panel.samples.image, last_grid)
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    wait_until_ended(qtbot, panel)
     assert panel.plot.data["Loss/G"][0] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
         ["step 9", "step 6", "step 3"]
@@ -453,7 +459,7 @@ def test_start_in_a_folder_that_holds_a_run_offers_to_continue_it_or_start_a_new
 
     panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4, checkpoint_every=2)
     panel.start()
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    wait_until_ended(qtbot, panel)
     run = tmp_path / "run"
     first = {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()}
     asked = []
@@ -463,7 +469,7 @@ def test_start_in_a_folder_that_holds_a_run_offers_to_continue_it_or_start_a_new
     assert not panel.is_training() and asked == [(str(run), str(tmp_path / "run-2"))]
     panel.start()  # a new run, next to the first, which stays as it was
     assert panel.out.text() == str(tmp_path / "run-2")
-    qtbot.waitUntil(lambda: not panel.is_training(), timeout=180000)
+    wait_until_ended(qtbot, panel)
     assert latest_checkpoint(tmp_path / "run-2") is not None
     assert {p.name: p.read_bytes() for p in (run / "checkpoints").iterdir()} == first
     (tmp_path / "run-3").mkdir()  # an empty folder is free; a file of that name is not
@@ -628,5 +634,4 @@ def test_start_up_shows_a_splash_until_the_window_is_up(qtbot, tmp_path, monkeyp
         qtbot.waitUntil(lambda: window.state.model is not None, timeout=60000)  # the demo opened
     finally:
         for window in made:
-            window.shutdown()
-            window.close()
+            dispose(window)
