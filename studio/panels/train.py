@@ -39,6 +39,9 @@ TIPS = {
     "n_critic": "Discriminator steps per generator step (WGAN families train the critic more)",
     "z_dim": "Size of the random latent vector each face is made from",
     "preset": "StyleGAN2 capacity: tiny (tests), small (default, fast), medium, base (GPU)",
+    "augment": "StyleGAN2, for small datasets (a few thousand images or fewer): the discriminator sees every image, "
+               "real or generated, randomly shifted, cut out and recoloured (DiffAugment), so that it cannot simply "
+               "memorise the few real ones; the generated faces themselves are not changed",
     "device": "auto uses the GPU when there is one",
     "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
@@ -46,6 +49,9 @@ TIPS = {
                    "fewer kernel launches (one CUDA GPU, one process)",
     "bf16": "Matrix work in bfloat16 on the GPU's tensor cores (weights and losses stay float32)",
 }
+
+
+DIFFAUGMENT = "translation,cutout,color"  # the Augment box: all three, as the DiffAugment paper uses for small sets
 
 
 def next_run_folder(folder: str) -> str:
@@ -85,6 +91,7 @@ class TrainPanel(QWidget):
         self.n_critic = QSpinBox(); self.n_critic.setRange(1, 20)
         self.z_dim = QSpinBox(); self.z_dim.setRange(2, 2048)
         self.preset = QComboBox(); self.preset.addItems(["tiny", "small", "medium", "base"]); self.preset.setCurrentText("small")
+        self.augment = QCheckBox("DiffAugment (small datasets)")
         self.device = QComboBox(); self.device.addItems(["auto", "cpu", "cuda"])
         self.processes = QSpinBox(); self.processes.setRange(1, max(1, os.cpu_count() or 1))
         self.cuda_graphs = QCheckBox("CUDA graphs"); self.bf16 = QCheckBox("bf16")
@@ -107,6 +114,7 @@ class TrainPanel(QWidget):
         form.addRow("n_critic", self.n_critic)
         form.addRow("Latent size", self.z_dim)
         form.addRow("StyleGAN2 preset", self.preset)
+        form.addRow("Augment", self.augment)
         form.addRow("Device", self.device)
         form.addRow("Processes", self.processes)
         form.addRow("GPU speed", row(self.cuda_graphs, self.bf16))
@@ -229,8 +237,8 @@ class TrainPanel(QWidget):
         QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.abspath(folder)))
 
     # -- settings ------------------------------------------------------------------------------------------
-    FORM = ("family", "batch", "steps", "minutes", "lr_g", "lr_d", "n_critic", "z_dim", "preset", "device",
-            "processes", "out", "cuda_graphs", "bf16", "smoothing")  # the family first: it sets defaults
+    FORM = ("family", "batch", "steps", "minutes", "lr_g", "lr_d", "n_critic", "z_dim", "preset", "augment",
+            "device", "processes", "out", "cuda_graphs", "bf16", "smoothing")  # the family first: it sets defaults
 
     def save_form(self, settings) -> None:
         """Remember the form (QSettings) so that the next session of the studio starts where this one was."""
@@ -285,6 +293,7 @@ class TrainPanel(QWidget):
         self.n_critic.setValue(d.get("n_critic", 1)); self.z_dim.setValue(d["z_dim"])
         self.batch.setValue(32 if family == "stylegan2" else 64)
         self.preset.setEnabled(family == "stylegan2")
+        self.augment.setEnabled(family == "stylegan2")
 
     def _choose_out(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Run folder", self.out.text())
@@ -300,6 +309,7 @@ class TrainPanel(QWidget):
             batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
             lr_g=self.lr_g.value(), lr_d=self.lr_d.value(), n_critic=self.n_critic.value(), z_dim=self.z_dim.value(),
             preset=self.preset.currentText(), device=self.device.currentText(),
+            diffaugment=DIFFAUGMENT if self.augment.isChecked() and self.family.currentText() == "stylegan2" else "",
             cuda_graphs=self.cuda_graphs.isChecked() and self.speed_options_apply["cuda_graphs"],
             precision="bf16" if self.bf16.isChecked() and self.speed_options_apply["bf16"] else "fp32",
             sample_every=max(10, min(200, self.steps.value() // 20)), log_every=5)

@@ -1,5 +1,6 @@
 """The studio as a user drives it: drop a folder, train in the background, generate and export faces."""
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -508,6 +509,7 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
     panel.device.setCurrentText("cpu")
     panel.out.setText(str(tmp_path / "my-run"))
     panel.smoothing.setValue(40)
+    panel.augment.setChecked(True)
     window.close()
     again = MainWindow(window.settings)  # the studio started again
     qtbot.addWidget(again)
@@ -516,7 +518,7 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
         ("wgan-gp", 48, 1234, 2.5)
     assert abs(form.lr_g.value() - 0.00033) < 1e-9 and form.lr_d.value() == panel.lr_d.value()
     assert form.device.currentText() == "cpu" and form.out.text() == str(tmp_path / "my-run")
-    assert form.smoothing.value() == 40 and form.n_critic.value() == 5
+    assert form.smoothing.value() == 40 and form.n_critic.value() == 5 and form.augment.isChecked()
     again.settings.setValue("train/batch", "lots")  # a damaged setting keeps the default
     again.settings.setValue("train/family", "no-such-family")
     again.shutdown()
@@ -574,8 +576,10 @@ def test_a_run_trained_over_the_demo_replaces_the_demo_model_in_generate(qtbot, 
 
 def test_a_stylegan2_run_previews_its_style_mixing_grid_too_and_a_resumed_run_shows_both(qtbot, window, tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4, sample_every=1, grid_size=2)
+    assert panel.augment.isChecked() is False and not panel.augment.isEnabled()  # DiffAugment is StyleGAN2's
     panel.family.setCurrentText("stylegan2")
     panel.preset.setCurrentText("tiny")
+    panel.augment.setChecked(True)  # a small dataset
     panel.batch.setValue(4)
     panel.extra_settings = {"z_dim": 32, "log_every": 1, "sample_every": 1, "grid_size": 2}
     assert not panel.preview.isVisibleTo(panel)  # one kind of grid: nothing to choose
@@ -590,6 +594,13 @@ def test_a_stylegan2_run_previews_its_style_mixing_grid_too_and_a_resumed_run_sh
     mixing = panel.samples.image
     assert mixing.shape[:2] == ((4 + 1) * 32, (6 + 1) * 32)  # 4 rows x 6 columns of mixes, with their sources
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=120000)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["diffaugment"] == "translation,cutout,color"
+    panel.family.setCurrentText("dcgan")  # the box is StyleGAN2's alone: another family's run has no DiffAugment
+    assert not panel.augment.isEnabled() and panel.config().diffaugment == ""
+    panel.family.setCurrentText("stylegan2")
+    panel.preset.setCurrentText("tiny")
+    panel.batch.setValue(4)
 
     panel._set_previews(None, {})  # nothing shown, so that what comes next is the run's history
     panel.steps.setValue(3)
