@@ -26,9 +26,10 @@ from trainers.metrics import INCEPTION_FILE
 
 MAX_MODELS = 6
 HEADER = 18  # pixels of caption above each model's row
+SHEET_PADDING = 4  # pixels around each face
 
 
-def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = 4) -> np.ndarray:
+def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = SHEET_PADDING) -> np.ndarray:
     """One row per model: its caption, then its faces left to right, seed by seed ([S, 3, h, w] uint8, scaled
     to the largest size). Rows suit a wide window and leave the whole row's width for long checkpoint names.
     -> [H, W, 3] uint8."""
@@ -75,6 +76,8 @@ class ComparePanel(QWidget):
         self.state, self.renderer = state, renderer
         self.sheet: np.ndarray | None = None
         self.shown: list[GeneratorModel] = []  # the models on the sheet, top to bottom
+        self.sheet_seeds: list[int] = []  # the sheet's seeds, left to right
+        self.sheet_face = 0  # pixels of a face on the sheet
         self.scores: dict[str, object] = {}
         self._score_thread: threading.Thread | None = None
         self._cancel_scoring = threading.Event()
@@ -105,6 +108,7 @@ class ComparePanel(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.view = ImageView("The models ticked in the list appear here side by side, on the same seeds")
+        self.view.describe = self.describe  # hovering says which model and seed made a face
 
         left = QVBoxLayout()
         left.addWidget(QLabel("Models"))
@@ -202,12 +206,27 @@ class ComparePanel(QWidget):
             self.state.add_model(result)
         elif key == "compare-sheet":
             models, seeds, faces = result
-            self.shown = models
+            self.shown, self.sheet_seeds = models, seeds
+            self.sheet_face = max(f.shape[-1] for f in faces)
             self.sheet = comparison_sheet([m.info.label for m in models], faces)
             self.view.set_image(self.sheet)
             self._fill_table()
             self.table.resizeColumnsToContents()
             self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every row")
+
+    def describe(self, x: int, y: int) -> str:
+        """What the sheet shows at (x, y): a model's caption or one of its faces."""
+        size, padding = self.sheet_face, SHEET_PADDING
+        r, y_in_row = divmod(y, HEADER + size + padding)
+        c, x_in_cell = divmod(x - padding, size + padding)
+        if self.sheet is None or r >= len(self.shown):
+            return ""
+        info = self.shown[r].info
+        if y_in_row < HEADER + padding:
+            return f"{info.path}\n{info.family}, step {info.step:,}, {info.images_seen:,} images seen"
+        if 0 <= c < len(self.sheet_seeds) and x_in_cell < size:
+            return f"Seed {self.sheet_seeds[c]} from {info.label} (step {info.step:,})"
+        return ""
 
     def _fill_table(self) -> None:
         self.table.setRowCount(len(self.shown))

@@ -29,6 +29,7 @@ class StyleMixPanel(QWidget):
         self.state, self.renderer = state, renderer
         self.figure: np.ndarray | None = None
         self.mixed: np.ndarray | None = None
+        self.shown: tuple[list[int], list[int], str] | None = None  # the figure's row seeds, column seeds, styles
 
         self.rows = QLineEdit("1, 2, 3")
         self.rows.setToolTip("Source seeds, down the left: they give the chosen layers")
@@ -48,6 +49,7 @@ class StyleMixPanel(QWidget):
         self.unavailable = QLabel("")
         self.unavailable.setWordWrap(True)
         self.view = ImageView("Open a StyleGAN2 model to mix styles")
+        self.view.describe = self.describe  # hovering a face says which seeds made it
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.unavailable)
@@ -91,7 +93,7 @@ class StyleMixPanel(QWidget):
     def _on_model(self, model: GeneratorModel) -> None:
         self._set_available(model)
         if not model.info.style_based:  # the last StyleGAN2 model's grid is not this model's
-            self.figure = None
+            self.figure = self.mixed = self.shown = None
             self.view.clear_image()
         if model.info.style_based:
             for box in (self.first, self.last):
@@ -153,12 +155,29 @@ class StyleMixPanel(QWidget):
             return
         self._say("")
         layers, psi = self.layers(), self.truncation.value() / 100
-        self.renderer.submit("style-mix", lambda: mix_grid(model, rows, cols, layers, psi))
+        styles = self.preset.currentText().split(" (")[0] if PRESETS[self.preset.currentText()] else "chosen"
+        what = f"{styles} styles (layers {layers[0]}-{layers[-1]})"
+        self.renderer.submit("style-mix", lambda: ((rows, cols, what), *mix_grid(model, rows, cols, layers, psi)))
 
     def _on_rendered(self, key: str, result) -> None:
         if key == "style-mix":
-            self.figure, self.mixed = result
+            self.shown, self.figure, self.mixed = result
             self.view.set_image(self.figure)
+
+    def describe(self, x: int, y: int) -> str:
+        """What the figure shows at (x, y): a row's or column's source face, or the mix of the two."""
+        if self.mixed is None or self.shown is None:
+            return ""
+        rows, cols, what = self.shown
+        size = self.mixed.shape[-1]
+        r, c = y // size - 1, x // size - 1
+        if r < 0 and c < 0:
+            return ""
+        if r < 0:
+            return f"Seed {cols[c]}: the face that takes the rows' {what}"
+        if c < 0:
+            return f"Seed {rows[r]}: gives its {what} to the faces in its row"
+        return f"Seed {cols[c]}'s face with seed {rows[r]}'s {what}"
 
     def save(self, path: str | None = None) -> str | None:
         if self.figure is None:

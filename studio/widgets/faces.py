@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QLabel, QListWidget, QListWidgetItem, QSizePolicy,
-                               QVBoxLayout)
+                               QToolTip, QVBoxLayout)
 
 from studio.convert import to_pixmap, to_qimage
 
@@ -80,6 +82,8 @@ class ImageView(QLabel):
         self.setMinimumSize(64, 64)
         self._pixmap: QPixmap | None = None
         self.image: np.ndarray | None = None
+        # (x, y) in the image's own pixels -> the tooltip there ("" for none): what a cell of a figure shows
+        self.describe: Callable[[int, int], str] | None = None
         self.smooth_action = QAction("Smooth scaling", self)
         self.smooth_action.setCheckable(True)
         self.smooth_action.toggled.connect(lambda _: self._rescale())
@@ -104,6 +108,31 @@ class ImageView(QLabel):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._rescale()
+
+    def image_position(self, pos: QPoint) -> tuple[int, int] | None:
+        """Where a point of the view falls on the image, in the image's own pixels (None: off the image)."""
+        shown = self.pixmap()
+        if self.image is None or shown is None or shown.isNull():
+            return None
+        ox, oy = (self.width() - shown.width()) / 2, (self.height() - shown.height()) / 2
+        x = int((pos.x() - ox) * self.image.shape[1] / shown.width())
+        y = int((pos.y() - oy) * self.image.shape[0] / shown.height())
+        return (x, y) if 0 <= x < self.image.shape[1] and 0 <= y < self.image.shape[0] else None
+
+    def tooltip_at(self, pos: QPoint) -> str:
+        where = self.image_position(pos) if self.describe is not None else None
+        return self.describe(*where) if where is not None else ""
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self.describe is not None:
+            text = self.tooltip_at(event.pos())
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().event(event)
 
     def _rescale(self) -> None:
         if self._pixmap is None:

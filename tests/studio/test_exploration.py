@@ -173,6 +173,10 @@ def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_m
     for seed in range(4):
         x = 4 + seed * 36
         assert np.array_equal(sheet[y : y + 32, x : x + 32], expected[seed].transpose(1, 2, 0))
+    # hovering a face names its model and seed; hovering a caption gives the whole path
+    assert panel.describe(x + 16, y + 16) == f"Seed 3 from dcgan.onnx (step {panel.shown[onnx_row].info.step:,})"
+    assert panel.describe(x + 16, y - 10).startswith(str(tiny_models["dcgan"]) + "\n")
+    assert panel.describe(x + 33, y + 16) == ""  # the gap between two faces
     path = panel.save(str(tmp_path / "sheet.png"))
     assert Image.open(path).size == (sheet.shape[1], sheet.shape[0])
     (tmp_path / "a-file").write_text("not a folder")
@@ -349,3 +353,22 @@ def test_save_dialogs_name_what_they_save_and_open_where_the_last_save_went(qtbo
     assert [Path(p).name for p in offered[1:]] == ["stylegan2-style-mixing.png",
                                                   "stylegan2-walk-5-9.gif"]
     assert (chosen / "stylegan2-walk-5-9.gif").is_file(), walk.message.text()
+
+
+def test_hovering_the_style_mixing_figure_says_which_seeds_made_a_face(qtbot, window, tiny_models):
+    from PySide6.QtCore import QPoint
+
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.style_mix_panel
+    panel.resize(700, 500)
+    panel.preset.setCurrentText("coarse (4-8 px)")
+    panel.set_seeds([4, 5], [7, 8])  # 3 x 3 cells with the sources: the middle one is row 4 over column 7
+    qtbot.waitUntil(lambda: panel.mixed is not None and panel.mixed.shape[:2] == (2, 2), timeout=20000)
+    coarse = model.info.layers["coarse"]
+    what = f"coarse styles (layers {coarse[0]}-{coarse[-1]})"
+    middle = QPoint(panel.view.width() // 2, panel.view.height() // 2)
+    assert panel.view.tooltip_at(middle) == f"Seed 7's face with seed 4's {what}"
+    assert panel.view.tooltip_at(QPoint(1, 1)) == ""  # off the figure
+    assert panel.describe(40, 10) == f"Seed 7: the face that takes the rows' {what}"
+    assert panel.describe(10, 80) == f"Seed 5: gives its {what} to the faces in its row"
+    assert panel.describe(10, 10) == ""  # the blank corner
