@@ -125,6 +125,7 @@ class TrainingRun(BackgroundJob):
         except Exception as exc:
             self.event.emit(ev.Failed(f"{type(exc).__name__}: {exc}", details=traceback.format_exc()))
         finally:
+            self.images = None  # the dataset is the studio's to keep or drop; a finished run holds no copy
             self.ended.emit()
 
 

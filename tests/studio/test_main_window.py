@@ -646,3 +646,18 @@ def test_start_up_shows_a_splash_until_the_window_is_up(qtbot, tmp_path, monkeyp
     finally:
         for window in made:
             dispose(window)
+
+
+def test_a_finished_run_does_not_keep_its_dataset_in_memory(qtbot, window, tmp_path):
+    """A user who trains on one folder, then opens another, should not pay for the first folder's images."""
+    import gc
+    import weakref
+
+    panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4)
+    first = weakref.ref(window.state.dataset)
+    panel.start()
+    wait_until_ended(qtbot, panel)
+    window.dataset_panel.load(str(faces_folder(tmp_path / "other", n=12, size=32)))
+    qtbot.waitUntil(lambda: window.state.dataset is not None and window.state.dataset is not first(), timeout=20000)
+    gc.collect()
+    assert first() is None
