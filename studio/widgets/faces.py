@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -112,12 +113,13 @@ class ImageView(QLabel):
     def image_position(self, pos: QPoint) -> tuple[int, int] | None:
         """Where a point of the view falls on the image, in the image's own pixels (None: off the image)."""
         shown = self.pixmap()
-        if self.image is None or shown is None or shown.isNull():
+        if self._pixmap is None or shown is None or shown.isNull():
             return None
+        w, h = self._pixmap.width(), self._pixmap.height()
         ox, oy = (self.width() - shown.width()) / 2, (self.height() - shown.height()) / 2
-        x = int((pos.x() - ox) * self.image.shape[1] / shown.width())
-        y = int((pos.y() - oy) * self.image.shape[0] / shown.height())
-        return (x, y) if 0 <= x < self.image.shape[1] and 0 <= y < self.image.shape[0] else None
+        x = math.floor((pos.x() - ox) * w / shown.width())
+        y = math.floor((pos.y() - oy) * h / shown.height())
+        return (x, y) if 0 <= x < w and 0 <= y < h else None
 
     def tooltip_at(self, pos: QPoint) -> str:
         where = self.image_position(pos) if self.describe is not None else None
