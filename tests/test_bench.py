@@ -53,3 +53,11 @@ def test_step_flops_counts_every_family_including_double_backward():
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {line.split()[0]: float(line.split()[3]) for line in result.stdout.splitlines()[1:]}
     assert set(rows) == {"dcgan", "wgan-gp", "stylegan2"} and all(v > 0 for v in rows.values())
+
+
+def test_startup_prints_when_the_splash_the_window_and_the_first_faces_came():
+    result = run("bench/startup.py", "--repeats", "1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    times = {line.rsplit(None, 2)[0].strip(): float(line.split()[-2]) for line in result.stdout.splitlines()[1:]}
+    assert list(times) == ["splash screen shown", "main window shown", "first demo faces in Generate"]
+    assert times["splash screen shown"] < times["main window shown"] < times["first demo faces in Generate"]
