@@ -1,6 +1,6 @@
-"""Save and export dialogs: they open where the user last saved something this session (else the Pictures
-folder), with a file name that says what the file holds, so that one export does not suggest overwriting
-another's `grid.png`."""
+"""Save and export dialogs: they open where the user last saved something (else the Pictures folder), with
+a file name that says what the file holds, so that one export does not suggest overwriting another's
+`grid.png`."""
 
 from __future__ import annotations
 

@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.generate_panel.mix_seeds.connect(self._mix_seeds)
         self.train_panel.restore_form(self.settings)
         self.compare_panel.inception_path = str(self.settings.value("inception_weights", "") or "")
+        self.state.export_folder = str(self.settings.value("export_folder", "") or "")  # save dialogs open there
         self.compare_panel.inception_changed.connect(lambda p: self.settings.setValue("inception_weights", p))
 
         self.device_label = QLabel("Compute: …")
@@ -311,6 +312,7 @@ class MainWindow(QMainWindow):
                 return
         self.shutdown()
         self.train_panel.save_form(self.settings)
+        self.settings.setValue("export_folder", self.state.export_folder)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         super().closeEvent(event)

@@ -32,6 +32,7 @@ class StudioState:
         self.model: GeneratorModel | None = None
         self.models: dict[str, GeneratorModel] = {}  # every model opened this session, by path
         self.export_folder: str = ""  # where the user last saved or exported something: the next dialog opens there
+        # (remembered between sessions by the main window)
         self.dataset_changed = Event()  # (ImageSet, name)
         self.model_changed = Event()  # (GeneratorModel)
         self.models_changed = Event()  # ()

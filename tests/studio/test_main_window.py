@@ -510,6 +510,7 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
     panel.out.setText(str(tmp_path / "my-run"))
     panel.smoothing.setValue(40)
     panel.augment.setChecked(True)
+    window.state.export_folder = str(tmp_path)  # where the last export went
     window.close()
     again = MainWindow(window.settings)  # the studio started again
     qtbot.addWidget(again)
@@ -519,6 +520,7 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
     assert abs(form.lr_g.value() - 0.00033) < 1e-9 and form.lr_d.value() == panel.lr_d.value()
     assert form.device.currentText() == "cpu" and form.out.text() == str(tmp_path / "my-run")
     assert form.smoothing.value() == 40 and form.n_critic.value() == 5 and form.augment.isChecked()
+    assert again.state.export_folder == str(tmp_path)  # the next save dialog opens there
     again.settings.setValue("train/batch", "lots")  # a damaged setting keeps the default
     again.settings.setValue("train/family", "no-such-family")
     again.shutdown()
