@@ -255,7 +255,8 @@ class MainWindow(QMainWindow):
         if model is None or model.info.path.endswith(".onnx"):
             QMessageBox.information(self, "Export to ONNX", "Open a checkpoint first (it is exported as it is).")
             return
-        suggested = model.info.home / f"{model.info.stem}.onnx"  # beside the run, named after it: RUN/FAMILY-RUN-step-N.onnx
+        # beside the run, named after it: RUN/FAMILY-RUN-step-N.onnx
+        suggested = model.info.home / f"{model.info.stem}.onnx"
         out, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", str(suggested), "ONNX (*.onnx)")
         if out:
             from trainers.export import export_onnx
