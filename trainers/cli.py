@@ -546,12 +546,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 first = real_images(64)
                 fake = load_folder(path, first.shape[-1]).images
                 fake = fake[np.random.default_rng(args.seed + 1).permutation(len(fake))[: len(first)]]
-                what = "images"
+                what, label = "images", path.name
             else:
                 model = open_model(path, provider=args.device)
+                label = model.info.label  # a run's checkpoint with its run's name: two runs' step-N.pt differ
                 first = real_images(model.info.resolution)
                 seeds = list(range(args.seed, args.seed + len(first)))
-                bar = tqdm(total=len(seeds), desc=f"generating {path.name}", unit="img", leave=False)
+                bar = tqdm(total=len(seeds), desc=f"generating {label}", unit="img", leave=False)
                 parts = []
                 for i in range(0, len(seeds), 64):
                     parts.append(model.generate(seeds[i : i + 64], truncation=args.truncation))
@@ -560,18 +561,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 fake = np.concatenate(parts)
                 what = f"{model.info.family}, step {model.info.step:,}"
             n = min(len(first), len(fake))
-            print(f"scoring {path.name} ({what}) on {n:,} images …", file=sys.stderr)
+            print(f"scoring {label} ({what}) on {n:,} images …", file=sys.stderr)
             result = evaluate(first[:n], fake[:n], metrics, seed=args.seed, inception=args.inception,
                               device=feature_device)
-            rows.append({"model": str(path), "kind": what, "n": n, **result})
+            rows.append({"model": str(path), "label": label, "kind": what, "n": n, **result})
     except (DatasetError, ModelError, MetricError) as exc:
         return _error(str(exc))
 
-    names = [k for k in rows[0] if k not in ("model", "kind", "n")]
-    width = max(len(Path(r["model"]).name) for r in rows) + 2
+    names = [k for k in rows[0] if k not in ("model", "label", "kind", "n")]
+    width = max(len(r["label"]) for r in rows) + 2
     print(f"{'model':<{width}}{'n':>7}" + "".join(f"{k:>10}" for k in names))
     for r in rows:
-        print(f"{Path(r['model']).name:<{width}}{r['n']:>7,}" + "".join(f"{r[k]:>10.3f}" for k in names))
+        print(f"{r['label']:<{width}}{r['n']:>7,}" + "".join(f"{r[k]:>10.3f}" for k in names))
     if args.json:
         try:
             Path(args.json).write_text(json.dumps({"real": args.real, "real_last": args.real_last, "seed": args.seed,

@@ -179,3 +179,15 @@ def test_a_time_limited_run_counts_its_progress_bar_to_the_step_it_will_reach(tm
     done, total = map(int, re.findall(r"(\d+)/(\d+) \[", err)[-1])
     finished = int(re.search(r"finished at step ([\d,]+)", err).group(1).replace(",", ""))
     assert total < 100_000 and abs(total - finished) <= max(10, finished // 4), (done, total, finished)
+
+
+def test_eval_names_each_checkpoint_with_its_run(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    runs = [str(tmp_path / "a"), str(tmp_path / "b")]
+    for seed, run in enumerate(runs):
+        assert main(["train", str(data), "--out", run, "--steps", "1", "--seed", str(seed), *TINY]) == 0
+    checkpoints = [os.path.join(run, "checkpoints", "step-000000001.pt") for run in runs]
+    capsys.readouterr()
+    assert main(["eval", *checkpoints, "--real", str(data), "--n", "8"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == ["a/step-000000001.pt", "b/step-000000001.pt"]  # not two rows of step-000000001.pt
