@@ -51,13 +51,17 @@ class ModelInfo:
         return Path(self.path).name
 
     @property
+    def run_folder(self) -> Path | None:
+        """The run a checkpoint belongs to (RUN/checkpoints/step-N.pt -> RUN); None for any other model file."""
+        path = Path(self.path)
+        return path.parent.parent if path.parent.name == "checkpoints" and path.parent.parent.name else None
+
+    @property
     def label(self) -> str:
         """How the studio shows the model: its file name, after its run's folder for a run's checkpoint
         (RUN/checkpoints/step-N.pt -> "RUN/step-N.pt"), so that two runs' checkpoints never look alike."""
-        path = Path(self.path)
-        if path.parent.name == "checkpoints" and path.parent.parent.name:
-            return f"{path.parent.parent.name}/{path.name}"
-        return path.name
+        run = self.run_folder
+        return f"{run.name}/{Path(self.path).name}" if run is not None else Path(self.path).name
 
     @property
     def stem(self) -> str:
@@ -71,8 +75,7 @@ class ModelInfo:
     @property
     def home(self) -> Path:
         """Where files made from the model belong by default: its run's folder, else the model file's folder."""
-        path = Path(self.path)
-        return path.parent.parent if path.parent.name == "checkpoints" else path.parent
+        return self.run_folder or Path(self.path).parent
 
 
 class GeneratorModel:
