@@ -73,6 +73,7 @@ def main() -> None:
     panel.family.setCurrentText("dcgan-tutorial")
     panel.batch.setValue(32)
     panel.steps.setValue(1500)
+    panel.score_every.setValue(250)  # the quality curve on the plot's right-hand axis
     panel.device.setCurrentText("cpu")
     panel.out.setText(str(Path(tmp) / "run"))
     panel.extra_settings = {"g_width": 32, "d_width": 32, "sample_every": 100, "log_every": 10, "grid_size": 6}

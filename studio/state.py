@@ -10,6 +10,11 @@ from typing import Any, Callable
 from trainers.data import ImageSet
 from trainers.inference import GeneratorModel
 
+# Faces per model when the studio scores (Compare's Score button, and a run that scores while it trains): the
+# same number, seeds and real faces in both, so that a run's score at step N is what Compare gives checkpoint N.
+# The CLI's eval takes more (--n).
+SCORE_IMAGES = 512
+
 
 class Event:
     """A minimal event: connect(callback), emit(*args)."""

@@ -248,7 +248,7 @@ class ProcessRun(BackgroundJob):
 
         from trainers import events as ev
         from trainers.checkpoint import checkpoint_step, latest_checkpoint, list_checkpoints
-        from trainers.loop import read_log, trim_log
+        from trainers.loop import read_log, scored_against, trim_log
 
         run = Path(self.config.out)
         run.mkdir(parents=True, exist_ok=True)
@@ -256,6 +256,7 @@ class ProcessRun(BackgroundJob):
         with os.fdopen(handle, "w") as f:
             json.dump(self.config.to_dict(), f)
         seen_lines, seen_samples, seen_checkpoints = 0, set(), set()
+        reference = scored_against(self.config)
         log = run / "log.jsonl"
         latest = latest_checkpoint(run) if self.resume else None
         if latest is not None:
@@ -280,6 +281,14 @@ class ProcessRun(BackgroundJob):
                     except ValueError:
                         break  # a line still being written
                     stats = {k: v for k, v in row.items() if "/" in k}
+                    if "Score/SWD" in stats:  # a quality score, not a progress line
+                        self.event.emit(ev.Scored(step=row["step"], images_seen=row["images_seen"],
+                                                  scores={k[len("Score/"):]: v for k, v in stats.items()
+                                                          if k.startswith("Score/")},
+                                                  n=row.get("score_n", self.config.score_n), reference=reference,
+                                                  seconds=0.0))
+                        seen_lines += 1
+                        continue
                     self.event.emit(ev.Progress(step=row["step"], images_seen=row["images_seen"], stats=stats,
                                                 img_per_s=stats.get("Speed/img_per_s", 0.0),
                                                 elapsed_s=row.get("elapsed_s", 0.0), eta_s=None))

@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--log-every", type=int, help="steps between progress lines in log.jsonl (default 20)")
     b.add_argument("--sample-every", type=int, help="steps between snapshot grids in samples/ (default 200)")
     b.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 1000)")
+    b.add_argument("--score-every", type=int, metavar="STEPS",
+                   help="score the faces every STEPS steps while training: SWD against the held-out images "
+                        "(--holdout), else the training images; lower is better (default 0: never)")
+    b.add_argument("--score-n", type=int, metavar="N", help="faces per score (default 1,024)")
     b.add_argument("--keep", dest="keep_checkpoints", type=int, help="checkpoints to keep (default 3)")
     b.add_argument("--grid", dest="grid_size", type=int, help="snapshot grid side in faces (default 8)")
     b.add_argument("--max-pixels", type=int, help="refuse images with more pixels (default 8192x8192)")
@@ -183,7 +187,7 @@ TRAIN_FIELDS = ("steps", "epochs", "minutes", "batch", "resolution", "device", "
                 "lr_d", "beta1", "beta2", "z_dim", "g_width", "d_width", "linear", "n_critic", "clip", "gp_weight",
                 "preset", "r1_gamma", "pl_weight", "style_mixing", "ema_kimg", "diffaugment", "fused_modconv", "flip",
                 "holdout", "log_every", "sample_every", "cuda_graphs", "channels_last", "precision", "checkpoint_every",
-                "keep_checkpoints", "grid_size")
+                "keep_checkpoints", "grid_size", "score_every", "score_n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,7 +254,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
             more = overrides.pop("steps")  # with --resume, --steps counts from the checkpoint
             if args.config:  # the studio resuming a multi-process run: its config holds the run's new totals
                 saved = _read_config(args.config)
-                for key in ("steps", "epochs", "minutes", "device", "log_every", "sample_every", "checkpoint_every"):
+                for key in ("steps", "epochs", "minutes", "device", "log_every", "sample_every", "checkpoint_every",
+                            "score_every", "score_n"):
                     if overrides.get(key) is None:
                         overrides[key] = saved.get(key)
             config = resume_config(out, more_steps=more, model=args.model,
@@ -348,6 +353,10 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                 retry = threading.Timer(RETRY_S, control.resume)
                 retry.daemon = True
                 retry.start()
+            elif kind == "Scored":
+                levels = ", ".join(f"{k.split('/')[1]} px {v:.1f}" for k, v in event.scores.items() if "/" in k)
+                _write(bar, f"step {event.step:,}: SWD {event.scores['SWD']:.2f} against {event.n:,} {event.reference} "
+                            f"images ({levels}; lower is better; {event.seconds:.0f} s)")
             elif kind == "Checkpointed":
                 _write(bar, f"checkpoint: {event.path}")
             elif kind == "Failed":

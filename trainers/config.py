@@ -104,6 +104,8 @@ class TrainConfig:
     sample_every: int = 200  # steps between snapshot grids
     checkpoint_every: int = 1000  # steps between checkpoints (one is always written at the end)
     keep_checkpoints: int = 3  # how many step checkpoints to keep (the newest)
+    score_every: int = 0  # steps between quality scores (SWD against real faces) while training; 0 = never
+    score_n: int = 1024  # generated and real faces per score (fewer when the reference set is smaller)
     grid_size: int = 8  # snapshot grids show grid_size x grid_size faces from fixed seeds
 
     extra: dict[str, Any] = field(default_factory=dict)  # reserved for forward-compatible keys
@@ -143,6 +145,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be positive, not {value}")
         if self.holdout < 0:
             raise ConfigError(f"holdout must be 0 or more, not {self.holdout}")
+        if self.score_every < 0:
+            raise ConfigError(f"score_every must be 0 (off) or more, not {self.score_every}")
+        if self.score_n < 2:
+            raise ConfigError(f"score_n must be at least 2, not {self.score_n}")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError(f"n_critic must be at least 1, not {self.n_critic}")
         if self.z_dim is not None and self.z_dim < 1:

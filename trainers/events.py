@@ -37,6 +37,18 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """A quality score taken while training: SWD x1e3 of generated faces against real ones (lower is better)."""
+
+    step: int
+    images_seen: int
+    scores: dict[str, float]  # "SWD" (the mean) and its pyramid levels ("SWD/64", ...)
+    n: int  # faces in each set
+    reference: str  # what the real faces were: "held-out" or "training"
+    seconds: float  # how long scoring took (not counted as training time)
+
+
+@dataclass(frozen=True)
 class Checkpointed:
     step: int
     images_seen: int
@@ -76,7 +88,7 @@ class Failed:
     details: str = field(default="", repr=False)
 
 
-Event = Started | Progress | Samples | Checkpointed | Paused | Resumed | Notice | Finished | Failed
+Event = Started | Progress | Samples | Scored | Checkpointed | Paused | Resumed | Notice | Finished | Failed
 
 
 def format_duration(seconds: float) -> str:

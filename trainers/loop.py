@@ -34,6 +34,7 @@ from trainers.latent import z_from_seeds
 # Settings that may change when a run is resumed; anything else would make it a different run.
 RESUMABLE = frozenset({"steps", "epochs", "minutes", "device", "cuda_graphs", "channels_last", "precision",
                        "data", "out", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints",
+                       "score_every", "score_n",
                        "divergence_lr_scale", "max_rollbacks", "collapse_threshold", "collapse_after"})
 
 
@@ -130,6 +131,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         if config.holdout >= len(pixels):
             raise ConfigError(f"holdout {config.holdout} leaves no image to train on ({len(pixels)} images)")
         pixels = pixels[: len(pixels) - config.holdout]
+    reference, reference_kind = (_score_reference(images.images, config) if main and config.score_every
+                                 else (None, ""))
     total_images = len(pixels)
     if distributed:
         pixels = pixels[group.rank :: world]  # this process's shard
@@ -355,6 +358,12 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                         and spread < config.collapse_threshold * real_spread):
                     yield ev.Notice(f"possible mode collapse at step {step}: the snapshot faces vary "
                                     f"{spread / real_spread:.0%} as much as real faces do")
+            if reference is not None and (step % config.score_every == 0 or done):
+                scored = _score(recipe, reference, reference_kind, config, step, images_seen)
+                mark_t += scored.seconds  # scoring is not training: it counts neither in img/s nor in --minutes
+                _append_row(log_path, step, images_seen, elapsed_before + session_s,
+                            {**{f"Score/{k}": v for k, v in scored.scores.items()}, "score_n": scored.n})
+                yield scored
             if step % config.checkpoint_every == 0 or done:
                 if not recipe.weights_finite():  # never save weights that have already gone bad
                     if (yield from roll_back(["the weights"])):
@@ -431,9 +440,43 @@ def _snapshot(recipe: Recipe, fixed_z: torch.Tensor, config: TrainConfig, run_di
     return ev.Samples(step=step, images_seen=images_seen, grid=grid, path=str(path), extras=extras)
 
 
+def scored_against(config: TrainConfig) -> str:
+    """Which real faces a run's scores are against: "held-out" (its --holdout images) or "training" (all)."""
+    return "held-out" if config.holdout else "training"
+
+
+def _score_reference(all_images: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, str]:
+    """The real faces a run is scored against while it trains, drawn as `eval` draws them (seed 0), so that the
+    score at step N is what `eval` gives that step's checkpoint with `--n score_n` (and `--real-last holdout`):
+    the held-out images when the run has some, else the whole dataset."""
+    kind = scored_against(config)
+    pool = all_images[len(all_images) - config.holdout :] if config.holdout else all_images
+    if len(pool) < 2:
+        raise ConfigError("scoring while training needs at least two held-out images (--holdout)")
+    pick = np.random.default_rng(0).permutation(len(pool))[: config.score_n]
+    return pool[np.sort(pick)], kind
+
+
+def _score(recipe: Recipe, reference: np.ndarray, kind: str, config: TrainConfig, step: int,
+           images_seen: int) -> ev.Scored:
+    """SWD of faces from seeds 0..n-1 (the sampling generator: StyleGAN2's EMA) against the reference faces."""
+    from trainers.metrics import swd
+
+    started = time.perf_counter()
+    faces = _faces(recipe, z_from_seeds(range(len(reference)), config.z_dim))
+    scores = swd(reference, faces, seed=0)
+    return ev.Scored(step=step, images_seen=images_seen, scores=scores, n=len(reference), reference=kind,
+                     seconds=time.perf_counter() - started)
+
+
 def _append_log(path: Path, progress: ev.Progress) -> None:
-    line = {"step": progress.step, "images_seen": progress.images_seen, "elapsed_s": round(progress.elapsed_s, 3),
-            **{k: v for k, v in progress.stats.items()}}
+    _append_row(path, progress.step, progress.images_seen, progress.elapsed_s, progress.stats)
+
+
+def _append_row(path: Path, step: int, images_seen: int, elapsed_s: float, stats: dict[str, float]) -> None:
+    """One line of log.jsonl: step, images seen, training seconds and name-addressed figures ("Loss/D",
+    "Score/SWD", ...)."""
+    line = {"step": step, "images_seen": images_seen, "elapsed_s": round(elapsed_s, 3), **stats}
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem
 
 from studio.dialogs import ask_save_path
 from studio.icons import set_icon
-from studio.state import StudioState
+from studio.state import SCORE_IMAGES, StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row, split
 from studio.workers import Renderer
@@ -58,7 +58,6 @@ def describe(model: GeneratorModel) -> list[str]:
 
 COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on", "SWD", "FID", "KID"]
 SCORES = ("SWD", "FID", "KID")
-SCORE_IMAGES = 512  # faces per model when scoring in the studio (the CLI's eval takes more)
 
 
 class _ScoringCancelled(Exception):

@@ -17,16 +17,16 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
-from studio.state import StudioState
+from studio.state import SCORE_IMAGES, StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row, split
-from studio.widgets.loss_plot import LossPlot
+from studio.widgets.loss_plot import SCORE, LossPlot
 from studio.workers import Call, ProcessRun, TrainingRun
 from trainers import events as ev
 from trainers.checkpoint import CheckpointError, checkpoint_step, latest_checkpoint, list_checkpoints
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
 from trainers.events import format_duration
-from trainers.loop import read_log, resume_config
+from trainers.loop import read_log, resume_config, scored_against
 
 TIPS = {
     "family": "dcgan: the classic sample; dcgan-tutorial: PyTorch's tutorial nets; wgan-clip / wgan-gp: "
@@ -43,6 +43,11 @@ TIPS = {
                "recoloured (DiffAugment), so that it cannot memorise a small dataset; the faces themselves are not "
                "changed. It slows learning: on 500 faces (tiny preset, 32 px, 69,000 images) faces were worse with "
                "it than without (docs/QUALITY.md). Turn it on when a small folder's faces stop improving or get worse",
+    "score_every": f"Every this many steps, score {SCORE_IMAGES} generated faces against the dataset's faces with the sliced "
+                   "Wasserstein distance (SWD; lower is better): the plot shows it as points on a right-hand axis, "
+                   "since falling losses do not say that the faces improve. Each score takes a few seconds on a GPU "
+                   "machine (about 6 s on a 2-core CPU) and does not count as training time. The figure is the one "
+                   "Compare's Score button gives that step's checkpoint",
     "device": "auto uses the GPU when there is one",
     "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
@@ -93,6 +98,8 @@ class TrainPanel(QWidget):
         self.z_dim = QSpinBox(); self.z_dim.setRange(2, 2048)
         self.preset = QComboBox(); self.preset.addItems(["tiny", "small", "medium", "base"]); self.preset.setCurrentText("small")
         self.augment = QCheckBox("DiffAugment")
+        self.score_every = QSpinBox(); self.score_every.setRange(0, 1_000_000); self.score_every.setSingleStep(100)
+        self.score_every.setSpecialValueText("never"); self.score_every.setSuffix(" steps")
         self.device = QComboBox(); self.device.addItems(["auto", "cpu", "cuda"])
         self.processes = QSpinBox(); self.processes.setRange(1, max(1, os.cpu_count() or 1))
         self.cuda_graphs = QCheckBox("CUDA graphs"); self.bf16 = QCheckBox("bf16")
@@ -116,6 +123,7 @@ class TrainPanel(QWidget):
         form.addRow("Latent size", self.z_dim)
         form.addRow("StyleGAN2 preset", self.preset)
         form.addRow("Augment", self.augment)
+        form.addRow("Score (SWD) every", self.score_every)
         form.addRow("Device", self.device)
         form.addRow("Processes", self.processes)
         form.addRow("GPU speed", row(self.cuda_graphs, self.bf16))
@@ -133,8 +141,12 @@ class TrainPanel(QWidget):
         self.status = QLabel("Open a dataset, choose a family, press Start.")
         self.status.setWordWrap(True)
         self.speed = QLabel("")
+        self.score = QLabel("")  # the newest quality score, when the run scores
+        self.step_scores: dict[int, float] = {}  # the run's SWD by step, shown beside its checkpoints
+        self.score.setVisible(False)
         self.checkpoints = QListWidget()
-        self.checkpoints.setToolTip("Double-click to open a checkpoint in Generate")
+        self.checkpoints.setToolTip("The run's checkpoints, newest first (with their SWD when the run scores): "
+                                    "double-click one to open it in Generate")
         self.checkpoints.itemDoubleClicked.connect(lambda item: self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.open_generate_button = QPushButton("Open in Generate")
         set_icon(self.open_generate_button, "generate")
@@ -152,6 +164,7 @@ class TrainPanel(QWidget):
         left.addLayout(row(self.start_button, self.pause_button, self.stop_button, self.resume_button, stretch=False))
         left.addWidget(self.status)
         left.addWidget(self.speed)
+        left.addWidget(self.score)
         self.open_folder_button = QPushButton("Open run folder")
         set_icon(self.open_folder_button, "folder")
         self.open_folder_button.setToolTip("Show the run folder (checkpoints, sample grids, log) in the file manager")
@@ -239,7 +252,7 @@ class TrainPanel(QWidget):
 
     # -- settings ------------------------------------------------------------------------------------------
     FORM = ("family", "batch", "steps", "minutes", "lr_g", "lr_d", "n_critic", "z_dim", "preset", "augment",
-            "device", "processes", "out", "cuda_graphs", "bf16", "smoothing")  # the family first: it sets defaults
+            "score_every", "device", "processes", "out", "cuda_graphs", "bf16", "smoothing")  # the family first: it sets defaults
 
     def save_form(self, settings) -> None:
         """Remember the form (QSettings) so that the next session of the studio starts where this one was."""
@@ -313,7 +326,8 @@ class TrainPanel(QWidget):
             diffaugment=DIFFAUGMENT if self.augment.isChecked() and self.family.currentText() == "stylegan2" else "",
             cuda_graphs=self.cuda_graphs.isChecked() and self.speed_options_apply["cuda_graphs"],
             precision="bf16" if self.bf16.isChecked() and self.speed_options_apply["bf16"] else "fp32",
-            sample_every=max(10, min(200, self.steps.value() // 20)), log_every=5)
+            sample_every=max(10, min(200, self.steps.value() // 20)), log_every=5,
+            score_every=self.score_every.value(), score_n=SCORE_IMAGES)
         values.update(self.extra_settings)  # settings the form does not show win over what it does
         return TrainConfig.for_family(self.family.currentText(), **values)
 
@@ -359,9 +373,10 @@ class TrainPanel(QWidget):
         if self.is_training():
             return
         device, steps, minutes = self.device.currentText(), self.steps.value(), self.minutes.value() or None
+        score_every = self.score_every.value()
 
         def read() -> TrainConfig:
-            config = resume_config(run_dir, device=device)
+            config = resume_config(run_dir, device=device, score_every=score_every, score_n=SCORE_IMAGES)
             return config.with_(steps=max(steps, config.steps or 0), minutes=minutes)
 
         self.status.setText(f"Reading the run in {run_dir} …")
@@ -390,11 +405,13 @@ class TrainPanel(QWidget):
 
     def _launch(self, config: TrainConfig, images, resume: bool) -> None:
         self.plot.clear_curves()
+        self.score.setVisible(False)
+        self.step_scores = {}
         self.checkpoints.clear()
         self.samples.placeholder = f"Samples from fixed seeds appear here every {config.sample_every:,} steps"
         self._set_previews(None, {})  # no grid of an earlier run while this one starts
         if resume:
-            self._show_history(config.out)
+            self._show_history(config)
         if self.processes.value() > 1:
             self.run = ProcessRun(config, self.processes.value(), resume=resume, parent=self)
         else:
@@ -448,14 +465,21 @@ class TrainPanel(QWidget):
         self.stop_button.setEnabled(running)
         self._show_pause_button(paused=False)
 
-    def _show_history(self, run_dir: str) -> None:
-        """A resumed run carries on from where it was: its loss curves up to the checkpoint it resumes from
-        (the engine drops what came after), its last sample grid and its checkpoints."""
+    def _show_history(self, config: TrainConfig) -> None:
+        """A resumed run carries on from where it was: its loss curves and scores up to the checkpoint it resumes
+        from (the engine drops what came after), its last sample grid and its checkpoints."""
+        run_dir = config.out
         latest = latest_checkpoint(run_dir)
         if latest is None:
             return
         step = checkpoint_step(latest)
-        self.plot.add_rows(read_log(run_dir, up_to_step=step))
+        rows = read_log(run_dir, up_to_step=step)
+        self.plot.add_rows(rows)
+        scores = [r for r in rows if SCORE in r]
+        self.step_scores.update({r["step"]: r[SCORE] for r in scores})
+        if scores:
+            self._show_score(scores[-1]["step"], scores[-1][SCORE], scores[-1].get("score_n", config.score_n),
+                             scored_against(config))
         self._list_checkpoints(run_dir)
         # step-000001500.png: the newest grid drawn at or before the checkpoint, with its family grids
         # (style-mixing-step-000001500.png)
@@ -484,8 +508,11 @@ class TrainPanel(QWidget):
         selected = selected.data(Qt.ItemDataRole.UserRole) if selected is not None else None
         self.checkpoints.clear()
         for path in reversed(list_checkpoints(run_dir)):
-            item = QListWidgetItem(f"step {checkpoint_step(path):,} — {path.name}")
+            step = checkpoint_step(path)
+            score = self.step_scores.get(step)
+            item = QListWidgetItem(f"step {step:,}" + (f" · SWD {score:.1f}" if score is not None else ""))
             item.setData(Qt.ItemDataRole.UserRole, str(path))
+            item.setToolTip(f"{path}\nDouble-click to open it in Generate")
             self.checkpoints.addItem(item)
             if str(path) == selected:
                 self.checkpoints.setCurrentItem(item)
@@ -503,6 +530,10 @@ class TrainPanel(QWidget):
             self.activity.emit(f"training, step {event.step:,}{left}")
         elif isinstance(event, ev.Samples):
             self._set_previews(event.step, {"samples": event.grid, **event.extras})
+        elif isinstance(event, ev.Scored):
+            self.plot.add_rows([{"step": event.step, SCORE: event.scores["SWD"]}])
+            self.step_scores[event.step] = event.scores["SWD"]
+            self._show_score(event.step, event.scores["SWD"], event.n, event.reference)
         elif isinstance(event, ev.Checkpointed):
             self._list_checkpoints(Path(event.path).parent.parent)  # RUN/checkpoints/step-N.pt
         elif isinstance(event, ev.Paused):
@@ -520,6 +551,11 @@ class TrainPanel(QWidget):
                                 "checkpoint saved.")
             if event.checkpoint:
                 self.trained.emit(event.checkpoint)
+
+    def _show_score(self, step: int, swd: float, n: int, reference: str) -> None:
+        self.score.setText(f"SWD {swd:.1f} at step {step:,}, {n:,} faces against {reference} images "
+                           "(lower is better)")
+        self.score.setVisible(True)
 
     def add_status(self, text: str) -> None:
         """Say more after the status line (the window says what it did with a finished run)."""

@@ -1,5 +1,6 @@
 """Live loss curves with pyqtgraph: one curve per `Loss/...` statistic, added as new names appear. Each is drawn
-twice, as TensorBoard does: the raw values faint, and an exponential moving average over them bold."""
+twice, as TensorBoard does: the raw values faint, and an exponential moving average over them bold. A run that
+scores its faces while it trains adds its SWD (`Score/SWD`) as points on a right-hand axis of their own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import numpy as np
 import pyqtgraph as pg
 
 COLOURS = ["#e4572e", "#17bebb", "#ffc914", "#76b041", "#a06cd5", "#2e86ab"]
+SCORE = "Score/SWD"
+SCORE_LABEL = "SWD (right axis)"
 
 
 class Smoothed:
@@ -46,6 +49,40 @@ class LossPlot(pg.PlotWidget):
         self.curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}  # name: (raw, smoothed)
         self.data: dict[str, tuple[list[float], list[float]]] = {}  # name: (steps, raw values)
         self.smoothed: dict[str, Smoothed] = {}
+        # The quality score: its own view box over the same steps, read on the right-hand axis.
+        plot = self.getPlotItem()
+        self.score_view = pg.ViewBox()
+        plot.scene().addItem(self.score_view)
+        plot.getAxis("right").linkToView(self.score_view)
+        plot.getAxis("right").setLabel("SWD, lower is better")
+        self.score_view.setXLink(plot)
+        plot.vb.sigResized.connect(self._fit_score_view)
+        self.score_curve = pg.PlotDataItem(symbol="o", symbolSize=6)
+        self.score_view.addItem(self.score_curve)
+        self.scores: tuple[list[float], list[float]] = ([], [])  # steps, SWD
+        self._show_scores(False)
+        self._colour_scores()
+
+    def _fit_score_view(self) -> None:
+        vb = self.getPlotItem().vb
+        self.score_view.setGeometry(vb.sceneBoundingRect())
+        self.score_view.linkedViewChanged(vb, self.score_view.XAxis)
+
+    def _show_scores(self, shown: bool) -> None:
+        """The right-hand axis and the legend's entry are there only while the plot holds scores."""
+        self.getPlotItem().showAxis("right", shown)
+        self.score_curve.setVisible(shown)
+        in_legend = any(label.text == SCORE_LABEL for _, label in self.legend.items)
+        if shown and not in_legend:
+            self.legend.addItem(self.score_curve, SCORE_LABEL)
+        elif not shown and in_legend:
+            self.legend.removeItem(self.score_curve)
+
+    def _colour_scores(self) -> None:
+        ink = self.palette().color(self.foregroundRole())  # not a loss's colour, and readable in either theme
+        self.score_curve.setPen(pg.mkPen(ink, width=1.5))
+        self.score_curve.setSymbolPen(pg.mkPen(ink))
+        self.score_curve.setSymbolBrush(pg.mkBrush(ink))
 
     def retheme(self) -> None:
         """Follow the palette (light or dark): the legend's backdrop and text."""
@@ -53,6 +90,8 @@ class LossPlot(pg.PlotWidget):
         backdrop.setAlpha(210)
         self.legend.setBrush(pg.mkBrush(backdrop))
         self.legend.setLabelTextColor(self.palette().color(self.foregroundRole()))
+        if hasattr(self, "score_curve"):
+            self._colour_scores()
 
     def clear_curves(self) -> None:
         for raw, smoothed in self.curves.values():
@@ -61,6 +100,9 @@ class LossPlot(pg.PlotWidget):
         self.curves.clear()
         self.data.clear()
         self.smoothed.clear()
+        self.scores = ([], [])
+        self.score_curve.setData([], [])
+        self._show_scores(False)
 
     def set_smoothing(self, weight: float) -> None:
         self.smoothing = weight
@@ -73,9 +115,15 @@ class LossPlot(pg.PlotWidget):
         self.add_rows([{"step": step, **stats}])
 
     def add_rows(self, rows: Iterable[Mapping[str, float]]) -> None:
-        """Append points ({"step": s, "Loss/D": v, ...}; other statistics are ignored) and draw once."""
+        """Append points ({"step": s, "Loss/D": v, ...} or {"step": s, "Score/SWD": v}; other statistics are
+        ignored) and draw once."""
         changed = set()
+        scored = False
         for row in rows:
+            if SCORE in row:
+                self.scores[0].append(row["step"])
+                self.scores[1].append(row[SCORE])
+                scored = True
             for name, value in row.items():
                 if not name.startswith("Loss/"):
                     continue
@@ -88,6 +136,9 @@ class LossPlot(pg.PlotWidget):
                 changed.add(name)
         for name in changed:
             self._redraw(name)
+        if scored:
+            self.score_curve.setData(np.asarray(self.scores[0], dtype=float), np.asarray(self.scores[1], dtype=float))
+            self._show_scores(True)
 
     def _add_curve(self, name: str) -> None:
         colour = pg.mkColor(COLOURS[len(self.curves) % len(COLOURS)])

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
@@ -311,7 +312,7 @@ def test_export_to_onnx_from_the_menu_writes_a_model_that_opens(qtbot, window, t
 
 def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4, processes=2, sample_every=2,
-                             checkpoint_every=2)
+                             checkpoint_every=2, score_every=2)
     events = []
     panel.start()
     panel.run.event.connect(events.append)
@@ -321,14 +322,51 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     assert finished, [getattr(e, "message", e) for e in events if isinstance(e, ev.Failed)]
     assert finished[-1].step == 4 and panel.samples.image is not None
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
+    assert panel.plot.scores[0] == [2, 4] and "against training images" in panel.score.text()  # from its log
     # resumed, still as two processes: the history is shown once, and the run goes on from it
     panel.steps.setValue(6)
     panel.resume_run(str(tmp_path / "run"))
     assert panel.is_training()
     wait_until_ended(qtbot, panel)
     assert panel.plot.data["Loss/D"][0] == [2, 4, 6]
-    assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
+    assert [panel.checkpoints.item(i).text().split(" · SWD ")[0] for i in range(panel.checkpoints.count())] == \
         ["step 6", "step 4", "step 2"]
+
+
+def test_a_run_that_scores_plots_its_swd_which_compare_gives_its_checkpoint_too(qtbot, window, tmp_path):
+    panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4, checkpoint_every=2)
+    assert panel.score_every.text() == "never" and panel.score.isHidden()  # off unless asked for
+    panel.score_every.setValue(2)
+    panel.start()
+    wait_until_ended(qtbot, panel)
+    steps, swd = panel.plot.scores
+    assert steps == [2, 4] and all(v > 0 for v in swd)
+    assert panel.plot.getPlotItem().getAxis("right").isVisible()  # the scores' own axis
+    assert "SWD (right axis)" in [label.text for _, label in panel.plot.legend.items]
+    assert not panel.score.isHidden() and panel.score.text().startswith(f"SWD {swd[-1]:.1f} at step 4, 16 faces")
+    # each checkpoint says how it scored, so that the best one can be picked
+    assert [panel.checkpoints.item(i).text() for i in range(2)] == [f"step 4 · SWD {swd[1]:.1f}",
+                                                                    f"step 2 · SWD {swd[0]:.1f}"]
+
+    compare = window.compare_panel  # Compare's Score button gives the two checkpoints the same figures
+    checkpoints = [str(tmp_path / "run" / "checkpoints" / f"step-00000000{s}.pt") for s in steps]
+    compare.add_paths(checkpoints)
+    qtbot.waitUntil(lambda: all(p in window.state.models for p in checkpoints), timeout=30000)
+    compare.set_checked(checkpoints)
+    qtbot.waitUntil(lambda: len(compare.shown) == 2, timeout=30000)
+    compare.score()
+    qtbot.waitUntil(lambda: len(compare.scores) == 2 and not compare._score_thread.is_alive(), timeout=60000)
+    assert [compare.scores[p]["SWD"] for p in checkpoints] == pytest.approx(swd, rel=1e-6)
+
+    # resumed in a new session of the studio, the scores so far are shown again; with scoring off, none is added
+    panel.plot.clear_curves()
+    assert not panel.plot.getPlotItem().getAxis("right").isVisible()
+    panel.score_every.setValue(0)
+    panel.steps.setValue(6)
+    panel.resume_run(str(tmp_path / "run"))
+    wait_until_ended(qtbot, panel)
+    assert panel.plot.scores == (steps, swd) and panel.plot.data["Loss/D"][0][-1] == 6
+    assert panel.score.text().startswith(f"SWD {swd[-1]:.1f} at step 4")
 
 
 def test_gpu_speed_options_apply_only_to_a_run_on_a_cuda_gpu(qtbot, window, tmp_path):
@@ -398,7 +436,7 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     assert np.array_equal(panel.samples.image, last_grid)
     wait_until_ended(qtbot, panel)
     assert panel.plot.data["Loss/G"][0] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
-    assert [panel.checkpoints.item(i).text().split(" — ")[0] for i in range(panel.checkpoints.count())] == \
+    assert [panel.checkpoints.item(i).text() for i in range(panel.checkpoints.count())] == \
         ["step 9", "step 6", "step 3"]
 
     panel.resume_run(str(tmp_path))  # a folder with no run in it

@@ -191,3 +191,30 @@ def test_eval_names_each_checkpoint_with_its_run(tmp_path, capsys):
     assert main(["eval", *checkpoints, "--real", str(data), "--n", "8"]) == 0
     rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert rows == ["a/step-000000001.pt", "b/step-000000001.pt"]  # not two rows of step-000000001.pt
+
+
+def test_scores_while_training_are_those_eval_gives_the_checkpoints(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=30)
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--out", str(run), "--steps", "4", "--checkpoint-every", "2", "--holdout", "10",
+                 "--score-every", "2", "--score-n", "8", *TINY]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "SWD" in line]
+    assert len(said) == 2 and all("against 8 held-out images" in line for line in said), err
+    logged = [row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "Score/SWD" in row]
+    assert [row["step"] for row in logged] == [2, 4]
+
+    checkpoints = [str(run / "checkpoints" / f"step-00000000{s}.pt") for s in (2, 4)]
+    out = tmp_path / "eval.json"
+    assert main(["eval", *checkpoints, "--real", str(data), "--real-last", "10", "--n", "8", "--json", str(out)]) == 0
+    evaluated = [r["SWD"] for r in json.loads(out.read_text())["results"]]
+    assert evaluated == pytest.approx([row["Score/SWD"] for row in logged], rel=1e-6)
+    assert evaluated[0] != pytest.approx(evaluated[1], rel=1e-3)  # two steps, two different figures
+
+
+def test_scoring_against_too_few_held_out_images_is_refused_before_training(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    assert main(["train", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--holdout", "1",
+                 "--score-every", "1", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "at least two held-out images" in err and "training dcgan" not in err
