@@ -13,7 +13,7 @@ import pickle
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -53,8 +53,10 @@ def atomic_write_bytes(path: Path, write) -> None:
         pass
 
 
-def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], step: int, keep: int = 3) -> Path:
-    """Write `state` as checkpoints/step-N.pt, point `latest` at it, and keep only the newest `keep`."""
+def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], step: int, keep: int = 3,
+                    also_keep: Iterable[int] = ()) -> Path:
+    """Write `state` as checkpoints/step-N.pt, point `latest` at it, and keep only the newest `keep` and those of
+    the steps in `also_keep` (a run's best-scoring checkpoint)."""
     from trainers import __version__
 
     folder = checkpoint_dir(run_dir)
@@ -62,8 +64,10 @@ def save_checkpoint(run_dir: str | os.PathLike, state: dict[str, Any], step: int
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "project_version": __version__, **state}
     atomic_write_bytes(path, lambda f: torch.save(payload, f))
     atomic_write_bytes(folder / "latest", lambda f: f.write(path.name.encode()))
+    kept = set(also_keep)
     for old in list_checkpoints(run_dir)[:-keep]:
-        old.unlink(missing_ok=True)
+        if checkpoint_step(old) not in kept:
+            old.unlink(missing_ok=True)
     return path
 
 

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from trainers import events as ev
-from trainers.checkpoint import (CheckpointError, atomic_write_bytes, latest_checkpoint, load_checkpoint, save_checkpoint,
-                                 sweep_partial_writes)
+from trainers.checkpoint import (CheckpointError, atomic_write_bytes, checkpoint_step, latest_checkpoint,
+                                 list_checkpoints, load_checkpoint, save_checkpoint, sweep_partial_writes)
 from trainers.config import ConfigError, TrainConfig
 from trainers.data import ImageSet, TensorBatches, load_folder
 from trainers.device import describe_device, prepare_for_training, resolve_device
@@ -215,15 +215,23 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     plan_done = False
     rollbacks = 0
     real_spread = _spread(images.images[:: max(1, len(images.images) // 64)][:64])
+    # (SWD, step) of the best-scoring checkpoint so far: kept even once it is older than the newest --keep
+    faces_per_score = min(config.score_n, config.holdout or len(images.images))
+    best = _best_scored(run_dir, faces_per_score) if main else None
+    scored_now: tuple[float, int] | None = None  # this step's score, until its checkpoint is written
 
     def checkpoint() -> ev.Checkpointed:
+        nonlocal best
+        if scored_now is not None and scored_now[1] == step and (best is None or scored_now < best):
+            best = scored_now
         rng = {"torch": torch.get_rng_state()}
         if device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
         payload = {"family": config.model, "config": config.to_dict(), "step": step, "images_seen": images_seen,
                    "elapsed_s": elapsed_before + session_s, "rng": rng, "data": batches.state_dict(),
                    "lr_scale": lr_scale, **recipe.state_dict()}
-        path = save_checkpoint(run_dir, payload, step, keep=config.keep_checkpoints)
+        path = save_checkpoint(run_dir, payload, step, keep=config.keep_checkpoints,
+                               also_keep=[best[1]] if best else [])
         return ev.Checkpointed(step=step, images_seen=images_seen, path=str(path))
 
     def try_checkpoint():
@@ -363,6 +371,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 mark_t += scored.seconds  # scoring is not training: it counts neither in img/s nor in --minutes
                 _append_row(log_path, step, images_seen, elapsed_before + session_s,
                             {**{f"Score/{k}": v for k, v in scored.scores.items()}, "score_n": scored.n})
+                scored_now = (scored.scores["SWD"], step)
                 yield scored
             if step % config.checkpoint_every == 0 or done:
                 if not recipe.weights_finite():  # never save weights that have already gone bad
@@ -452,9 +461,19 @@ def _score_reference(all_images: np.ndarray, config: TrainConfig) -> tuple[np.nd
     kind = scored_against(config)
     pool = all_images[len(all_images) - config.holdout :] if config.holdout else all_images
     if len(pool) < 2:
-        raise ConfigError("scoring while training needs at least two held-out images (--holdout)")
+        raise ConfigError("scoring while training needs at least two " + ("held-out images (--holdout)"
+                                                                          if config.holdout else "images"))
     pick = np.random.default_rng(0).permutation(len(pool))[: config.score_n]
     return pool[np.sort(pick)], kind
+
+
+def _best_scored(run_dir: Path, faces: int) -> tuple[float, int] | None:
+    """(SWD, step) of the best-scoring checkpoint a run folder holds (by its log's scores of that many faces:
+    figures from other numbers of faces do not compare), or None."""
+    steps = {checkpoint_step(p) for p in list_checkpoints(run_dir)}
+    scored = [(row["Score/SWD"], row["step"]) for row in read_log(run_dir) if "Score/SWD" in row
+              and row["step"] in steps and row.get("score_n") == faces]
+    return min(scored) if scored else None
 
 
 def _score(recipe: Recipe, reference: np.ndarray, kind: str, config: TrainConfig, step: int,

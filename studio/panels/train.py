@@ -145,8 +145,9 @@ class TrainPanel(QWidget):
         self.step_scores: dict[int, float] = {}  # the run's SWD by step, shown beside its checkpoints
         self.score.setVisible(False)
         self.checkpoints = QListWidget()
-        self.checkpoints.setToolTip("The run's checkpoints, newest first (with their SWD when the run scores): "
-                                    "double-click one to open it in Generate")
+        self.checkpoints.setToolTip("The run's checkpoints, newest first; when the run scores, each with its SWD, "
+                                    "and the best-scoring one is kept as well as the newest. Double-click one "
+                                    "to open it in Generate")
         self.checkpoints.itemDoubleClicked.connect(lambda item: self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.open_generate_button = QPushButton("Open in Generate")
         set_icon(self.open_generate_button, "generate")
@@ -507,10 +508,15 @@ class TrainPanel(QWidget):
         selected = self.checkpoints.currentItem()
         selected = selected.data(Qt.ItemDataRole.UserRole) if selected is not None else None
         self.checkpoints.clear()
-        for path in reversed(list_checkpoints(run_dir)):
+        paths = list_checkpoints(run_dir)
+        scored = {checkpoint_step(p): self.step_scores[checkpoint_step(p)] for p in paths
+                  if checkpoint_step(p) in self.step_scores}
+        best = min(scored, key=scored.get) if len(scored) > 1 else None  # the engine keeps it past the newest
+        for path in reversed(paths):
             step = checkpoint_step(path)
-            score = self.step_scores.get(step)
-            item = QListWidgetItem(f"step {step:,}" + (f" · SWD {score:.1f}" if score is not None else ""))
+            score = scored.get(step)
+            item = QListWidgetItem(f"step {step:,}" + (f" · SWD {score:.1f}" if score is not None else "")
+                                   + (" · best" if step == best else ""))
             item.setData(Qt.ItemDataRole.UserRole, str(path))
             item.setToolTip(f"{path}\nDouble-click to open it in Generate")
             self.checkpoints.addItem(item)

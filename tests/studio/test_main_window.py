@@ -345,8 +345,9 @@ def test_a_run_that_scores_plots_its_swd_which_compare_gives_its_checkpoint_too(
     assert "SWD (right axis)" in [label.text for _, label in panel.plot.legend.items]
     assert not panel.score.isHidden() and panel.score.text().startswith(f"SWD {swd[-1]:.1f} at step 4, 16 faces")
     # each checkpoint says how it scored, so that the best one can be picked
-    assert [panel.checkpoints.item(i).text() for i in range(2)] == [f"step 4 · SWD {swd[1]:.1f}",
-                                                                    f"step 2 · SWD {swd[0]:.1f}"]
+    best = [" · best" if v == min(swd) else "" for v in swd]
+    assert [panel.checkpoints.item(i).text() for i in range(2)] == [f"step 4 · SWD {swd[1]:.1f}{best[1]}",
+                                                                    f"step 2 · SWD {swd[0]:.1f}{best[0]}"]
 
     compare = window.compare_panel  # Compare's Score button gives the two checkpoints the same figures
     checkpoints = [str(tmp_path / "run" / "checkpoints" / f"step-00000000{s}.pt") for s in steps]

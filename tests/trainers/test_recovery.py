@@ -64,11 +64,11 @@ def test_a_full_disk_pauses_training_and_loses_nothing(tmp_path, monkeypatch):
     real_save = ckpt_module.save_checkpoint
     failures = {"left": 1}
 
-    def flaky(run_dir, state, step, keep=3):
+    def flaky(run_dir, state, step, **kw):
         if step == 4 and failures["left"]:
             failures["left"] -= 1
             raise OSError(28, "No space left on device")
-        return real_save(run_dir, state, step, keep)
+        return real_save(run_dir, state, step, **kw)
 
     import trainers.loop as loop
 
@@ -216,3 +216,22 @@ def test_the_log_keeps_one_line_per_step_across_a_crash_and_resume(tmp_path):
     (run / "checkpoints" / "latest").write_text("step-000000004.pt")
     list(train(resume_config(run, steps=8), resume=True))
     assert [row["step"] for row in read_log(run)] == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_run_that_scores_keeps_its_best_checkpoint_past_the_newest(tmp_path):
+    from trainers.checkpoint import checkpoint_step
+
+    data = faces_folder(tmp_path, n=24)
+    config = tiny_config("dcgan", data, tmp_path / "run", steps=12, checkpoint_every=2, keep_checkpoints=1,
+                         score_every=2, score_n=16, sample_every=100)
+    scores = {e.step: e.scores["SWD"] for e in train(config) if isinstance(e, ev.Scored)}
+    assert sorted(scores) == [2, 4, 6, 8, 10, 12]
+    best = min(scores, key=scores.get)
+    assert best < 12, scores  # (so that keeping it is more than keeping the newest)
+    kept = [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")]
+    assert kept == sorted({best, 12})  # the newest (keep 1) and the best-scoring one, nothing else
+
+    # resumed without scoring, the run still keeps the best one it scored
+    events = list(train(resume_config(tmp_path / "run", steps=16, score_every=0), resume=True))
+    assert not any(isinstance(e, ev.Scored) for e in events) and isinstance(events[-1], ev.Finished)
+    assert [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")] == sorted({best, 16})
