@@ -126,6 +126,10 @@ class TrainingRun(BackgroundJob):
             self.event.emit(ev.Failed(f"{type(exc).__name__}: {exc}", details=traceback.format_exc()))
         finally:
             self.images = None  # the dataset is the studio's to keep or drop; a finished run holds no copy
+            import torch
+
+            if torch.cuda.is_initialized():  # the run's cached GPU memory goes back, for onnxruntime and others
+                torch.cuda.empty_cache()
             self.ended.emit()
 
 
