@@ -43,11 +43,12 @@ TIPS = {
                "recoloured (DiffAugment), so that it cannot memorise a small dataset; the faces themselves are not "
                "changed. It slows learning: on 500 faces (tiny preset, 32 px, 69,000 images) faces were worse with "
                "it than without (docs/QUALITY.md). Turn it on when a small folder's faces stop improving or get worse",
-    "score_every": f"Every this many steps, score {SCORE_IMAGES} generated faces against the dataset's faces with the sliced "
-                   "Wasserstein distance (SWD; lower is better): the plot shows it as points on a right-hand axis, "
-                   "since falling losses do not say that the faces improve. Each score takes a few seconds on a GPU "
-                   "machine (about 6 s on a 2-core CPU) and does not count as training time. The figure is the one "
-                   "Compare's Score button gives that step's checkpoint",
+    "score_every": f"Every this many steps, score {SCORE_IMAGES} generated faces against the dataset's faces with "
+                   "the sliced Wasserstein distance (SWD; lower is better): the plot shows it as points on a "
+                   "right-hand axis, since falling losses do not say that the faces improve, and the best-scoring "
+                   "checkpoint is kept. Each score takes a few seconds on a GPU machine (about 6 s at 64 px on a "
+                   "2-core CPU) and does not count as training time. The figure is the one Compare's Score button "
+                   "gives that step's checkpoint",
     "device": "auto uses the GPU when there is one",
     "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
