@@ -368,6 +368,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                 how = "stopped" if event.stopped else "finished"
                 print(f"{how} at step {event.step:,} ({event.images_seen:,} images seen, {format_duration(event.elapsed_s)} "
                       f"of training); latest checkpoint: {event.checkpoint}", file=sys.stderr)
+                if event.best_checkpoint:
+                    print(f"best-scoring checkpoint: {event.best_checkpoint} (SWD {event.best_swd:.2f})",
+                          file=sys.stderr)
                 if event.stopped:
                     status = EXIT_INTERRUPTED
     except (ConfigError, CheckpointError, ValueError) as exc:

@@ -79,6 +79,8 @@ class Finished:
     elapsed_s: float
     stopped: bool  # True when the user asked to stop before the planned end
     checkpoint: str | None = None
+    best_checkpoint: str | None = None  # in a run that scores: its best-scoring checkpoint ...
+    best_swd: float | None = None  # ... and that checkpoint's SWD
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 
 from trainers import events as ev
-from trainers.checkpoint import (CheckpointError, atomic_write_bytes, checkpoint_step, latest_checkpoint,
-                                 list_checkpoints, load_checkpoint, save_checkpoint, sweep_partial_writes)
+from trainers.checkpoint import (CheckpointError, atomic_write_bytes, checkpoint_dir, checkpoint_step,
+                                 latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint,
+                                 sweep_partial_writes)
 from trainers.config import ConfigError, TrainConfig
 from trainers.data import ImageSet, TensorBatches, load_folder
 from trainers.device import describe_device, prepare_for_training, resolve_device
@@ -405,8 +406,10 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                             f"({exc.strerror or exc}); {last_checkpoint or 'no earlier checkpoint'} is intact",
                             step=step)
             return
+    best_path = checkpoint_dir(run_dir) / f"step-{best[1]:09d}.pt" if best else None
     yield ev.Finished(step=step, images_seen=images_seen, elapsed_s=elapsed_before + session_s, stopped=stopped,
-                      checkpoint=last_checkpoint)
+                      checkpoint=last_checkpoint, best_checkpoint=str(best_path) if best_path else None,
+                      best_swd=best[0] if best else None)
 
 
 def _count(n: int, noun: str) -> str:

@@ -554,8 +554,12 @@ class TrainPanel(QWidget):
             self.status.setText(f"<b>Training failed:</b> {event.message}")
         elif isinstance(event, ev.Finished):
             how = "Stopped" if event.stopped else "Finished"
-            self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, {format_duration(event.elapsed_s)}); "
-                                "checkpoint saved.")
+            best = ""
+            if event.best_checkpoint and event.best_checkpoint != event.checkpoint:
+                best = (f" Its best-scoring checkpoint is step {checkpoint_step(event.best_checkpoint):,} "
+                        f"(SWD {event.best_swd:.1f}).")
+            self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, "
+                                f"{format_duration(event.elapsed_s)}); checkpoint saved.{best}")
             if event.checkpoint:
                 self.trained.emit(event.checkpoint)
 

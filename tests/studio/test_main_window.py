@@ -346,6 +346,8 @@ def test_a_run_that_scores_plots_its_swd_which_compare_gives_its_checkpoint_too(
     assert not panel.score.isHidden() and panel.score.text().startswith(f"SWD {swd[-1]:.1f} at step 4, 16 faces")
     # each checkpoint says how it scored, so that the best one can be picked
     best = [" · best" if v == min(swd) else "" for v in swd]
+    said = "Its best-scoring checkpoint is step 2" in panel.status.text()  # when it is not the final one
+    assert said == (swd[0] < swd[1]), panel.status.text()
     assert [panel.checkpoints.item(i).text() for i in range(2)] == [f"step 4 · SWD {swd[1]:.1f}{best[1]}",
                                                                     f"step 2 · SWD {swd[0]:.1f}{best[0]}"]
 

@@ -200,7 +200,8 @@ def test_scores_while_training_are_those_eval_gives_the_checkpoints(tmp_path, ca
                  "--score-every", "2", "--score-n", "8", *TINY]) == 0
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if "SWD" in line]
-    assert len(said) == 2 and all("against 8 held-out images" in line for line in said), err
+    assert len(said) == 3 and all("against 8 held-out images" in line for line in said[:2]), err
+    assert said[2].startswith("best-scoring checkpoint: ") and said[2].endswith(")")  # at the end, which scored best
     logged = [row for row in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if "Score/SWD" in row]
     assert [row["step"] for row in logged] == [2, 4]
 

@@ -224,14 +224,18 @@ def test_a_run_that_scores_keeps_its_best_checkpoint_past_the_newest(tmp_path):
     data = faces_folder(tmp_path, n=24)
     config = tiny_config("dcgan", data, tmp_path / "run", steps=12, checkpoint_every=2, keep_checkpoints=1,
                          score_every=2, score_n=16, sample_every=100)
-    scores = {e.step: e.scores["SWD"] for e in train(config) if isinstance(e, ev.Scored)}
+    events = list(train(config))
+    scores = {e.step: e.scores["SWD"] for e in events if isinstance(e, ev.Scored)}
     assert sorted(scores) == [2, 4, 6, 8, 10, 12]
     best = min(scores, key=scores.get)
     assert best < 12, scores  # (so that keeping it is more than keeping the newest)
     kept = [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")]
     assert kept == sorted({best, 12})  # the newest (keep 1) and the best-scoring one, nothing else
+    assert events[-1].best_checkpoint == str(list_checkpoints(tmp_path / "run")[0])  # the run says which
+    assert events[-1].best_swd == scores[best]
 
     # resumed without scoring, the run still keeps the best one it scored
     events = list(train(resume_config(tmp_path / "run", steps=16, score_every=0), resume=True))
     assert not any(isinstance(e, ev.Scored) for e in events) and isinstance(events[-1], ev.Finished)
+    assert events[-1].best_swd == scores[best]
     assert [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")] == sorted({best, 16})
