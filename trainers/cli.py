@@ -322,6 +322,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
     previous_term = signal.signal(signal.SIGTERM, on_sigint) if _main_thread() else None  # e.g. from torchrun
     status = EXIT_OK
     bar = None
+    post: dict[str, str] = {}  # the progress bar's figures (speed, losses, time left)
     try:
         for event in train(config, images=images, control=control, resume=args.resume, group=group):
             kind = type(event).__name__
@@ -353,10 +354,13 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                 retry = threading.Timer(RETRY_S, control.resume)
                 retry.daemon = True
                 retry.start()
+            elif kind == "Scoring":
+                bar.set_postfix_str(f"scoring {event.n:,} faces …", refresh=True)
             elif kind == "Scored":
                 levels = ", ".join(f"{k.split('/')[1]} px {v:.1f}" for k, v in event.scores.items() if "/" in k)
                 _write(bar, f"step {event.step:,}: SWD {event.scores['SWD']:.2f} against {event.n:,} {event.reference} "
                             f"images ({levels}; lower is better; {event.seconds:.0f} s)")
+                bar.set_postfix(post, refresh=True)  # the figures it showed before scoring
             elif kind == "Checkpointed":
                 _write(bar, f"checkpoint: {event.path}")
             elif kind == "Failed":

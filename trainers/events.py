@@ -37,6 +37,14 @@ class Samples:
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """A quality score is being taken (seconds on a CPU); training waits for it, and Scored follows."""
+
+    step: int
+    n: int  # faces in each set
+
+
+@dataclass(frozen=True)
 class Scored:
     """A quality score taken while training: SWD x1e3 of generated faces against real ones (lower is better)."""
 
@@ -90,7 +98,7 @@ class Failed:
     details: str = field(default="", repr=False)
 
 
-Event = Started | Progress | Samples | Scored | Checkpointed | Paused | Resumed | Notice | Finished | Failed
+Event = Started | Progress | Samples | Scoring | Scored | Checkpointed | Paused | Resumed | Notice | Finished | Failed
 
 
 def format_duration(seconds: float) -> str:

@@ -368,6 +368,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                     yield ev.Notice(f"possible mode collapse at step {step}: the snapshot faces vary "
                                     f"{spread / real_spread:.0%} as much as real faces do")
             if reference is not None and (step % config.score_every == 0 or done):
+                yield ev.Scoring(step=step, n=len(reference))
                 scored = _score(recipe, reference, reference_kind, config, step, images_seen)
                 mark_t += scored.seconds  # scoring is not training: it counts neither in img/s nor in --minutes
                 _append_row(log_path, step, images_seen, elapsed_before + session_s,

@@ -537,6 +537,9 @@ class TrainPanel(QWidget):
             self.activity.emit(f"training, step {event.step:,}{left}")
         elif isinstance(event, ev.Samples):
             self._set_previews(event.step, {"samples": event.grid, **event.extras})
+        elif isinstance(event, ev.Scoring):
+            self.score.setText(f"Scoring the faces of step {event.step:,} ({event.n:,} of them) …")
+            self.score.setVisible(True)
         elif isinstance(event, ev.Scored):
             self.plot.add_rows([{"step": event.step, SCORE: event.scores["SWD"]}])
             self.step_scores[event.step] = event.scores["SWD"]

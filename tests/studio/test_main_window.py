@@ -361,6 +361,9 @@ def test_a_run_that_scores_plots_its_swd_which_compare_gives_its_checkpoint_too(
     qtbot.waitUntil(lambda: len(compare.scores) == 2 and not compare._score_thread.is_alive(), timeout=60000)
     assert [compare.scores[p]["SWD"] for p in checkpoints] == pytest.approx(swd, rel=1e-6)
 
+    panel._on_event(ev.Scoring(step=6, n=16))  # while a score is taken, the line says so
+    assert panel.score.text() == "Scoring the faces of step 6 (16 of them) …"
+
     # resumed in a new session of the studio, the scores so far are shown again; with scoring off, none is added
     panel.plot.clear_curves()
     assert not panel.plot.getPlotItem().getAxis("right").isVisible()

@@ -227,6 +227,9 @@ def test_a_run_that_scores_keeps_its_best_checkpoint_past_the_newest(tmp_path):
     events = list(train(config))
     scores = {e.step: e.scores["SWD"] for e in events if isinstance(e, ev.Scored)}
     assert sorted(scores) == [2, 4, 6, 8, 10, 12]
+    # each score is announced as it starts (a CPU takes seconds over it), then given
+    announced = [(type(e).__name__, e.step) for e in events if isinstance(e, (ev.Scoring, ev.Scored))]
+    assert announced == [(kind, s) for s in sorted(scores) for kind in ("Scoring", "Scored")]
     best = min(scores, key=scores.get)
     assert best < 12, scores  # (so that keeping it is more than keeping the newest)
     kept = [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")]
