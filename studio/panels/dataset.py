@@ -6,7 +6,8 @@ import os
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QLabel, QProgressBar, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHeaderView, QLabel, QProgressBar, QPushButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from studio.icons import set_icon
 from studio.state import StudioState
@@ -71,8 +72,12 @@ class DatasetPanel(QWidget):
                                               "Subfolders are read too; files that are not usable images are "
                                               "listed with the reason.")
         self.report = QTreeWidget()
-        self.report.setHeaderLabels(["Skipped file", "Reason"])
+        self.report.setHeaderLabels(["File", "What happened"])  # skipped files, and upscaled ones (kept)
         self.report.setRootIsDecorated(False)
+        header = self.report.header()  # the paths get the room; the reasons are short
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.report.setColumnWidth(1, 240)
         self.report.setVisible(False)  # until a folder has files to report
 
         layout = QVBoxLayout(self)
@@ -137,13 +142,15 @@ class DatasetPanel(QWidget):
         self.report.clear()
         for reason, paths in sorted(report.rejected.items()):
             for path in paths:
-                QTreeWidgetItem(self.report, [path, reason])
+                QTreeWidgetItem(self.report, [path, f"skipped: {reason}"])
         for path in report.upscaled:
             QTreeWidgetItem(self.report, [path, "upscaled (kept)"])
         self.report.setVisible(bool(report.rejected or report.upscaled))
         rng = np.random.default_rng(0)
         pick = np.sort(rng.choice(len(images), size=min(SAMPLE, len(images)), replace=False))
-        self.grid.set_faces(images.images[pick], [os.path.basename(images.paths[i]) for i in pick],
+        # captions without the extension, so that a short caption keeps the name's end (its number); the tooltip
+        # has the whole path
+        self.grid.set_faces(images.images[pick], [os.path.splitext(os.path.basename(images.paths[i]))[0] for i in pick],
                             [images.paths[i] for i in pick])
         self.state.set_dataset(images, os.path.basename(report.folder.rstrip("/")) or report.folder)
         self.folder_loaded.emit(report.folder)

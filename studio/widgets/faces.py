@@ -28,6 +28,7 @@ class FaceGrid(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setUniformItemSizes(True)
         self.setSpacing(4)
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # face-00012.png: its number, not its common prefix
         self.set_face_size(face_size)
         self.faces: np.ndarray = np.zeros((0, 3, 1, 1), np.uint8)
         self.itemDoubleClicked.connect(lambda item: self.enlarged.emit(self.row(item)))

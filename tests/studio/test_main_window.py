@@ -72,6 +72,7 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     assert names == {p.name for p in folder.iterdir() if p.name != "broken.png"}  # each thumbnail names its file
     assert window.dataset_panel.report.topLevelItemCount() == 1
     assert "broken.png" in window.dataset_panel.report.topLevelItem(0).text(0)
+    assert window.dataset_panel.report.topLevelItem(0).text(1).startswith("skipped: ")
     assert "1 file skipped" in window.dataset_panel.summary.text()
 
 
