@@ -252,51 +252,41 @@ class ProcessRun(BackgroundJob):
 
         from trainers import events as ev
         from trainers.checkpoint import checkpoint_step, latest_checkpoint, list_checkpoints
-        from trainers.loop import read_log, scored_against, trim_log
+        from trainers.loop import LogFollower, scored_against, trim_log
 
         run = Path(self.config.out)
         run.mkdir(parents=True, exist_ok=True)
         handle, config_path = tempfile.mkstemp(suffix=".json", prefix="gan-studio-run-")
         with os.fdopen(handle, "w") as f:
             json.dump(self.config.to_dict(), f)
-        seen_lines, seen_samples, seen_checkpoints = 0, set(), set()
+        seen_samples, seen_checkpoints = set(), set()
         reference = scored_against(self.config)
-        log = run / "log.jsonl"
         latest = latest_checkpoint(run) if self.resume else None
         if latest is not None:
             # The panel already shows the run up to its checkpoint. The child processes would drop the log lines
             # written after it, as they start; dropping them first means that every line from now on is new.
             trim_log(run, checkpoint_step(latest))
-            seen_lines = len(read_log(run))
             seen_samples = set((run / "samples").glob("step-*.png"))
             seen_checkpoints = set(list_checkpoints(run))
+        log = LogFollower(run, from_end=latest is not None)  # a resumed run's history is shown already
         self.event.emit(ev.Started(run_dir=str(run), family=self.config.model,
                                    device=f"{self.processes} processes (torchrun)", num_images=0, step=0,
                                    total_steps=self.config.steps))
         started = time.monotonic()
 
         def poll() -> None:
-            nonlocal seen_lines
-            if log.exists():
-                lines = log.read_text().splitlines()
-                for line in lines[seen_lines:]:
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        break  # a line still being written
-                    stats = {k: v for k, v in row.items() if "/" in k}
-                    if "Score/SWD" in stats:  # a quality score, not a progress line
-                        self.event.emit(ev.Scored(step=row["step"], images_seen=row["images_seen"],
-                                                  scores={k[len("Score/"):]: v for k, v in stats.items()
-                                                          if k.startswith("Score/")},
-                                                  n=row.get("score_n", self.config.score_n), reference=reference,
-                                                  seconds=0.0))
-                        seen_lines += 1
-                        continue
-                    self.event.emit(ev.Progress(step=row["step"], images_seen=row["images_seen"], stats=stats,
-                                                img_per_s=stats.get("Speed/img_per_s", 0.0),
-                                                elapsed_s=row.get("elapsed_s", 0.0), eta_s=None))
-                    seen_lines += 1
+            for row in log.new_rows():
+                stats = {k: v for k, v in row.items() if "/" in k}
+                if "Score/SWD" in stats:  # a quality score, not a progress line
+                    self.event.emit(ev.Scored(step=row["step"], images_seen=row["images_seen"],
+                                              scores={k[len("Score/"):]: v for k, v in stats.items()
+                                                      if k.startswith("Score/")},
+                                              n=row.get("score_n", self.config.score_n), reference=reference,
+                                              seconds=0.0))
+                    continue
+                self.event.emit(ev.Progress(step=row["step"], images_seen=row["images_seen"], stats=stats,
+                                            img_per_s=stats.get("Speed/img_per_s", 0.0),
+                                            elapsed_s=row.get("elapsed_s", 0.0), eta_s=None))
             samples = sorted((run / "samples").glob("step-*.png")) if (run / "samples").is_dir() else []
             for path in samples:
                 if path not in seen_samples:

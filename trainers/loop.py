@@ -14,6 +14,7 @@ import math
 import threading
 import time
 import traceback
+import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -521,6 +522,56 @@ def read_log(run_dir: str | os.PathLike, up_to_step: int | None = None) -> list[
         if isinstance(row, dict) and isinstance(row.get("step"), int) and (up_to_step is None or row["step"] <= up_to_step):
             rows.append(row)
     return rows
+
+
+class LogFollower:
+    """The lines that another process appends to a run's log.jsonl, each read once (the studio follows a
+    torchrun run this way): only what was added since the last call is read, and a line still being written
+    waits for the next call. When the log was rewritten shorter (a rollback keeps it up to a checkpoint), the
+    lines after the part it kept are new, even where they repeat steps."""
+
+    def __init__(self, run_dir: str | os.PathLike, from_end: bool = False):
+        self.path = Path(run_dir) / "log.jsonl"
+        self.offset = 0
+        self.seen: list[tuple[int, int]] = []  # (length, checksum) of each line read, to tell a rewritten log
+        if from_end:
+            self.new_rows()
+
+    def new_rows(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                if self.seen and not self._still_there(f):
+                    f.seek(0)
+                    kept, self.offset = 0, 0
+                    for line in f.read().splitlines(keepends=True):
+                        if kept == len(self.seen) or (len(line), zlib.crc32(line)) != self.seen[kept]:
+                            break
+                        kept += 1
+                        self.offset += len(line)
+                    del self.seen[kept:]
+                f.seek(self.offset)
+                lines = f.read().splitlines(keepends=True)
+        except FileNotFoundError:
+            return []
+        if lines and not lines[-1].endswith(b"\n"):
+            lines.pop()  # still being written: the next call reads it
+        rows = []
+        for line in lines:
+            self.offset += len(line)
+            self.seen.append((len(line), zlib.crc32(line)))
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if isinstance(row, dict) and isinstance(row.get("step"), int):
+                rows.append(row)
+        return rows
+
+    def _still_there(self, f) -> bool:
+        """Whether the last line read is where it was (else the log was rewritten)."""
+        length, checksum = self.seen[-1]
+        f.seek(self.offset - length)
+        return zlib.crc32(f.read(length)) == checksum
 
 
 def trim_log(run_dir: str | os.PathLike, step: int) -> None:

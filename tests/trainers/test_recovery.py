@@ -242,3 +242,27 @@ def test_a_run_that_scores_keeps_its_best_checkpoint_past_the_newest(tmp_path):
     assert not any(isinstance(e, ev.Scored) for e in events) and isinstance(events[-1], ev.Finished)
     assert events[-1].best_swd == scores[best]
     assert [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")] == sorted({best, 16})
+
+
+def test_following_a_log_that_another_process_writes_reads_each_line_once(tmp_path):
+    from trainers.loop import LogFollower
+
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 1, "Loss/D": 1.0}\n')
+    follower = LogFollower(tmp_path, from_end=True)  # the history is shown already
+    assert follower.new_rows() == []
+    with open(log, "a") as f:
+        f.write('{"step": 2, "Loss/D": 0.9}\n{"step": 3, "Lo')  # the second line is still being written
+    assert [r["step"] for r in follower.new_rows()] == [2]
+    with open(log, "a") as f:
+        f.write('ss/D": 0.8}\n')
+    assert follower.new_rows() == [{"step": 3, "Loss/D": 0.8}]
+    assert follower.new_rows() == []
+    log.write_text('{"step": 1, "Loss/D": 1.0}\n')  # cut back to step 1 (a rollback): what follows is new
+    with open(log, "a") as f:
+        f.write('{"step": 2, "Loss/D": 0.7}\n')
+    assert follower.new_rows() == [{"step": 2, "Loss/D": 0.7}]
+    # cut back again, and grown past where it was before the follower looks: still told apart
+    log.write_text('{"step": 1, "Loss/D": 1.0}\n' + "".join(f'{{"step": {s}, "Loss/D": 0.5}}\n' for s in (2, 3, 4)))
+    assert [r["step"] for r in follower.new_rows()] == [2, 3, 4]
+    assert [r["step"] for r in LogFollower(tmp_path).new_rows()] == [1, 2, 3, 4]  # from the start: every line
