@@ -242,6 +242,7 @@ class ProcessRun(BackgroundJob):
     def _run(self) -> None:
         import json
         import os
+        import re
         import subprocess
         import tempfile
         import time
@@ -252,7 +253,7 @@ class ProcessRun(BackgroundJob):
 
         from trainers import events as ev
         from trainers.checkpoint import checkpoint_step, latest_checkpoint, list_checkpoints
-        from trainers.loop import LogFollower, scored_against, trim_log
+        from trainers.loop import LogFollower, scored_against, time_left, trim_log
 
         run = Path(self.config.out)
         run.mkdir(parents=True, exist_ok=True)
@@ -274,7 +275,17 @@ class ProcessRun(BackgroundJob):
                                    total_steps=self.config.steps))
         started = time.monotonic()
 
+        first_row = None  # (step, training seconds) of this session's first progress line, for the time left
+        output_read = 0  # lines of the processes' output looked at for notes
+
         def poll() -> None:
+            nonlocal first_row, output_read
+            output = self.output[output_read:]
+            output_read += len(output)
+            for line in output:  # process 0's notes (a rollback, possible mode collapse, ...) as the CLI prints them
+                note = re.match(r"^(?:\[[^\]]*\]:?\s*)?note: (.*)$", line.strip())
+                if note:
+                    self.event.emit(ev.Notice(note.group(1)))
             for row in log.new_rows():
                 stats = {k: v for k, v in row.items() if "/" in k}
                 if "Score/SWD" in stats:  # a quality score, not a progress line
@@ -284,9 +295,14 @@ class ProcessRun(BackgroundJob):
                                               n=row.get("score_n", self.config.score_n), reference=reference,
                                               seconds=0.0))
                     continue
+                elapsed = row.get("elapsed_s", 0.0)
+                first_row = first_row or (row["step"], elapsed)
+                rate = (row["step"] - first_row[0]) / (elapsed - first_row[1]) if elapsed > first_row[1] else None
+                deadline = self.config.minutes * 60 if self.config.minutes else None
                 self.event.emit(ev.Progress(step=row["step"], images_seen=row["images_seen"], stats=stats,
-                                            img_per_s=stats.get("Speed/img_per_s", 0.0),
-                                            elapsed_s=row.get("elapsed_s", 0.0), eta_s=None))
+                                            img_per_s=stats.get("Speed/img_per_s", 0.0), elapsed_s=elapsed,
+                                            eta_s=time_left(self.config.steps, row["step"], rate, deadline,
+                                                            elapsed - first_row[1])))
             samples = sorted((run / "samples").glob("step-*.png")) if (run / "samples").is_dir() else []
             for path in samples:
                 if path not in seen_samples:

@@ -342,7 +342,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 rate = step_rate if rate is None else 0.7 * rate + 0.3 * step_rate
                 session_s += interval
                 mark_t, mark_step, mark_images = now, step, images_seen
-                eta = _eta(total_steps, step, rate, deadline_s, session_s)
+                eta = time_left(total_steps, step, rate, deadline_s, session_s)
                 values["Speed/img_per_s"] = img_rate
                 bad = [name for name, v in values.items() if not math.isfinite(v)]
                 progress = ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=img_rate,
@@ -418,7 +418,9 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def _eta(total_steps, step, rate, deadline_s, running_s) -> float | None:
+def time_left(total_steps: int | None, step: int, rate: float | None, deadline_s: float | None,
+              running_s: float) -> float | None:
+    """Seconds until the run ends: its steps at `rate` steps per second, or its time limit, whichever is first."""
     candidates = []
     if total_steps is not None and rate:
         candidates.append(max(0.0, (total_steps - step) / rate))

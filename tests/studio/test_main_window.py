@@ -313,7 +313,7 @@ def test_export_to_onnx_from_the_menu_writes_a_model_that_opens(qtbot, window, t
 
 def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4, processes=2, sample_every=2,
-                             checkpoint_every=2, score_every=2)
+                             checkpoint_every=2, score_every=2, cuda_graphs=True)
     events = []
     panel.start()
     panel.run.event.connect(events.append)
@@ -324,6 +324,10 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     assert finished[-1].step == 4 and panel.samples.image is not None
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
     assert panel.plot.scores[0] == [2, 4] and "against training images" in panel.score.text()  # from its log
+    # as for a run in the studio's own process: the time left, and the engine's notes (here: no CUDA graphs)
+    assert [e.eta_s is not None for e in events if isinstance(e, ev.Progress)] == [False, True]
+    notes = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any(n.startswith("CUDA graphs need a single CUDA device; this run spans several processes") for n in notes)
     # resumed, still as two processes: the history is shown once, and the run goes on from it
     panel.steps.setValue(6)
     panel.resume_run(str(tmp_path / "run"))
