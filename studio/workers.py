@@ -276,10 +276,11 @@ class ProcessRun(BackgroundJob):
         started = time.monotonic()
 
         first_row = None  # (step, training seconds) of this session's first progress line, for the time left
+        last_row: dict = {}  # the newest line of the log: images seen and training time, for the end
         output_read = 0  # lines of the processes' output looked at for notes
 
         def poll() -> None:
-            nonlocal first_row, output_read
+            nonlocal first_row, output_read, last_row
             output = self.output[output_read:]
             output_read += len(output)
             for line in output:  # process 0's notes (a rollback, possible mode collapse, ...) as the CLI prints them
@@ -287,6 +288,7 @@ class ProcessRun(BackgroundJob):
                 if note:
                     self.event.emit(ev.Notice(note.group(1)))
             for row in log.new_rows():
+                last_row = row
                 stats = {k: v for k, v in row.items() if "/" in k}
                 if "Score/SWD" in stats:  # a quality score, not a progress line
                     self.event.emit(ev.Scored(step=row["step"], images_seen=row["images_seen"],
@@ -328,8 +330,10 @@ class ProcessRun(BackgroundJob):
             code = self.process.returncode
             if code == 0 or (self.control.stop_requested and seen_checkpoints):
                 last = max(seen_checkpoints, default=None)
-                self.event.emit(ev.Finished(step=checkpoint_step(last) if last else 0, images_seen=0,
-                                            elapsed_s=time.monotonic() - started, stopped=self.control.stop_requested,
+                self.event.emit(ev.Finished(step=checkpoint_step(last) if last else 0,
+                                            images_seen=last_row.get("images_seen", 0),
+                                            elapsed_s=last_row.get("elapsed_s", time.monotonic() - started),
+                                            stopped=self.control.stop_requested,
                                             checkpoint=str(last) if last else None))
             else:
                 tail = "".join(self.output[-15:])

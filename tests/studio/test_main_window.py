@@ -322,6 +322,8 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     finished = [e for e in events if isinstance(e, ev.Finished)]
     assert finished, [getattr(e, "message", e) for e in events if isinstance(e, ev.Failed)]
     assert finished[-1].step == 4 and panel.samples.image is not None
+    # 4 steps of 4 images in each of the 2 processes (it said "0 images")
+    assert finished[-1].images_seen == 32 and "Finished at step 4 (32 images" in panel.status.text()
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
     assert panel.plot.scores[0] == [2, 4] and "against training images" in panel.score.text()  # from its log
     # as for a run in the studio's own process: the time left, and the engine's notes (here: no CUDA graphs)
