@@ -270,9 +270,6 @@ class ProcessRun(BackgroundJob):
             seen_samples = set((run / "samples").glob("step-*.png"))
             seen_checkpoints = set(list_checkpoints(run))
         log = LogFollower(run, from_end=latest is not None)  # a resumed run's history is shown already
-        self.event.emit(ev.Started(run_dir=str(run), family=self.config.model,
-                                   device=f"{self.processes} processes (torchrun)", num_images=0, step=0,
-                                   total_steps=self.config.steps))
         started = time.monotonic()
 
         first_row = None  # (step, training seconds) of this session's first progress line, for the time left
@@ -283,10 +280,18 @@ class ProcessRun(BackgroundJob):
             nonlocal first_row, output_read, last_row
             output = self.output[output_read:]
             output_read += len(output)
-            for line in output:  # process 0's notes (a rollback, possible mode collapse, ...) as the CLI prints them
-                note = re.match(r"^(?:\[[^\]]*\]:?\s*)?note: (.*)$", line.strip())
-                if note:
-                    self.event.emit(ev.Notice(note.group(1)))
+            for line in output:  # what process 0 says as it starts, and its notes (a rollback, possible collapse, ...)
+                line = re.sub(r"^\[[^\]]*\]:?\s*", "", line.strip())  # torchrun may prefix "[rank0]:"
+                if line.startswith("note: "):
+                    self.event.emit(ev.Notice(line[len("note: "):]))
+                start = re.match(r"^training (\S+) on ([\d,]+) images, (.*), run (.*?)(?:, resuming at step (\d+))?$",
+                                 line)
+                if start:
+                    device = start.group(3).split(", process ")[0]
+                    self.event.emit(ev.Started(run_dir=str(run), family=start.group(1),
+                                               device=f"{device} × {self.processes} processes, torchrun",
+                                               num_images=int(start.group(2).replace(",", "")),
+                                               step=int(start.group(5) or 0), total_steps=self.config.steps))
             for row in log.new_rows():
                 last_row = row
                 stats = {k: v for k, v in row.items() if "/" in k}

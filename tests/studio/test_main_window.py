@@ -322,6 +322,8 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     finished = [e for e in events if isinstance(e, ev.Finished)]
     assert finished, [getattr(e, "message", e) for e in events if isinstance(e, ev.Failed)]
     assert finished[-1].step == 4 and panel.samples.image is not None
+    started = [e for e in events if isinstance(e, ev.Started)]  # as process 0 says it (it said "0 images")
+    assert [(e.num_images, e.device, e.step) for e in started] == [(16, "CPU × 2 processes, torchrun", 0)]
     # 4 steps of 4 images in each of the 2 processes (it said "0 images")
     assert finished[-1].images_seen == 32 and "Finished at step 4 (32 images" in panel.status.text()
     assert any(isinstance(e, ev.Progress) for e in events) and panel.checkpoints.count() == 2
@@ -334,7 +336,10 @@ def test_a_multi_process_run_starts_as_torchrun_and_reports_back(qtbot, window, 
     panel.steps.setValue(6)
     panel.resume_run(str(tmp_path / "run"))
     assert panel.is_training()
+    qtbot.waitUntil(lambda: panel.run is not None and panel.run.resume, timeout=60000)
+    panel.run.event.connect(events.append)
     wait_until_ended(qtbot, panel)
+    assert [e.step for e in events if isinstance(e, ev.Started)] == [0, 4]  # the second says where it resumed
     assert panel.plot.data["Loss/D"][0] == [2, 4, 6]
     assert [panel.checkpoints.item(i).text().split(" · SWD ")[0] for i in range(panel.checkpoints.count())] == \
         ["step 6", "step 4", "step 2"]
