@@ -269,11 +269,12 @@ class ProcessRun(BackgroundJob):
             trim_log(run, checkpoint_step(latest))
             seen_samples = set((run / "samples").glob("step-*.png"))
             seen_checkpoints = set(list_checkpoints(run))
-        log = LogFollower(run, from_end=latest is not None)  # a resumed run's history is shown already
+        log = LogFollower(run)
+        history = log.new_rows() if latest is not None else []  # a resumed run's history is shown already
         started = time.monotonic()
 
         first_row = None  # (step, training seconds) of this session's first progress line, for the time left
-        last_row: dict = {}  # the newest line of the log: images seen and training time, for the end
+        last_row: dict = history[-1] if history else {}  # the newest line: images seen and training time, at the end
         output_read = 0  # lines of the processes' output looked at for notes
 
         def poll() -> None:

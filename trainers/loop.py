@@ -532,12 +532,10 @@ class LogFollower:
     waits for the next call. When the log was rewritten shorter (a rollback keeps it up to a checkpoint), the
     lines after the part it kept are new, even where they repeat steps."""
 
-    def __init__(self, run_dir: str | os.PathLike, from_end: bool = False):
+    def __init__(self, run_dir: str | os.PathLike):
         self.path = Path(run_dir) / "log.jsonl"
         self.offset = 0
         self.seen: list[tuple[int, int]] = []  # (length, checksum) of each line read, to tell a rewritten log
-        if from_end:
-            self.new_rows()
 
     def new_rows(self) -> list[dict]:
         try:

@@ -249,7 +249,8 @@ def test_following_a_log_that_another_process_writes_reads_each_line_once(tmp_pa
 
     log = tmp_path / "log.jsonl"
     log.write_text('{"step": 1, "Loss/D": 1.0}\n')
-    follower = LogFollower(tmp_path, from_end=True)  # the history is shown already
+    follower = LogFollower(tmp_path)
+    assert [r["step"] for r in follower.new_rows()] == [1]  # what the log holds so far
     assert follower.new_rows() == []
     with open(log, "a") as f:
         f.write('{"step": 2, "Loss/D": 0.9}\n{"step": 3, "Lo')  # the second line is still being written
@@ -265,4 +266,4 @@ def test_following_a_log_that_another_process_writes_reads_each_line_once(tmp_pa
     # cut back again, and grown past where it was before the follower looks: still told apart
     log.write_text('{"step": 1, "Loss/D": 1.0}\n' + "".join(f'{{"step": {s}, "Loss/D": 0.5}}\n' for s in (2, 3, 4)))
     assert [r["step"] for r in follower.new_rows()] == [2, 3, 4]
-    assert [r["step"] for r in LogFollower(tmp_path).new_rows()] == [1, 2, 3, 4]  # from the start: every line
+    assert [r["step"] for r in LogFollower(tmp_path).new_rows()] == [1, 2, 3, 4]  # a new follower: every line
