@@ -48,9 +48,9 @@ TIPS = {
     "score_every": f"Every this many steps, score {SCORE_IMAGES} generated faces against the dataset's faces with "
                    "the sliced Wasserstein distance (SWD; lower is better): the plot shows it as points on a "
                    "right-hand axis, since falling losses do not say that the faces improve, and the best-scoring "
-                   "checkpoint is kept. Each score takes a few seconds on a GPU machine (about 6 s at 64 px on a "
-                   "2-core CPU) and does not count as training time. The figure is the one Compare's Score button "
-                   "gives that step's checkpoint",
+                   "checkpoint is kept. Each score takes seconds on a GPU machine; at 64 px on a 2-core CPU, about "
+                   "6 s for a DCGAN and half a minute for StyleGAN2 small. It does not count as training time. The "
+                   "figure is the one Compare's Score button gives that step's checkpoint",
     "device": "auto uses the GPU when there is one",
     "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
