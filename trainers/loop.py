@@ -133,8 +133,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         if config.holdout >= len(pixels):
             raise ConfigError(f"holdout {config.holdout} leaves no image to train on ({len(pixels)} images)")
         pixels = pixels[: len(pixels) - config.holdout]
-    reference, reference_kind = (_score_reference(images.images, config) if main and config.score_every
-                                 else (None, ""))
+    reference = _score_reference(images.images, config) if main and config.score_every else None
     total_images = len(pixels)
     if distributed:
         pixels = pixels[group.rank :: world]  # this process's shard
@@ -218,7 +217,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     rollbacks = 0
     real_spread = _spread(images.images[:: max(1, len(images.images) // 64)][:64])
     # (SWD, step) of the best-scoring checkpoint so far: kept even once it is older than the newest --keep
-    faces_per_score = min(config.score_n, config.holdout or len(images.images))
+    faces_per_score = min(config.score_n, len(_score_pool(images.images, config)))
     best = _best_scored(run_dir, faces_per_score) if main else None
     scored_now: tuple[float, int] | None = None  # this step's score, until its checkpoint is written
 
@@ -370,12 +369,15 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                                     f"{spread / real_spread:.0%} as much as real faces do")
             if reference is not None and (step % config.score_every == 0 or done):
                 yield ev.Scoring(step=step, n=len(reference))
-                scored = _score(recipe, reference, reference_kind, config, step, images_seen)
-                mark_t += scored.seconds  # scoring is not training: it counts neither in img/s nor in --minutes
-                _append_row(log_path, step, images_seen, elapsed_before + session_s,
-                            {**{f"Score/{k}": v for k, v in scored.scores.items()}, "score_n": scored.n})
-                scored_now = (scored.scores["SWD"], step)
-                yield scored
+                scoring_started = time.perf_counter()
+                scored = _score(recipe, reference, config, step, images_seen, lambda: control.stop_requested)
+                # scoring is not training: it counts neither in img/s nor in --minutes
+                mark_t += time.perf_counter() - scoring_started
+                if scored is not None:  # (None: a stop came while the faces were made; the run ends unscored)
+                    _append_row(log_path, step, images_seen, elapsed_before + session_s,
+                                {**{f"Score/{k}": v for k, v in scored.scores.items()}, "score_n": scored.n})
+                    scored_now = (scored.scores["SWD"], step)
+                    yield scored
             if step % config.checkpoint_every == 0 or done:
                 if not recipe.weights_finite():  # never save weights that have already gone bad
                     if (yield from roll_back(["the weights"])):
@@ -429,8 +431,14 @@ def time_left(total_steps: int | None, step: int, rate: float | None, deadline_s
     return min(candidates) if candidates else None
 
 
-def _faces(recipe: Recipe, z: torch.Tensor) -> np.ndarray:
-    return np.concatenate([to_uint8(recipe.generate(chunk)) for chunk in z.split(64)])
+def _faces(recipe: Recipe, z: torch.Tensor, stop=lambda: False) -> np.ndarray | None:
+    """Faces for z, 64 at a time; None when `stop()` says so between two batches."""
+    parts = []
+    for chunk in z.split(64):
+        if stop():
+            return None
+        parts.append(to_uint8(recipe.generate(chunk)))
+    return np.concatenate(parts)
 
 
 def _spread(faces: np.ndarray) -> float:
@@ -461,17 +469,21 @@ def scored_against(config: TrainConfig) -> str:
     return "held-out" if config.holdout else "training"
 
 
-def _score_reference(all_images: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, str]:
-    """The real faces a run is scored against while it trains, drawn as `eval` draws them (seed 0), so that the
-    score at step N is what `eval` gives that step's checkpoint with `--n score_n` (and `--real-last holdout`):
-    the held-out images when the run has some, else the whole dataset."""
-    kind = scored_against(config)
-    pool = all_images[len(all_images) - config.holdout :] if config.holdout else all_images
+def _score_pool(all_images: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """The images a run's scores draw their real faces from: the held-out ones when it has some, else all."""
+    return all_images[len(all_images) - config.holdout :] if config.holdout else all_images
+
+
+def _score_reference(all_images: np.ndarray, config: TrainConfig) -> np.ndarray:
+    """The real faces a run is scored against while it trains, drawn from its pool as `eval` draws them (seed 0),
+    so that the score at step N is what `eval` gives that step's checkpoint with `--n score_n` (and
+    `--real-last holdout`)."""
+    pool = _score_pool(all_images, config)
     if len(pool) < 2:
         raise ConfigError("scoring while training needs at least two " + ("held-out images (--holdout)"
                                                                           if config.holdout else "images"))
     pick = np.random.default_rng(0).permutation(len(pool))[: config.score_n]
-    return pool[np.sort(pick)], kind
+    return pool[np.sort(pick)]
 
 
 def _best_scored(run_dir: Path, faces: int) -> tuple[float, int] | None:
@@ -483,15 +495,19 @@ def _best_scored(run_dir: Path, faces: int) -> tuple[float, int] | None:
     return min(scored) if scored else None
 
 
-def _score(recipe: Recipe, reference: np.ndarray, kind: str, config: TrainConfig, step: int,
-           images_seen: int) -> ev.Scored:
-    """SWD of faces from seeds 0..n-1 (the sampling generator: StyleGAN2's EMA) against the reference faces."""
+def _score(recipe: Recipe, reference: np.ndarray, config: TrainConfig, step: int, images_seen: int,
+           stop) -> ev.Scored | None:
+    """SWD of faces from seeds 0..n-1 (the sampling generator: StyleGAN2's EMA) against the reference faces;
+    None when `stop()` asks for the run to end while the faces are made (half a minute for StyleGAN2 on a CPU)."""
     from trainers.metrics import swd
 
     started = time.perf_counter()
-    faces = _faces(recipe, z_from_seeds(range(len(reference)), config.z_dim))
+    faces = _faces(recipe, z_from_seeds(range(len(reference)), config.z_dim), stop)
+    if faces is None:
+        return None
     scores = swd(reference, faces, seed=0)
-    return ev.Scored(step=step, images_seen=images_seen, scores=scores, n=len(reference), reference=kind,
+    return ev.Scored(step=step, images_seen=images_seen, scores=scores, n=len(reference),
+                     reference=scored_against(config),
                      seconds=time.perf_counter() - started)
 
 

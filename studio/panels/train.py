@@ -147,6 +147,7 @@ class TrainPanel(QWidget):
         self.score = QLabel("")  # the newest quality score, when the run scores
         self.step_scores: dict[int, float] = {}  # the run's SWD by step, shown beside its checkpoints
         self.score.setVisible(False)
+        self.score_text = ""  # the newest score's line, shown again when a stop cuts a score short
         self.checkpoints = QListWidget()
         self.checkpoints.setToolTip("The run's checkpoints, newest first; when the run scores, each with its SWD, "
                                     "and the best-scoring one is kept as well as the newest. Double-click one "
@@ -410,6 +411,7 @@ class TrainPanel(QWidget):
     def _launch(self, config: TrainConfig, images, resume: bool) -> None:
         self.plot.clear_curves()
         self.score.setVisible(False)
+        self.score_text = ""
         self.step_scores = {}
         self.checkpoints.clear()
         self.samples.placeholder = f"Samples from fixed seeds appear here every {config.sample_every:,} steps"
@@ -512,8 +514,7 @@ class TrainPanel(QWidget):
         selected = selected.data(Qt.ItemDataRole.UserRole) if selected is not None else None
         self.checkpoints.clear()
         paths = list_checkpoints(run_dir)
-        scored = {checkpoint_step(p): self.step_scores[checkpoint_step(p)] for p in paths
-                  if checkpoint_step(p) in self.step_scores}
+        scored = {step: self.step_scores[step] for step in map(checkpoint_step, paths) if step in self.step_scores}
         best = min(scored, key=scored.get) if len(scored) > 1 else None  # the engine keeps it past the newest
         for path in reversed(paths):
             step = checkpoint_step(path)
@@ -558,6 +559,9 @@ class TrainPanel(QWidget):
         elif isinstance(event, ev.Failed):
             self.status.setText(f"<b>Training failed:</b> {event.message}")
         elif isinstance(event, ev.Finished):
+            if self.score.text().startswith("Scoring"):  # the stop came while a score was being taken
+                self.score.setText(self.score_text)
+                self.score.setVisible(bool(self.score_text))
             how = "Stopped" if event.stopped else "Finished"
             best = ""
             if event.best_checkpoint and event.best_checkpoint != event.checkpoint:
@@ -569,8 +573,9 @@ class TrainPanel(QWidget):
                 self.trained.emit(event.checkpoint)
 
     def _show_score(self, step: int, swd: float, n: int, reference: str) -> None:
-        self.score.setText(f"SWD {swd:.1f} at step {step:,}, {n:,} faces against {reference} images "
+        self.score_text = (f"SWD {swd:.1f} at step {step:,}, {n:,} faces against {reference} images "
                            "(lower is better)")
+        self.score.setText(self.score_text)
         self.score.setVisible(True)
 
     def add_status(self, text: str) -> None:

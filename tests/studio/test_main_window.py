@@ -375,6 +375,9 @@ def test_a_run_that_scores_plots_its_swd_which_compare_gives_its_checkpoint_too(
 
     panel._on_event(ev.Scoring(step=6, n=16))  # while a score is taken, the line says so
     assert panel.score.text() == "Scoring the faces of step 6 (16 of them) …"
+    shown = f"SWD {swd[-1]:.1f} at step 4, 16 faces against training images (lower is better)"
+    panel._on_event(ev.Finished(step=6, images_seen=96, elapsed_s=1.0, stopped=True))  # a stop cut it short
+    assert panel.score.text() == shown  # the newest score taken is shown again
 
     # resumed in a new session of the studio, the scores so far are shown again; with scoring off, none is added
     panel.plot.clear_curves()

@@ -267,3 +267,19 @@ def test_following_a_log_that_another_process_writes_reads_each_line_once(tmp_pa
     log.write_text('{"step": 1, "Loss/D": 1.0}\n' + "".join(f'{{"step": {s}, "Loss/D": 0.5}}\n' for s in (2, 3, 4)))
     assert [r["step"] for r in follower.new_rows()] == [2, 3, 4]
     assert [r["step"] for r in LogFollower(tmp_path).new_rows()] == [1, 2, 3, 4]  # a new follower: every line
+
+
+def test_a_stop_while_the_faces_are_scored_ends_the_run_at_once_with_its_checkpoint(tmp_path):
+    from trainers.checkpoint import checkpoint_step
+
+    config = tiny_config("dcgan", faces_folder(tmp_path, n=24), tmp_path / "run", steps=8, checkpoint_every=100,
+                         score_every=2, score_n=16, sample_every=100)
+    control, events = TrainControl(), []
+    for event in train(config, control=control):
+        events.append(event)
+        if isinstance(event, ev.Scoring) and event.step == 4:
+            control.stop()  # as the user presses Stop while the faces of step 4 are being made
+    assert [e.step for e in events if isinstance(e, ev.Scored)] == [2]  # step 4's score was dropped, not taken
+    assert isinstance(events[-1], ev.Finished) and events[-1].stopped and events[-1].step == 4
+    assert [checkpoint_step(p) for p in list_checkpoints(tmp_path / "run")] == [4]  # nothing lost
+    assert [r["step"] for r in read_log(tmp_path / "run") if "Score/SWD" in r] == [2]
