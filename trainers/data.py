@@ -324,16 +324,33 @@ def _write_cache(cache: Path, key: str, result: ImageSet) -> None:
         pass
 
 
+DEVICE_SHARE = 1 / 3  # of the GPU memory free at the start that the images may take; the rest is for training
+
+
+def fits_on_device(nbytes: int, free_bytes: int) -> bool:
+    """Whether a dataset of nbytes is kept on a GPU with free_bytes free, or left in host memory."""
+    return nbytes <= free_bytes * DEVICE_SHARE
+
+
 class TensorBatches:
     """Random batches from a uint8 image tensor kept on the training device; flips happen on the tensor.
 
     Each epoch's order and flips are drawn at once from a dedicated torch.Generator (so a checkpoint can
     store and restore them exactly) and copied to the device once, so a batch costs no host-device copy.
+
+    A dataset too big for the GPU (more than a third of its free memory, `fits_on_device`) stays in host
+    memory: each batch is gathered there into page-locked memory and copied over without waiting for the
+    GPU, then flipped there. The batches are the same either way.
     """
 
-    def __init__(self, images: np.ndarray, device, seed: int, flip: bool = True):
+    def __init__(self, images: np.ndarray, device, seed: int, flip: bool = True, on_device: bool | None = None):
         self.device = torch.device(device)
-        self.images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)  # [N, 3, R, R] uint8
+        pixels = torch.from_numpy(np.ascontiguousarray(images))  # [N, 3, R, R] uint8
+        if on_device is None:
+            on_device = self.device.type != "cuda" or fits_on_device(
+                pixels.nbytes, torch.cuda.mem_get_info(self.device)[0])
+        self.on_device = on_device
+        self.images = pixels.to(self.device) if on_device else pixels
         self.flip = flip
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.epoch = 0
@@ -346,7 +363,7 @@ class TensorBatches:
         n = len(self)
         self.order = torch.randperm(n, generator=self.generator)
         self.flips = torch.rand(n, generator=self.generator) < 0.5 if self.flip else torch.zeros(n, dtype=torch.bool)
-        self._order_on_device = self.order.to(self.device)
+        self._order_where_images_are = self.order.to(self.images.device)
         self._flips_on_device = self.flips.to(self.device)
         self.position = 0
 
@@ -359,16 +376,26 @@ class TensorBatches:
                 self._draw_epoch()
                 self.epoch += 1
             take = min(need, n - self.position)
-            orders.append(self._order_on_device[self.position : self.position + take])
+            orders.append(self._order_where_images_are[self.position : self.position + take])
             flips.append(self._flips_on_device[self.position : self.position + take])
             self.position += take
             need -= take
         index = orders[0] if len(orders) == 1 else torch.cat(orders)
         flip = flips[0] if len(flips) == 1 else torch.cat(flips)
-        x = self.images[index]
+        x = self.images[index] if self.on_device else self._copy_over(index)
         if self.flip:
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         return x.float().div_(127.5).sub_(1.0)
+
+    def _copy_over(self, index: torch.Tensor) -> torch.Tensor:
+        """The images at `index` (host memory) on the device."""
+        if self.device.type != "cuda":
+            return self.images[index]
+        # The pinned block is not handed out again until the copy from it has finished (PyTorch's caching
+        # host allocator records the copy), so the next batch can be gathered while this one travels.
+        staging = torch.empty((len(index), *self.images.shape[1:]), dtype=torch.uint8, pin_memory=True)
+        torch.index_select(self.images, 0, index, out=staging)
+        return staging.to(self.device, non_blocking=True)
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "order": self.order.clone(), "flips": self.flips.clone(),
@@ -381,7 +408,7 @@ class TensorBatches:
             self._draw_epoch()
             return
         self.order, self.flips = state["order"].clone(), state["flips"].clone()
-        self._order_on_device = self.order.to(self.device)
+        self._order_where_images_are = self.order.to(self.images.device)
         self._flips_on_device = self.flips.to(self.device)
         self.position = int(state["position"])
         self.epoch = int(state["epoch"])

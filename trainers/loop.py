@@ -143,6 +143,9 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     batches = TensorBatches(pixels, device, seed=config.seed + 1 + (group.rank if distributed else 0), flip=config.flip)
     if distributed:
         recipe.grad_sync = group.average_gradients
+    data_note = None if batches.on_device else (
+        f"The {batches.images.nbytes / 2**30:.1f} GiB of images are more than a third of the GPU's free memory, "
+        "so they stay in host memory and each batch is copied to the GPU (slower than keeping them there)")
     graphs_note = None
     if config.cuda_graphs:
         if device.type == "cuda" and not distributed:
@@ -195,8 +198,9 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device)
                      + (f", process {group.rank + 1} of {world} ({group.backend})" if distributed else ""),
                      num_images=total_images, step=step, total_steps=total_steps)
-    if graphs_note:
-        yield ev.Notice(graphs_note)
+    for note in (data_note, graphs_note):
+        if note:
+            yield ev.Notice(note)
     report = images.report
     if announce_data and report.upscaled:
         yield ev.Notice(f"{_count(len(report.upscaled), 'image')} smaller than {config.resolution}px upscaled")

@@ -121,6 +121,50 @@ def test_batch_order_restores_exactly():
     assert all(torch.equal(e, b.next(4)) for e in expected)
 
 
+
+def test_a_dataset_left_in_host_memory_gives_the_same_batches_and_restores_the_same():
+    """Images too big for the GPU stay in host memory; each batch is gathered there (on the CPU here)."""
+    images = np.random.default_rng(0).integers(0, 255, (7, 3, 2, 2), dtype=np.uint8)
+    on_device = TensorBatches(images, "cpu", seed=3)
+    in_host = TensorBatches(images, "cpu", seed=3, on_device=False)
+    assert on_device.on_device and not in_host.on_device
+    for _ in range(5):  # batches of 3 from 7 images: every other batch spans two epochs
+        assert torch.equal(on_device.next(3), in_host.next(3))
+    restored = TensorBatches(images, "cpu", seed=99, on_device=False)
+    restored.load_state_dict(on_device.state_dict())
+    assert all(torch.equal(on_device.next(4), restored.next(4)) for _ in range(3))
+
+
+def test_a_dataset_takes_at_most_a_third_of_the_gpus_free_memory():
+    from trainers.data import fits_on_device
+
+    gib = 2**30
+    assert fits_on_device(2 * gib, free_bytes=7 * gib)  # 20,000 faces at 256 px on an 8 GB card
+    assert not fits_on_device(10 * gib, free_bytes=7 * gib)  # 50,000 at 256 px: kept in host memory
+
+
+def test_a_run_whose_images_stay_in_host_memory_says_so_and_trains_the_same_weights(tmp_path, monkeypatch):
+    import trainers.loop as loop
+    from tests.helpers import faces_folder, tiny_config
+    from trainers import events as ev
+    from trainers.checkpoint import latest_checkpoint, load_checkpoint
+
+    data = faces_folder(tmp_path)
+    plain = list(loop.train(tiny_config("dcgan", data, tmp_path / "plain")))
+    assert not [e for e in plain if isinstance(e, ev.Notice) and "host memory" in e.message]
+
+    class InHost(TensorBatches):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs, on_device=False)
+
+    monkeypatch.setattr(loop, "TensorBatches", InHost)
+    events = list(loop.train(tiny_config("dcgan", data, tmp_path / "host")))
+    assert isinstance(events[-1], ev.Finished), events[-1]
+    notes = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("GiB of images" in m and "stay in host memory" in m for m in notes), notes
+    a, b = (load_checkpoint(latest_checkpoint(tmp_path / run))["models"] for run in ("plain", "host"))
+    assert all(torch.equal(a[net][k], b[net][k]) for net in a for k in a[net])
+
 def test_worker_processes_give_the_same_result_as_one_process(hostile, tmp_path, monkeypatch):
     import trainers.data as data
 

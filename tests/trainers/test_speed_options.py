@@ -205,6 +205,22 @@ def test_a_step_makes_no_host_synchronisation(tmp_path, family):
         torch.cuda.set_sync_debug_mode("default")
 
 
+
+@cuda
+def test_images_left_in_host_memory_reach_the_gpu_as_the_same_batches_without_a_host_synchronisation(tmp_path):
+    images = load_folder(faces_folder(tmp_path, n=48), 32).images
+    on_gpu = TensorBatches(images, "cuda", seed=1)
+    in_host = TensorBatches(images, "cuda", seed=1, on_device=False)
+    assert on_gpu.on_device and not in_host.on_device and in_host.images.device.type == "cpu"
+    in_host.next(16)  # the first pinned block is allocated
+    on_gpu.next(16)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        batches = [(on_gpu.next(16), in_host.next(16)) for _ in range(6)]  # two epochs
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(torch.equal(a, b) for a, b in batches)
+
 @cuda
 def test_a_graphed_run_checkpoints_and_resumes(tmp_path):
     config = tiny_config("stylegan2", faces_folder(tmp_path), tmp_path / "run", device="cuda", cuda_graphs=True,
