@@ -151,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     i.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
+    tl = sub.add_parser("timelapse", help="a run's snapshot grids, in training order, as one animation: GIF, MP4 or PNGs")
+    tl.add_argument("run", metavar="RUN_DIR", help="a run folder (its samples/ holds the snapshots)")
+    tl.add_argument("--out", required=True, help="progress.gif, progress.mp4, or a folder (no suffix) for PNG frames")
+    tl.add_argument("--kind", default="samples",
+                    help="samples (the faces from fixed seeds) or style-mixing (stylegan2) (default samples)")
+    tl.add_argument("--frame-seconds", type=float, default=0.25, help="how long each snapshot shows (default 0.25)")
+    tl.add_argument("--hold", type=float, default=1.5, help="seconds the last snapshot stays (default 1.5)")
+    tl.add_argument("--max-frames", type=int, default=300,
+                    help="with more snapshots, evenly spaced ones, the first and last among them (default 300)")
+    tl.add_argument("--scale", type=int, default=1, help="enlarge each frame by this whole number (default 1)")
+
     m = sub.add_parser("style-mix", help="a StyleGAN2 style-mixing grid: row seeds' styles over column seeds' faces")
     m.add_argument("model", metavar="MODEL", help="a stylegan2 run folder, checkpoint or .onnx file")
     m.add_argument("--rows", required=True, help="seeds down the left, which give the chosen styles, e.g. 1,2,3")
@@ -204,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_interpolate(args)
         if args.command == "style-mix":
             return cmd_style_mix(args)
+        if args.command == "timelapse":
+            return cmd_timelapse(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -462,6 +475,33 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     where = f"{len(written)} PNG frames to {args.out}" if len(written) > 1 else f"{args.out}: {len(frames)} frames"
     print(f"wrote {where}, through seeds {', '.join(map(str, seeds))} ({args.method}{', loop' if args.loop else ''}; "
           f"{model.info.provider})")
+    return EXIT_OK
+
+
+def cmd_timelapse(args: argparse.Namespace) -> int:
+    from trainers.timelapse import TimelapseError, write_timelapse
+
+    if args.max_frames < 2:
+        return _error("--max-frames must be at least 2")
+    bar = _tqdm(False)(total=0, desc="reading snapshots", unit="grid", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        written, steps, unreadable = write_timelapse(args.run, args.out, args.kind, args.frame_seconds, args.hold,
+                                                     args.scale, args.max_frames, progress)
+    except (TimelapseError, ValueError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc}")
+    finally:
+        bar.close()
+    for path in unreadable:
+        print(f"skipped {path}: not a readable image", file=sys.stderr)
+    where = f"{len(written)} PNG frames to {args.out}" if len(written) > 1 else str(args.out)
+    print(f"wrote {where}: {len(steps)} snapshots, steps {steps[0]:,} to {steps[-1]:,}")
     return EXIT_OK
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from studio.dialogs import ask_save_path
 from studio.icons import set_icon
 from studio.state import SCORE_IMAGES, StudioState
 from studio.widgets.faces import ImageView
@@ -27,6 +29,7 @@ from trainers.checkpoint import CheckpointError, checkpoint_step, latest_checkpo
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
 from trainers.events import format_duration
 from trainers.loop import read_log, resume_config, scored_against
+from trainers.timelapse import TimelapseCancelled, TimelapseError, snapshots, write_timelapse
 
 TIPS = {
     "family": "dcgan: the classic sample; dcgan-tutorial: PyTorch's tutorial nets; wgan-clip / wgan-gp: "
@@ -189,7 +192,16 @@ class TrainPanel(QWidget):
         self.preview.activated.connect(lambda _: setattr(self, "preview_kind", self.preview.currentData()))
         self.preview.currentIndexChanged.connect(lambda _: self._show_preview())
         self.preview_step = QLabel("")
+        self.timelapse_button = QPushButton("Timelapse…")
+        set_icon(self.timelapse_button, "export")
+        self.timelapse_button.setToolTip("Export the run's snapshots, oldest to newest, as a GIF, an MP4 or numbered "
+                                         "PNGs, each captioned with its step: how the faces changed as it trained. "
+                                         "It shows the kind of grid on screen")
+        self.timelapse_button.clicked.connect(lambda: self.export_timelapse())
+        self.timelapse: Call | None = None
+        self._cancel_timelapse = threading.Event()
         preview_bar = row(self.preview, self.preview_step, stretch=True)
+        preview_bar.addWidget(self.timelapse_button)
         samples_box = QWidget()
         samples_layout = QVBoxLayout(samples_box)
         samples_layout.setContentsMargins(0, 0, 0, 0)
@@ -231,6 +243,7 @@ class TrainPanel(QWidget):
             self.preview.blockSignals(False)
         self.preview.setVisible(len(kinds) > 1)
         self.preview_step.setText(f"Snapshot at step {step:,}" if step is not None else "")
+        self.timelapse_button.setEnabled(step is not None or self.timelapse is not None)
         self._show_preview()
 
     def _show_preview(self) -> None:
@@ -247,6 +260,45 @@ class TrainPanel(QWidget):
         item = self.checkpoints.currentItem() or self.checkpoints.item(0)  # the newest is at the top
         if item is not None:
             self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    # -- timelapse -----------------------------------------------------------------------------------------
+    def export_timelapse(self, path: str | None = None) -> None:
+        """The shown run's snapshots as an animation, written in the background; pressed again, it cancels."""
+        if self.timelapse is not None:
+            self._cancel_timelapse.set()
+            return
+        run_dir = self.run.config.out if self.run is not None else self.out.text().strip()
+        kind = self.preview.currentData() or "samples"
+        if path is None:
+            family = self.run.config.model if self.run is not None else self.family.currentText()
+            what = "" if kind == "samples" else f"-{kind}"
+            path = ask_save_path(self, self.state, "Export timelapse",
+                                 f"{family}-{Path(run_dir).name}{what}-timelapse.gif",
+                                 "GIF (*.gif);;MP4 (*.mp4);;PNG frames (folder name, no suffix) (*)")
+            if not path:
+                return
+        self._cancel_timelapse.clear()
+        self.timelapse = Call(lambda: write_timelapse(run_dir, path, kind, cancel=self._cancel_timelapse.is_set),
+                              expected=(TimelapseError, TimelapseCancelled, OSError, ValueError), parent=self)
+        self.timelapse.finished.connect(lambda result: self._timelapse_done(path, result))
+        self.timelapse.failed.connect(lambda message: self._timelapse_done(path, message))
+        self.timelapse_button.setText("Cancel timelapse")
+        self.timelapse_button.setEnabled(True)
+        self.status.setText(f"Writing the timelapse of {run_dir} to {path} …")
+        self.timelapse.start()
+
+    def _timelapse_done(self, path: str, result) -> None:
+        self.timelapse = None
+        self.timelapse_button.setText("Timelapse…")
+        self.timelapse_button.setEnabled(self.preview_step.text() != "")
+        if isinstance(result, str):
+            self.status.setText("Timelapse cancelled; nothing was written." if self._cancel_timelapse.is_set()
+                                else f"Timelapse not written: {result}")
+            return
+        written, steps, unreadable = result
+        where = path if len(written) == 1 else f"{len(written)} PNG frames in {path}"
+        skipped = f" ({len(unreadable)} unreadable snapshot{'s' * (len(unreadable) > 1)} left out)" if unreadable else ""
+        self.status.setText(f"Wrote {where}: {len(steps)} snapshots, steps {steps[0]:,} to {steps[-1]:,}{skipped}.")
 
     def open_run_folder(self) -> None:
         folder = self.out.text().strip()
@@ -456,13 +508,17 @@ class TrainPanel(QWidget):
     def stop_and_wait(self, timeout: float = 120.0) -> bool:
         """Stop the run, let it write its checkpoint, and wait for its thread (used when the window closes)."""
         self.closing = True  # a run whose checkpoint is still being read does not start
+        self._cancel_timelapse.set()  # a timelapse still reading snapshots stops; one being written is finished
         if self.reading is not None:
             self.reading.wait(timeout)
             self.reading = None
-        if self.run is None:
-            return True
-        self.run.stop()
-        return self.run.wait(timeout)
+        ended = True
+        if self.run is not None:
+            self.run.stop()
+            ended = self.run.wait(timeout)
+        if self.timelapse is not None:
+            self.timelapse.wait(timeout)
+        return ended
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -489,8 +545,7 @@ class TrainPanel(QWidget):
         self._list_checkpoints(run_dir)
         # step-000001500.png: the newest grid drawn at or before the checkpoint, with its family grids
         # (style-mixing-step-000001500.png)
-        grids = [p for p in sorted(Path(run_dir, "samples").glob("step-*.png")) if p.stem[5:].isdigit()
-                 and int(p.stem[5:]) <= step]
+        grids = [path for at, path in snapshots(run_dir) if at <= step]
         if not grids:
             return
         newest = grids[-1]

@@ -722,3 +722,48 @@ def test_a_finished_run_does_not_keep_its_dataset_in_memory(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: window.state.dataset is not None and window.state.dataset is not first(), timeout=20000)
     gc.collect()
     assert first() is None
+
+
+def test_a_runs_snapshots_export_as_a_timelapse_in_the_background_and_the_export_can_be_cancelled(
+        qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    import studio.panels.train as train_panel
+    from trainers.timelapse import TimelapseCancelled
+
+    panel = prepare_training(qtbot, window, tmp_path, steps=3, batch=4, sample_every=1, grid_size=2)
+    assert not panel.timelapse_button.isEnabled()  # no snapshot yet
+    panel.start()
+    wait_until_ended(qtbot, panel)
+    assert panel.timelapse_button.isEnabled()
+    offered = []
+
+    def save_dialog(parent, title, path, filters):
+        offered.append(Path(path).name)
+        return str(tmp_path / "progress.gif"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Wrote"), timeout=30000)
+    assert offered == ["dcgan-run-timelapse.gif"]
+    assert "3 snapshots, steps 1 to 3" in panel.status.text()
+    assert Image.open(tmp_path / "progress.gif").n_frames == 3
+    assert panel.timelapse_button.text() == "Timelapse…"
+
+    reading = threading.Event()
+
+    def slow_write(run_dir, path, kind, cancel):  # a long run's hundreds of snapshots
+        reading.set()
+        while not cancel():
+            time.sleep(0.01)
+        raise TimelapseCancelled()
+
+    monkeypatch.setattr(train_panel, "write_timelapse", slow_write)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(tmp_path / "other.gif"), ""))
+    qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(reading.is_set, timeout=10000)
+    assert panel.timelapse_button.text() == "Cancel timelapse" and panel.status.text().startswith("Writing")
+    qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.timelapse_button.text() == "Timelapse…", timeout=10000)
+    assert panel.status.text() == "Timelapse cancelled; nothing was written."
+    assert not (tmp_path / "other.gif").exists()

@@ -1,0 +1,130 @@
+"""A run's snapshot grids as one animation: how its faces changed as it trained (GIF, MP4 or PNG frames).
+
+The engine writes a grid of faces from fixed seeds to `RUN/samples/step-N.png` every `sample_every` steps
+(StyleGAN2 also `style-mixing-step-N.png`); a timelapse shows them in order, each captioned with its step
+and the images seen by then, and holds the last one a moment before it loops.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from trainers.animation import write_animation
+
+MAX_FRAMES = 300  # more snapshots than this: evenly spaced ones, the first and the last always among them
+CAPTION_PX = 18
+
+
+class TimelapseError(ValueError):
+    """A run that has no timelapse to make (fewer than two snapshots), said in words for the user."""
+
+
+class TimelapseCancelled(Exception):
+    def __init__(self):
+        super().__init__("the timelapse was cancelled; nothing was written")
+
+
+def snapshots(run_dir: str | os.PathLike, kind: str = "samples") -> list[tuple[int, Path]]:
+    """(step, path) of a run's snapshots of one kind ("samples", or a family's extra such as
+    "style-mixing"), oldest first."""
+    prefix = "step-" if kind == "samples" else f"{kind}-step-"
+    found = []
+    for path in Path(run_dir, "samples").glob(f"{prefix}*.png"):
+        digits = path.stem[len(prefix):]
+        if digits.isdigit():
+            found.append((int(digits), path))
+    return sorted(found)
+
+
+def _spread(items: list, most: int) -> list:
+    if len(items) <= most:
+        return items
+    return [items[i] for i in sorted(set(np.linspace(0, len(items) - 1, most).round().astype(int).tolist()))]
+
+
+def _images_seen(run_dir: Path) -> dict[int, int]:
+    from trainers.loop import read_log  # (torch; only when a timelapse is made)
+
+    try:
+        return {int(row["step"]): int(row["images_seen"]) for row in read_log(run_dir) if "images_seen" in row}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # captions without the images seen; the faces are what matters
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow before 10.1: the small bitmap font
+        return ImageFont.load_default()
+
+
+def _caption(grid: Image.Image, text: str) -> np.ndarray:
+    frame = Image.new("RGB", (grid.width, grid.height + CAPTION_PX), "white")
+    frame.paste(grid, (0, 0))
+    ImageDraw.Draw(frame).text((4, grid.height + 2), text, fill=(40, 40, 40), font=_font(CAPTION_PX - 5))
+    return np.asarray(frame)
+
+
+def timelapse_frames(run_dir: str | os.PathLike, kind: str = "samples", max_frames: int = MAX_FRAMES,
+                     progress: Callable[[int, int], None] | None = None,
+                     cancel: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[int], list[Path]]:
+    """-> (frames uint8 [T, H, W, 3], their steps, the snapshots that could not be read).
+
+    Each frame is a snapshot with its caption ("step 1,500 · 48,000 images"); snapshots of another size than
+    the newest (a resumed run with another grid) are scaled to it.
+    """
+    run_dir = Path(run_dir)
+    shots = snapshots(run_dir, kind)
+    what = "snapshot grid" if kind == "samples" else f"{kind.replace('-', ' ')} snapshot"
+    if len(shots) < 2:
+        found = f"only one {what}" if shots else f"no {what}"
+        raise TimelapseError(f"{run_dir} has {found} in samples/ yet; a timelapse needs two or more "
+                             "(the run writes one every sample_every steps)")
+    shots = _spread(shots, max_frames)
+    seen = _images_seen(run_dir)
+    grids, steps, unreadable = [], [], []
+    for i, (step, path) in enumerate(shots):
+        if cancel is not None and cancel():
+            raise TimelapseCancelled()
+        try:
+            with Image.open(path) as image:
+                grids.append(image.convert("RGB"))
+            steps.append(step)
+        except OSError:  # a damaged file: the timelapse goes on without it
+            unreadable.append(path)
+        if progress is not None:
+            progress(i + 1, len(shots))
+    if len(grids) < 2:
+        raise TimelapseError(f"fewer than two of the {what}s in {run_dir / 'samples'} could be read")
+    size = grids[-1].size
+    frames = []
+    for grid, step in zip(grids, steps):
+        if grid.size != size:
+            grid = grid.resize(size, Image.Resampling.LANCZOS)
+        images = f" · {seen[step]:,} images" if step in seen else ""
+        frames.append(_caption(grid, f"step {step:,}{images}"))
+    return np.stack(frames), steps, unreadable
+
+
+def write_timelapse(run_dir: str | os.PathLike, out: str | os.PathLike, kind: str = "samples",
+                    frame_s: float = 0.25, hold_s: float = 1.5, scale: int = 1, max_frames: int = MAX_FRAMES,
+                    progress: Callable[[int, int], None] | None = None,
+                    cancel: Callable[[], bool] | None = None) -> tuple[list[Path], list[int], list[Path]]:
+    """Write the timelapse to .gif, .mp4 or a folder of numbered PNGs (one a snapshot, no hold).
+
+    -> (the files written, the snapshots' steps, the snapshots that could not be read). Nothing is written
+    when cancelled (TimelapseCancelled) before the frames are read.
+    """
+    if frame_s <= 0 or hold_s < 0 or scale < 1:
+        raise ValueError("a frame needs a time above 0, the hold 0 or more, and the scale at least 1")
+    frames, steps, unreadable = timelapse_frames(run_dir, kind, max_frames, progress, cancel)
+    animated = Path(out).suffix != ""
+    if animated and hold_s > 0:  # the newest faces stay a moment before the animation starts again
+        frames = np.concatenate([frames, np.repeat(frames[-1:], max(1, round(hold_s / frame_s)), axis=0)])
+    written = write_animation(out, frames, frame_s * len(frames), scale)
+    return written, steps, unreadable
