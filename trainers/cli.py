@@ -483,21 +483,27 @@ def cmd_timelapse(args: argparse.Namespace) -> int:
 
     if args.max_frames < 2:
         return _error("--max-frames must be at least 2")
-    bar = _tqdm(False)(total=0, desc="reading snapshots", unit="grid", leave=False)
+    bars = []  # made once there are snapshots to read
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(_tqdm(False)(total=total, desc="reading snapshots", unit="grid", leave=False))
+        bars[0].update(done - bars[0].n)
+
+    def close_bar() -> None:  # before any message: closing clears the bar's line
+        for bar in bars:
+            bar.close()
 
     try:
         written, steps, unreadable = write_timelapse(args.run, args.out, args.kind, args.frame_seconds, args.hold,
                                                      args.scale, args.max_frames, progress)
     except (TimelapseError, ValueError) as exc:
+        close_bar()
         return _error(str(exc))
     except OSError as exc:
+        close_bar()
         return _error(f"cannot write {args.out}: {exc}")
-    finally:
-        bar.close()
+    close_bar()
     for path in unreadable:
         print(f"skipped {path}: not a readable image", file=sys.stderr)
     where = f"{len(written)} PNG frames to {args.out}" if len(written) > 1 else str(args.out)

@@ -83,8 +83,8 @@ def timelapse_frames(run_dir: str | os.PathLike, kind: str = "samples", max_fram
     what = "snapshot grid" if kind == "samples" else f"{kind.replace('-', ' ')} snapshot"
     if len(shots) < 2:
         found = f"only one {what}" if shots else f"no {what}"
-        raise TimelapseError(f"{run_dir} has {found} in samples/ yet; a timelapse needs two or more "
-                             "(the run writes one every sample_every steps)")
+        raise TimelapseError(f"{run_dir} has {found} in samples/ yet; a timelapse needs two or more, and the "
+                             "run adds one every so many steps as it trains")
     shots = _spread(shots, max_frames)
     seen = _images_seen(run_dir)
     grids, steps, unreadable = [], [], []

@@ -117,11 +117,17 @@ class TrainPanel(QWidget):
         self._family_defaults(self.family.currentText())
         self.device.currentTextChanged.connect(self._update_speed_options)
         self.processes.valueChanged.connect(self._update_speed_options)
+        for box in (self.steps, self.batch, self.n_critic):
+            box.valueChanged.connect(self._update_epochs)
+        state.dataset_changed.connect(lambda *_: self._update_epochs())
 
         form = QFormLayout()
         form.addRow("Model family", self.family)
         form.addRow("Batch", self.batch)
-        form.addRow("Steps", self.steps)
+        self.epochs = QLabel("")
+        self.epochs.setToolTip("How many times the run goes through the open dataset: steps x batch (x n_critic, "
+                               "the discriminator's steps) / images")
+        form.addRow("Steps", row(self.steps, self.epochs, stretch=False))
         form.addRow("Time limit (min)", self.minutes)
         form.addRow("Generator lr", self.lr_g)
         form.addRow("Discriminator lr", self.lr_d)
@@ -228,6 +234,7 @@ class TrainPanel(QWidget):
         self._set_running(False)
         self._update_speed_options()
         self._update_checkpoint_buttons()
+        self._update_epochs()
         self._set_previews(None, {})
 
     def _set_previews(self, step: int | None, grids: dict[str, np.ndarray]) -> None:
@@ -252,6 +259,14 @@ class TrainPanel(QWidget):
             self.samples.clear_image()
         else:
             self.samples.set_image(grid)
+
+    def _update_epochs(self, *_) -> None:
+        images = self.state.dataset
+        if images is None or not len(images.images):
+            self.epochs.setText("")
+            return
+        epochs = self.steps.value() * self.batch.value() * self.n_critic.value() / len(images.images)
+        self.epochs.setText(f"= {epochs:,.1f} epochs" if epochs >= 0.95 else f"= {epochs:.2g} of an epoch")
 
     def _update_checkpoint_buttons(self, *_) -> None:
         self.open_generate_button.setEnabled(self.checkpoints.count() > 0)

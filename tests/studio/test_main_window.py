@@ -767,3 +767,17 @@ def test_a_runs_snapshots_export_as_a_timelapse_in_the_background_and_the_export
     qtbot.waitUntil(lambda: panel.timelapse_button.text() == "Timelapse…", timeout=10000)
     assert panel.status.text() == "Timelapse cancelled; nothing was written."
     assert not (tmp_path / "other.gif").exists()
+
+
+def test_the_steps_field_says_how_many_epochs_of_the_open_dataset_they_make(qtbot, window, tmp_path):
+    panel = prepare_training(qtbot, window, tmp_path, steps=10, batch=8)  # 16 faces
+    assert panel.epochs.text() == "= 5.0 epochs"
+    panel.family.setCurrentText("wgan-gp")  # 5 critic steps a generator step, each on its own batch
+    panel.batch.setValue(8)
+    panel.steps.setValue(10)
+    assert panel.n_critic.value() == 5 and panel.epochs.text() == "= 25.0 epochs"
+    panel.steps.setValue(1)
+    panel.n_critic.setValue(1)
+    assert panel.epochs.text() == "= 0.5 of an epoch"
+    window.dataset_panel.load(str(faces_folder(tmp_path / "more", n=32, size=32)))
+    qtbot.waitUntil(lambda: panel.epochs.text() == "= 0.25 of an epoch", timeout=20000)
