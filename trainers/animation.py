@@ -6,6 +6,7 @@ Each writer goes to a temporary name first, so a cancelled or failed export leav
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Callable
@@ -20,9 +21,29 @@ def _scaled(frame: np.ndarray, scale: int) -> np.ndarray:
     return frame if scale == 1 else frame.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
+PALETTE_PIXELS = 16_384  # a larger frame's palette is found from an even subsample of about this many pixels
+
+
+def _gif_frame(frame: np.ndarray, scale: int) -> Image.Image:
+    """One frame in its own 256-colour palette (median cut), enlarged after, so that only its own pixels count.
+
+    Median cut slows down faster than the pixels grow: on this project's CPU it took 0.44 s for a 274x292
+    timelapse frame, but its palette from every other row and column (then each pixel mapped to its nearest
+    colour) took 0.056 s, with a mean error of 4.9 levels of 255 against 4.4."""
+    stride = max(1, round(math.sqrt(frame.shape[0] * frame.shape[1] / PALETTE_PIXELS)))
+    if stride == 1:
+        image = Image.fromarray(frame).quantize(256)
+    else:
+        palette = Image.fromarray(np.ascontiguousarray(frame[::stride, ::stride])).quantize(256)
+        image = Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    return image
+
+
 def write_gif(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1, loop: bool = True) -> None:
     path = Path(path)
-    images = [Image.fromarray(_scaled(f, scale)) for f in frames]
+    images = [_gif_frame(f, scale) for f in frames]
     tmp = path.with_name(f".{path.name}.tmp")
     duration = max(20, int(round(1000 * seconds / len(images))))  # GIF delays are in 10 ms units
     images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration,
