@@ -1,7 +1,8 @@
 """Writing frame sequences: animated GIF (Pillow), MP4 (imageio with its bundled ffmpeg), numbered PNGs.
 
 Frames: uint8 [T, H, W, 3]. `scale` enlarges each frame by a whole number with nearest-neighbour pixels.
-Each writer goes to a temporary name first, so a cancelled or failed export leaves no half-written file.
+Each writer goes to a temporary name first, so a cancelled or failed export leaves no half-written file (and
+the temporary file is removed).
 """
 
 from __future__ import annotations
@@ -41,28 +42,64 @@ def _gif_frame(frame: np.ndarray, scale: int) -> Image.Image:
     return image
 
 
-def write_gif(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1, loop: bool = True) -> None:
-    path = Path(path)
-    images = [_gif_frame(f, scale) for f in frames]
-    tmp = path.with_name(f".{path.name}.tmp")
-    duration = max(20, int(round(1000 * seconds / len(images))))  # GIF delays are in 10 ms units
-    images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration,
-                   loop=0 if loop else 1, disposal=1, optimize=False)
+class ExportCancelled(Exception):
+    """A cancel request came while an animation was being written: nothing was left behind."""
+
+    def __init__(self, message: str = "the export was cancelled; nothing was written"):
+        super().__init__(message)
+
+
+def _check(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        raise ExportCancelled()
+
+
+def _replace_when_written(tmp: Path, path: Path, write: Callable[[], None]) -> None:
+    """Run `write` (which writes tmp), then give tmp its name; a failure or a cancel removes tmp instead."""
+    try:
+        write()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
-def write_mp4(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1) -> None:
+def write_gif(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1, loop: bool = True,
+              cancel: Callable[[], bool] | None = None) -> None:
+    path = Path(path)
+    images = []
+    for frame in frames:
+        _check(cancel)
+        images.append(_gif_frame(frame, scale))
+    tmp = path.with_name(f".{path.name}.tmp")
+    duration = max(20, int(round(1000 * seconds / len(images))))  # GIF delays are in 10 ms units
+    _replace_when_written(tmp, path, lambda: images[0].save(
+        tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0 if loop else 1,
+        disposal=1, optimize=False))
+
+
+def write_mp4(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1,
+              cancel: Callable[[], bool] | None = None) -> None:
     import imageio.v2 as imageio
 
     path = Path(path)
     fps = max(1.0, len(frames) / seconds)
     tmp = path.with_name(f".{path.name}.tmp.mp4")
-    # libx264 needs even sizes; yuv420p plays everywhere.
-    with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, pixelformat="yuv420p",
-                            macro_block_size=2) as writer:
-        for frame in frames:
-            writer.append_data(_scaled(frame, scale))
-    os.replace(tmp, path)
+
+    def write() -> None:
+        cancelled = False
+        # libx264 needs even sizes; yuv420p plays everywhere.
+        with imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8, pixelformat="yuv420p",
+                                macro_block_size=2) as writer:
+            for frame in frames:
+                cancelled = cancel is not None and cancel()
+                if cancelled:  # ffmpeg is let finish first: stopped, it would write the file after it was removed
+                    break
+                writer.append_data(_scaled(frame, scale))
+        if cancelled:
+            raise ExportCancelled()
+
+    _replace_when_written(tmp, path, write)
 
 
 def write_png_sequence(folder: str | os.PathLike, frames: np.ndarray, scale: int = 1, stem: str = "frame",
@@ -83,15 +120,17 @@ def write_png_sequence(folder: str | os.PathLike, frames: np.ndarray, scale: int
     return paths
 
 
-def write_animation(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1) -> list[Path]:
-    """By the path's form: .gif, .mp4, or a folder (no suffix) of numbered PNGs."""
+def write_animation(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1,
+                    cancel: Callable[[], bool] | None = None) -> list[Path]:
+    """By the path's form: .gif, .mp4, or a folder (no suffix) of numbered PNGs. `cancel` is asked before each
+    frame of a GIF or MP4 (ExportCancelled, nothing written); PNG frames are written as they come."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        write_gif(path, frames, seconds, scale)
+        write_gif(path, frames, seconds, scale, cancel=cancel)
         return [path]
     if suffix == ".mp4":
-        write_mp4(path, frames, seconds, scale)
+        write_mp4(path, frames, seconds, scale, cancel=cancel)
         return [path]
     if suffix:
         raise ValueError(f"cannot write {suffix} animations; use .gif, .mp4 or a folder for PNG frames")

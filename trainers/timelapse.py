@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from trainers.animation import write_animation
+from trainers.animation import ExportCancelled, write_animation
 
 MAX_FRAMES = 300  # more snapshots than this: evenly spaced ones, the first and the last always among them
 CAPTION_PX = 18
@@ -24,7 +24,7 @@ class TimelapseError(ValueError):
     """A run that has no timelapse to make (fewer than two snapshots), said in words for the user."""
 
 
-class TimelapseCancelled(Exception):
+class TimelapseCancelled(ExportCancelled):
     def __init__(self):
         super().__init__("the timelapse was cancelled; nothing was written")
 
@@ -117,8 +117,8 @@ def write_timelapse(run_dir: str | os.PathLike, out: str | os.PathLike, kind: st
                     cancel: Callable[[], bool] | None = None) -> tuple[list[Path], list[int], list[Path]]:
     """Write the timelapse to .gif, .mp4 or a folder of numbered PNGs (one a snapshot, no hold).
 
-    -> (the files written, the snapshots' steps, the snapshots that could not be read). Nothing is written
-    when cancelled (TimelapseCancelled) before the frames are read.
+    -> (the files written, the snapshots' steps, the snapshots that could not be read). A cancel while the
+    snapshots are read, or a GIF's or MP4's frames are made, raises TimelapseCancelled and writes nothing.
     """
     if frame_s <= 0 or hold_s < 0 or scale < 1:
         raise ValueError("a frame needs a time above 0, the hold 0 or more, and the scale at least 1")
@@ -126,5 +126,8 @@ def write_timelapse(run_dir: str | os.PathLike, out: str | os.PathLike, kind: st
     animated = Path(out).suffix != ""
     if animated and hold_s > 0:  # the newest faces stay a moment before the animation starts again
         frames = np.concatenate([frames, np.repeat(frames[-1:], max(1, round(hold_s / frame_s)), axis=0)])
-    written = write_animation(out, frames, frame_s * len(frames), scale)
+    try:
+        written = write_animation(out, frames, frame_s * len(frames), scale, cancel=cancel)
+    except ExportCancelled:
+        raise TimelapseCancelled() from None
     return written, steps, unreadable

@@ -16,7 +16,7 @@ from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView
 from studio.widgets.layout import row, split
 from studio.workers import Renderer
-from trainers.animation import write_animation
+from trainers.animation import ExportCancelled, write_animation
 from trainers.explore import METHODS, parse_seeds, render_latents, walk_latents
 
 STRIP = 10  # frames shown in the strip
@@ -237,8 +237,10 @@ class InterpolatePanel(QWidget):
                     frames.append(render_latents(model, space, latents[i : i + 16]))
                     self.export_progress.emit(min(i + 16, len(latents)), len(latents))
                 frames = np.concatenate(frames).transpose(0, 2, 3, 1)
-                written = write_animation(path, frames, seconds, scale)
+                written = write_animation(path, frames, seconds, scale, cancel=self._cancel_export.is_set)
                 self.export_done.emit(f"Wrote {len(frames)} frames to {written[0] if len(written) == 1 else path}")
+            except ExportCancelled:
+                self.export_done.emit("Export cancelled; nothing was written.")
             except Exception as exc:
                 self.export_done.emit(f"Export failed: {exc}")
 

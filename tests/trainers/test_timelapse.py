@@ -1,5 +1,7 @@
 """Timelapses: a run's snapshot grids in training order, captioned, as GIF, MP4 or numbered PNGs."""
 
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -105,3 +107,17 @@ def test_the_command_line_writes_a_timelapse_and_explains_what_it_cannot_do(run,
     assert main(["timelapse", str(run), "--out", str(tmp_path / "x.webm")]) == 2
     assert "use .gif, .mp4 or a folder" in capsys.readouterr().err
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.webm").exists()
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_a_cancel_while_the_animation_is_written_leaves_no_file_behind(run, tmp_path, suffix):
+    asked = []
+
+    def cancel():  # no while the 4 snapshots are read and the first 2 frames are made, then yes
+        asked.append(1)
+        return len(asked) > 6
+
+    with pytest.raises(TimelapseCancelled):
+        write_timelapse(run, tmp_path / f"progress{suffix}", cancel=cancel)
+    time.sleep(0.5)  # (an encoder stopped mid-file could still write)
+    assert len(asked) == 7 and list(tmp_path.iterdir()) == []  # neither the file nor its temporary one
