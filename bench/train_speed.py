@@ -89,6 +89,8 @@ TECHNIQUES = {
     "bf16": "bf16 autocast around the step (train --precision bf16)",
     "fp32": "TF32 matrix units off (full fp32 matmuls and convolutions)",
     "fused_modconv": "StyleGAN2 only: modulation in grouped convolutions (train --fused-modconv)",
+    "hostdata": "the dataset left in host memory, each batch gathered there and copied over (what a dataset "
+                "over a third of the GPU's free memory gets)",
 }
 # --quick: networks small enough for a few CPU steps of each family (the other benches' --quick too).
 QUICK_NETWORKS = {"dcgan": dict(g_width=32, d_width=8), "dcgan-tutorial": dict(g_width=8, d_width=8),
@@ -96,7 +98,7 @@ QUICK_NETWORKS = {"dcgan": dict(g_width=32, d_width=8), "dcgan-tutorial": dict(g
                   "stylegan2": dict(preset="tiny", z_dim=32)}
 CUDA_VARIANTS = "eager,graphs"
 ALL_CUDA_VARIANTS = ("eager+read1,eager,eager+fused,eager+bf16,graphs,graphs+fused,graphs+channels_last,graphs+bf16,"
-                     "graphs+bf16+channels_last,graphs+fp32,eager+fused_modconv,graphs+fused_modconv")
+                     "graphs+bf16+channels_last,graphs+fp32,eager+fused_modconv,graphs+fused_modconv,eager+hostdata")
 
 
 def studio_speed(family: str, images, device: torch.device, resolution: int, batch: int, steps: int, warmup: int,
@@ -117,7 +119,7 @@ def studio_speed(family: str, images, device: torch.device, resolution: int, bat
                                     **speed_options)
     torch.manual_seed(0)
     recipe = build_recipe(config, device)
-    batches = TensorBatches(images, device, seed=0)
+    batches = TensorBatches(images, device, seed=0, on_device="hostdata" not in techniques)
     if "fused" in techniques:  # not an engine option: measured here only
         for opt in recipe.optimizers.values():
             for group in opt.param_groups:

@@ -41,9 +41,9 @@ def test_profile_step_prints_where_a_step_spends_its_time():
 
 def test_train_speed_measures_each_technique_that_runs_on_the_cpu():
     result = run("bench/train_speed.py", "--quick", "--families", "dcgan,stylegan2",
-                 "--variants", "eager+read1,eager+fused,eager+channels_last,eager+bf16")
+                 "--variants", "eager+read1,eager+fused,eager+channels_last,eager+bf16,eager+hostdata")
     assert result.returncode == 0, result.stderr[-2000:]
-    for variant in ("eager+read1", "eager+fused", "eager+channels_last", "eager+bf16"):
+    for variant in ("eager+read1", "eager+fused", "eager+channels_last", "eager+bf16", "eager+hostdata"):
         assert any(line.startswith(f"stylegan2 ({variant})") and "img/s" in line
                    for line in result.stdout.splitlines()), variant
 
