@@ -17,6 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 from trainers.animation import ExportCancelled, write_animation
 
 MAX_FRAMES = 300  # more snapshots than this: evenly spaced ones, the first and the last always among them
+MAX_SIDE = 1024  # larger grids (StyleGAN2 at 256 px) are scaled down to this
+MAX_BYTES = 512 * 2**20  # fewer frames when they would take more memory than this
 CAPTION_PX = 18
 
 
@@ -56,6 +58,20 @@ def _images_seen(run_dir: Path) -> dict[int, int]:
         return {}  # captions without the images seen; the faces are what matters
 
 
+def _frame_size(shots: list[tuple[int, Path]]) -> tuple[int, int]:
+    """Every frame's grid size: the newest readable snapshot's, scaled down to fit MAX_SIDE."""
+    width = height = MAX_SIDE
+    for _, path in reversed(shots):
+        try:
+            with Image.open(path) as image:  # (reads the header only)
+                width, height = image.size
+            break
+        except (OSError, Image.DecompressionBombError):
+            continue
+    shrink = min(1.0, MAX_SIDE / max(width, height))
+    return max(1, round(width * shrink)), max(1, round(height * shrink))
+
+
 def _font(size: int):
     try:
         return ImageFont.load_default(size=size)
@@ -75,8 +91,9 @@ def timelapse_frames(run_dir: str | os.PathLike, kind: str = "samples", max_fram
                      cancel: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[int], list[Path]]:
     """-> (frames uint8 [T, H, W, 3], their steps, the snapshots that could not be read).
 
-    Each frame is a snapshot with its caption ("step 1,500 · 48,000 images"); snapshots of another size than
-    the newest (a resumed run with another grid) are scaled to it.
+    Each frame is a snapshot with its caption ("step 1,500 · 48,000 images"), at the newest snapshot's size
+    (another size, from a resumed run with another grid, is scaled to it) or scaled down to MAX_SIDE pixels;
+    and no more frames than fit in MAX_BYTES.
     """
     run_dir = Path(run_dir)
     shots = snapshots(run_dir, kind)
@@ -85,30 +102,31 @@ def timelapse_frames(run_dir: str | os.PathLike, kind: str = "samples", max_fram
         found = f"only one {what}" if shots else f"no {what}"
         raise TimelapseError(f"{run_dir} has {found} in samples/ yet; a timelapse needs two or more, and the "
                              "run adds one every so many steps as it trains")
-    shots = _spread(shots, max_frames)
+    width, height = _frame_size(shots)
+    most = max(2, min(max_frames, MAX_BYTES // (width * (height + CAPTION_PX) * 3)))
+    shots = _spread(shots, most)
     seen = _images_seen(run_dir)
-    grids, steps, unreadable = [], [], []
+    frames = np.empty((len(shots), height + CAPTION_PX, width, 3), np.uint8)
+    steps, unreadable = [], []
     for i, (step, path) in enumerate(shots):
         if cancel is not None and cancel():
             raise TimelapseCancelled()
         try:
             with Image.open(path) as image:
-                grids.append(image.convert("RGB"))
-            steps.append(step)
-        except OSError:  # a damaged file: the timelapse goes on without it
+                grid = image.convert("RGB")
+        except (OSError, Image.DecompressionBombError):  # a damaged file: the timelapse goes on without it
             unreadable.append(path)
+        else:
+            if grid.size != (width, height):
+                grid = grid.resize((width, height), Image.Resampling.LANCZOS)
+            images = f" · {seen[step]:,} images" if step in seen else ""
+            frames[len(steps)] = _caption(grid, f"step {step:,}{images}")
+            steps.append(step)
         if progress is not None:
             progress(i + 1, len(shots))
-    if len(grids) < 2:
+    if len(steps) < 2:
         raise TimelapseError(f"fewer than two of the {what}s in {run_dir / 'samples'} could be read")
-    size = grids[-1].size
-    frames = []
-    for grid, step in zip(grids, steps):
-        if grid.size != size:
-            grid = grid.resize(size, Image.Resampling.LANCZOS)
-        images = f" · {seen[step]:,} images" if step in seen else ""
-        frames.append(_caption(grid, f"step {step:,}{images}"))
-    return np.stack(frames), steps, unreadable
+    return frames[: len(steps)], steps, unreadable
 
 
 def write_timelapse(run_dir: str | os.PathLike, out: str | os.PathLike, kind: str = "samples",

@@ -121,3 +121,14 @@ def test_a_cancel_while_the_animation_is_written_leaves_no_file_behind(run, tmp_
         write_timelapse(run, tmp_path / f"progress{suffix}", cancel=cancel)
     time.sleep(0.5)  # (an encoder stopped mid-file could still write)
     assert len(asked) == 7 and list(tmp_path.iterdir()) == []  # neither the file nor its temporary one
+
+
+def test_large_grids_are_scaled_down_and_their_frames_thinned_to_fit_in_memory(run, monkeypatch):
+    import trainers.timelapse as timelapse
+
+    grid = Image.open(run / "samples" / "step-000000008.png")
+    monkeypatch.setattr(timelapse, "MAX_SIDE", grid.width // 2)  # StyleGAN2's 8x8 grids at 256 px: 2 kpx
+    frames, steps, _ = timelapse_frames(run)
+    assert frames.shape[1:3] == (round(grid.height / 2) + CAPTION_PX, grid.width // 2) and len(steps) == 4
+    monkeypatch.setattr(timelapse, "MAX_BYTES", 3 * frames[0].nbytes)  # memory for three frames
+    assert timelapse_frames(run)[1] == [2, 6, 8]
