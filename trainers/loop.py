@@ -502,14 +502,25 @@ def _best_scored(run_dir: Path, faces: int) -> tuple[float, int] | None:
 def _score(recipe: Recipe, reference: np.ndarray, config: TrainConfig, step: int, images_seen: int,
            stop) -> ev.Scored | None:
     """SWD of faces from seeds 0..n-1 (the sampling generator: StyleGAN2's EMA) against the reference faces;
-    None when `stop()` asks for the run to end while the faces are made (half a minute for StyleGAN2 on a CPU)."""
+    None when `stop()` asks for the run to end while the faces are made (half a minute for StyleGAN2 on a CPU)
+    or while their distance is computed (seconds)."""
     from trainers.metrics import swd
+
+    class Stopped(Exception):
+        pass
+
+    def check(done: int, total: int) -> None:
+        if stop():
+            raise Stopped()
 
     started = time.perf_counter()
     faces = _faces(recipe, z_from_seeds(range(len(reference)), config.z_dim), stop)
     if faces is None:
         return None
-    scores = swd(reference, faces, seed=0)
+    try:
+        scores = swd(reference, faces, seed=0, progress=check)
+    except Stopped:
+        return None
     return ev.Scored(step=step, images_seen=images_seen, scores=scores, n=len(reference),
                      reference=scored_against(config),
                      seconds=time.perf_counter() - started)

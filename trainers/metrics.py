@@ -87,13 +87,19 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, repeats: int, direction
 
 
 def swd(real: np.ndarray, fake: np.ndarray, seed: int = 0, patches: int = 128, patch_size: int = 7,
-        repeats: int = 4, directions: int = 128, batch: int = 256) -> dict[str, float]:
-    """SWD x1e3 per pyramid level ("SWD/64", "SWD/32", "SWD/16") and their mean ("SWD")."""
+        repeats: int = 4, directions: int = 128, batch: int = 256,
+        progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+    """SWD x1e3 per pyramid level ("SWD/64", "SWD/32", "SWD/16") and their mean ("SWD").
+
+    `progress(done, total)` is called after each batch of patches and each level's distance; an exception it
+    raises (a cancel) ends the computation there."""
     n = min(len(real), len(fake))
     if n < 2:
         raise MetricError("SWD needs at least two images in each set")
     generator = torch.Generator().manual_seed(seed)
     descriptors: list[list[list[torch.Tensor]]] = [[], []]
+    levels = 1 + sum(1 for k in range(16) if real.shape[-1] >> k > 16)  # laplacian_pyramid's levels
+    done, total = 0, 2 * -(-n // batch) + levels
     for s, images in enumerate((real[:n], fake[:n])):
         for i in range(0, n, batch):
             x = torch.from_numpy(np.ascontiguousarray(images[i : i + batch])).float() / 127.5 - 1.0
@@ -101,12 +107,18 @@ def swd(real: np.ndarray, fake: np.ndarray, seed: int = 0, patches: int = 128, p
                 if len(descriptors[s]) <= level_index:
                     descriptors[s].append([])
                 descriptors[s][level_index].append(_patches(level, patches, patch_size, generator))
+            done += 1
+            if progress is not None:
+                progress(done, total)
     out = {}
     resolution = real.shape[-1]
     for level_index in range(len(descriptors[0])):
         a = _standardise(torch.cat(descriptors[0][level_index]))
         b = _standardise(torch.cat(descriptors[1][level_index]))
         out[f"SWD/{resolution >> level_index}"] = sliced_wasserstein(a, b, repeats, directions, generator) * 1e3
+        done += 1
+        if progress is not None:
+            progress(done, total)
     out["SWD"] = float(np.mean(list(out.values())))
     return out
 
@@ -235,7 +247,7 @@ def evaluate(real: np.ndarray, fake: np.ndarray, metrics: list[str], seed: int =
         raise MetricError(f"unknown metric {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     out: dict[str, float] = {}
     if "swd" in metrics:
-        out.update(swd(real, fake, seed=seed))
+        out.update(swd(real, fake, seed=seed, progress=progress))
     if "fid" in metrics or "kid" in metrics:
         extractor = inception_features(inception, device)
         real_features = cached_features(real, extractor, progress=progress)

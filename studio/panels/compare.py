@@ -257,7 +257,7 @@ class ComparePanel(QWidget):
 
     def score(self) -> None:
         """SWD of each model in the sheet against the open dataset, in a background thread; while it runs, the
-        button cancels it (within a batch of FID's features, else after the model's SWD)."""
+        button cancels it (within a batch: of faces, of SWD's patches or levels, or of FID's features)."""
         if self.scoring():
             self._cancel_scoring.set()
             self.score_button.setEnabled(False)
@@ -277,7 +277,7 @@ class ComparePanel(QWidget):
 
         cancel = self._cancel_scoring
 
-        def check(done: int, total: int) -> None:  # between batches of Inception features (FID, KID)
+        def check(done: int, total: int) -> None:  # between batches of faces, of SWD's work and of FID's features
             if cancel.is_set():
                 raise _ScoringCancelled()
 
@@ -296,8 +296,11 @@ class ComparePanel(QWidget):
                     self.scored.emit(model.info.path, f"dataset is {real.shape[-1]}px")
                     continue
                 try:
-                    fake = np.concatenate([model.generate(list(range(i, min(i + 64, len(pick)))))
-                                           for i in range(0, len(pick), 64)])
+                    fake = []
+                    for i in range(0, len(pick), 64):
+                        check(i, len(pick))
+                        fake.append(model.generate(list(range(i, min(i + 64, len(pick))))))
+                    fake = np.concatenate(fake)
                     self.scored.emit(model.info.path, evaluate(real[pick], fake, metrics, inception=inception,
                                                                device=device, progress=check))
                 except _ScoringCancelled:

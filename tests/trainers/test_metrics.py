@@ -38,6 +38,44 @@ def test_swd_is_deterministic_for_a_seed(faces):
     assert swd(a, b, seed=3) != swd(a, b, seed=4)
 
 
+
+def test_swd_reports_its_progress_and_a_cancel_raised_there_ends_it(faces):
+    a, b = faces[:200], faces[200:]
+    calls = []
+    assert swd(a, b, batch=64, progress=lambda done, total: calls.append((done, total))) == swd(a, b, batch=64)
+    assert calls == [(k, 8) for k in range(1, 9)]  # 3 batches of patches per set (184 faces), then 2 levels
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_at_the_first_level(done, total):
+        if done == 7:
+            raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        swd(a, b, batch=64, progress=cancel_at_the_first_level)
+
+
+def test_a_stop_while_a_training_score_is_computed_drops_the_score(tmp_path):
+    """The faces are made first (a stop there was already honoured), then SWD: a stop during it counts too."""
+    from tests.helpers import faces_folder, tiny_config
+    from trainers.families import build_recipe
+    from trainers.loop import _score
+
+    config = tiny_config("dcgan", faces_folder(tmp_path), tmp_path / "run")
+    recipe = build_recipe(config, "cpu")
+    reference = demo_faces(100, 32)
+    asked = []
+
+    def stop_once_the_faces_are_made():  # 2 batches of 64 faces, then SWD's first batch of patches
+        asked.append(1)
+        return len(asked) > 2
+
+    assert _score(recipe, reference, config, 4, 16, stop_once_the_faces_are_made) is None
+    assert len(asked) == 3
+    scored = _score(recipe, reference, config, 4, 16, lambda: False)
+    assert scored is not None and scored.n == 100 and scored.scores["SWD"] > 0
+
 def test_fid_matches_the_closed_form_for_two_gaussians():
     rng = np.random.default_rng(0)
     mu1, mu2 = np.zeros(6), np.array([1.0, -0.5, 0, 0, 2.0, 0])
