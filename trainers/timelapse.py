@@ -43,6 +43,20 @@ def snapshots(run_dir: str | os.PathLike, kind: str = "samples") -> list[tuple[i
     return sorted(found)
 
 
+def _what(kind: str) -> str:
+    return "snapshot grid" if kind == "samples" else f"{kind.replace('-', ' ')} snapshot"
+
+
+def timelapse_snapshots(run_dir: str | os.PathLike, kind: str = "samples") -> list[tuple[int, Path]]:
+    """`snapshots`, or TimelapseError when there are fewer than two: nothing to make a timelapse of."""
+    shots = snapshots(run_dir, kind)
+    if len(shots) < 2:
+        found = f"only one {_what(kind)}" if shots else f"no {_what(kind)}"
+        raise TimelapseError(f"{run_dir} has {found} in samples/ yet; a timelapse needs two or more, and the "
+                             "run adds one every so many steps as it trains")
+    return shots
+
+
 def _spread(items: list, most: int) -> list:
     if len(items) <= most:
         return items
@@ -96,12 +110,7 @@ def timelapse_frames(run_dir: str | os.PathLike, kind: str = "samples", max_fram
     and no more frames than fit in MAX_BYTES.
     """
     run_dir = Path(run_dir)
-    shots = snapshots(run_dir, kind)
-    what = "snapshot grid" if kind == "samples" else f"{kind.replace('-', ' ')} snapshot"
-    if len(shots) < 2:
-        found = f"only one {what}" if shots else f"no {what}"
-        raise TimelapseError(f"{run_dir} has {found} in samples/ yet; a timelapse needs two or more, and the "
-                             "run adds one every so many steps as it trains")
+    shots = timelapse_snapshots(run_dir, kind)
     width, height = _frame_size(shots)
     most = max(2, min(max_frames, MAX_BYTES // (width * (height + CAPTION_PX) * 3)))
     shots = _spread(shots, most)
@@ -125,7 +134,7 @@ def timelapse_frames(run_dir: str | os.PathLike, kind: str = "samples", max_fram
         if progress is not None:
             progress(i + 1, len(shots))
     if len(steps) < 2:
-        raise TimelapseError(f"fewer than two of the {what}s in {run_dir / 'samples'} could be read")
+        raise TimelapseError(f"fewer than two of the {_what(kind)}s in {run_dir / 'samples'} could be read")
     return frames[: len(steps)], steps, unreadable
 
 

@@ -3,6 +3,7 @@ while live samples, loss curves, speed and time left come in."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -29,7 +30,8 @@ from trainers.checkpoint import CheckpointError, checkpoint_step, latest_checkpo
 from trainers.config import FAMILIES, FAMILY_DEFAULTS, ConfigError, TrainConfig
 from trainers.events import format_duration
 from trainers.loop import read_log, resume_config, scored_against
-from trainers.timelapse import TimelapseCancelled, TimelapseError, snapshots, write_timelapse
+from trainers.timelapse import (TimelapseCancelled, TimelapseError, snapshots, timelapse_snapshots,
+                                write_timelapse)
 
 TIPS = {
     "family": "dcgan: the classic sample; dcgan-tutorial: PyTorch's tutorial nets; wgan-clip / wgan-gp: "
@@ -200,9 +202,10 @@ class TrainPanel(QWidget):
         self.preview_step = QLabel("")
         self.timelapse_button = QPushButton("Timelapse…")
         set_icon(self.timelapse_button, "export")
-        self.timelapse_button.setToolTip("Export the run's snapshots, oldest to newest, as a GIF, an MP4 or numbered "
-                                         "PNGs, each captioned with its step: how the faces changed as it trained. "
-                                         "It shows the kind of grid on screen")
+        self.timelapse_button.setToolTip("Export the snapshots of the run in Run folder (this run, or an earlier one), "
+                                         "oldest to newest, as a GIF, an MP4 or numbered PNGs, each captioned with "
+                                         "its step: how the faces changed as it trained. It shows the kind of grid "
+                                         "on screen")
         self.timelapse_button.clicked.connect(lambda: self.export_timelapse())
         self.timelapse: Call | None = None
         self._cancel_timelapse = threading.Event()
@@ -250,7 +253,6 @@ class TrainPanel(QWidget):
             self.preview.blockSignals(False)
         self.preview.setVisible(len(kinds) > 1)
         self.preview_step.setText(f"Snapshot at step {step:,}" if step is not None else "")
-        self.timelapse_button.setEnabled(step is not None or self.timelapse is not None)
         self._show_preview()
 
     def _show_preview(self) -> None:
@@ -278,14 +280,26 @@ class TrainPanel(QWidget):
 
     # -- timelapse -----------------------------------------------------------------------------------------
     def export_timelapse(self, path: str | None = None) -> None:
-        """The shown run's snapshots as an animation, written in the background; pressed again, it cancels."""
+        """The snapshots of the run in Run folder (the one on screen: a run's folder is put there when it starts)
+        as an animation, written in the background; pressed again, it cancels."""
         if self.timelapse is not None:
             self._cancel_timelapse.set()
             return
-        run_dir = self.run.config.out if self.run is not None else self.out.text().strip()
+        run_dir = self.out.text().strip()
         kind = self.preview.currentData() or "samples"
+        if not run_dir:
+            self.status.setText("No timelapse: choose the run's folder in Run folder first.")
+            return
+        try:  # before the file dialog: a run with nothing to show says so at once
+            timelapse_snapshots(run_dir, kind)
+        except TimelapseError as exc:
+            self.status.setText(f"No timelapse: {exc}.")
+            return
         if path is None:
-            family = self.run.config.model if self.run is not None else self.family.currentText()
+            try:
+                family = json.loads(Path(run_dir, "config.json").read_text())["model"]
+            except (OSError, ValueError, KeyError, TypeError):
+                family = self.family.currentText()
             what = "" if kind == "samples" else f"-{kind}"
             path = ask_save_path(self, self.state, "Export timelapse",
                                  f"{family}-{Path(run_dir).name}{what}-timelapse.gif",
@@ -298,14 +312,12 @@ class TrainPanel(QWidget):
         self.timelapse.finished.connect(lambda result: self._timelapse_done(path, result))
         self.timelapse.failed.connect(lambda message: self._timelapse_done(path, message))
         self.timelapse_button.setText("Cancel timelapse")
-        self.timelapse_button.setEnabled(True)
         self.status.setText(f"Writing the timelapse of {run_dir} to {path} …")
         self.timelapse.start()
 
     def _timelapse_done(self, path: str, result) -> None:
         self.timelapse = None
         self.timelapse_button.setText("Timelapse…")
-        self.timelapse_button.setEnabled(self.preview_step.text() != "")
         if isinstance(result, str):
             self.status.setText("Timelapse cancelled; nothing was written." if self._cancel_timelapse.is_set()
                                 else f"Timelapse not written: {result}")

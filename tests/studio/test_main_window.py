@@ -732,10 +732,6 @@ def test_a_runs_snapshots_export_as_a_timelapse_in_the_background_and_the_export
     from trainers.timelapse import TimelapseCancelled
 
     panel = prepare_training(qtbot, window, tmp_path, steps=3, batch=4, sample_every=1, grid_size=2)
-    assert not panel.timelapse_button.isEnabled()  # no snapshot yet
-    panel.start()
-    wait_until_ended(qtbot, panel)
-    assert panel.timelapse_button.isEnabled()
     offered = []
 
     def save_dialog(parent, title, path, filters):
@@ -743,12 +739,28 @@ def test_a_runs_snapshots_export_as_a_timelapse_in_the_background_and_the_export
         return str(tmp_path / "progress.gif"), ""
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)  # nothing trained yet: said at once
+    assert panel.status.text().startswith("No timelapse: ") and "has no snapshot grid" in panel.status.text()
+    assert offered == []  # (no file was asked for)
+    panel.start()
+    wait_until_ended(qtbot, panel)
     qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.status.text().startswith("Wrote"), timeout=30000)
     assert offered == ["dcgan-run-timelapse.gif"]
     assert "3 snapshots, steps 1 to 3" in panel.status.text()
     assert Image.open(tmp_path / "progress.gif").n_frames == 3
     assert panel.timelapse_button.text() == "Timelapse…"
+
+    from tests.helpers import tiny_config
+    from trainers.loop import train
+
+    earlier = tmp_path / "earlier"  # a run of another day: its folder in Run folder is enough
+    list(train(tiny_config("dcgan-tutorial", faces_folder(tmp_path / "more", n=8, size=32), earlier, steps=2,
+                           sample_every=1)))
+    panel.out.setText(str(earlier))
+    qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Wrote"), timeout=30000)
+    assert offered[-1] == "dcgan-tutorial-earlier-timelapse.gif" and "steps 1 to 2" in panel.status.text()
 
     reading = threading.Event()
 
