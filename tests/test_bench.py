@@ -61,3 +61,11 @@ def test_startup_prints_when_the_splash_the_window_and_the_first_faces_came():
     times = {line.rsplit(None, 2)[0].strip(): float(line.split()[-2]) for line in result.stdout.splitlines()[1:]}
     assert list(times) == ["splash screen shown", "main window shown", "first demo faces in Generate"]
     assert times["splash screen shown"] < times["main window shown"] < times["first demo faces in Generate"]
+
+
+def test_export_speed_times_both_gif_writers_on_both_animations():
+    result = run("bench/export_speed.py", "--quick")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert len(rows) == 4 and all(float(row.split()[-2]) > 0 for row in rows)
+    assert sum("the studio's" in row for row in rows) == 2
