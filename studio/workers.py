@@ -46,11 +46,13 @@ class BackgroundJob(QObject):
 
 class Call(BackgroundJob):
     """One function call in the background (e.g. reading a checkpoint): `finished(result)` or `failed(message)`.
-    `expected` exceptions are reported by their message alone; any other also by its type."""
+    `expected` exceptions are reported by their message alone; any other also by its type. A function that
+    reports how far it is can be handed `progress.emit` (done, total)."""
 
     thread_name = "call"
     finished = Signal(object)
     failed = Signal(str)
+    progress = Signal(int, int)  # done, total
 
     def __init__(self, fn: Callable[[], Any], expected: tuple[type[BaseException], ...] = (),
                  parent: QObject | None = None):
@@ -74,7 +76,6 @@ class FolderScan(Call):
     `cancelled()`."""
 
     thread_name = "folder-scan"
-    progress = Signal(int, int)  # done, total
     cancelled = Signal()
 
     def __init__(self, folder: str, resolution: int, parent: QObject | None = None):

@@ -307,8 +307,12 @@ class TrainPanel(QWidget):
             if not path:
                 return
         self._cancel_timelapse.clear()
-        self.timelapse = Call(lambda: write_timelapse(run_dir, path, kind, cancel=self._cancel_timelapse.is_set),
-                              expected=(TimelapseError, TimelapseCancelled, OSError, ValueError), parent=self)
+        job = self.timelapse = Call(lambda: write_timelapse(run_dir, path, kind, progress=job.progress.emit,
+                                                            cancel=self._cancel_timelapse.is_set),
+                                    expected=(TimelapseError, TimelapseCancelled, OSError, ValueError), parent=self)
+        job.progress.connect(lambda done, total: self.status.setText(
+            f"Timelapse: {done:,} of {total:,} snapshots read …" if done < total
+            else f"Timelapse: writing {Path(path).name} …"))
         self.timelapse.finished.connect(lambda result: self._timelapse_done(path, result))
         self.timelapse.failed.connect(lambda message: self._timelapse_done(path, message))
         self.timelapse_button.setText("Cancel timelapse")

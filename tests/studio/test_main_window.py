@@ -764,7 +764,8 @@ def test_a_runs_snapshots_export_as_a_timelapse_in_the_background_and_the_export
 
     reading = threading.Event()
 
-    def slow_write(run_dir, path, kind, cancel):  # a long run's hundreds of snapshots
+    def slow_write(run_dir, path, kind, progress, cancel):  # a long run's hundreds of snapshots
+        progress(120, 300)
         reading.set()
         while not cancel():
             time.sleep(0.01)
@@ -773,8 +774,8 @@ def test_a_runs_snapshots_export_as_a_timelapse_in_the_background_and_the_export
     monkeypatch.setattr(train_panel, "write_timelapse", slow_write)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(tmp_path / "other.gif"), ""))
     qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(reading.is_set, timeout=10000)
-    assert panel.timelapse_button.text() == "Cancel timelapse" and panel.status.text().startswith("Writing")
+    qtbot.waitUntil(lambda: panel.status.text() == "Timelapse: 120 of 300 snapshots read …", timeout=10000)
+    assert panel.timelapse_button.text() == "Cancel timelapse" and reading.is_set()
     qtbot.mouseClick(panel.timelapse_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.timelapse_button.text() == "Timelapse…", timeout=10000)
     assert panel.status.text() == "Timelapse cancelled; nothing was written."
