@@ -7,6 +7,7 @@ the temporary file is removed).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -103,27 +104,37 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale
 
 
 def write_png_sequence(folder: str | os.PathLike, frames: np.ndarray, scale: int = 1, stem: str = "frame",
-                       progress: Callable[[int, int], bool] | None = None) -> list[Path]:
+                       cancel: Callable[[], bool] | None = None) -> list[Path]:
+    """Numbered PNGs into a new or empty folder. A cancel (asked before each frame) removes the frames
+    written so far, and the folder when this call made it, then raises ExportCancelled."""
     folder = Path(folder)
     old = sorted(folder.glob(f"{stem}-*.png")) if folder.is_dir() else []
     if old:  # a shorter walk over a longer one would leave a sequence with the old walk's tail in it
         raise FileExistsError(f"{folder} already holds {len(old)} frames ({old[0].name} …); choose a new or empty "
                               "folder, so that the two walks do not mix")
+    made = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, frame in enumerate(frames):
-        if progress is not None and not progress(i, len(frames)):
-            break
-        path = folder / f"{stem}-{i:05d}.png"
-        save_png(path, _scaled(frame, scale))
-        paths.append(path)
+    try:
+        for i, frame in enumerate(frames):
+            _check(cancel)
+            path = folder / f"{stem}-{i:05d}.png"
+            paths.append(path)
+            save_png(path, _scaled(frame, scale))
+    except BaseException:  # cancelled or failed: no partial sequence is left to be taken for a whole one
+        for path in paths:
+            path.unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):  # (not empty: something else was put there meanwhile)
+                folder.rmdir()
+        raise
     return paths
 
 
 def write_animation(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1,
                     cancel: Callable[[], bool] | None = None) -> list[Path]:
     """By the path's form: .gif, .mp4, or a folder (no suffix) of numbered PNGs. `cancel` is asked before each
-    frame of a GIF or MP4 (ExportCancelled, nothing written); PNG frames are written as they come."""
+    frame; a cancel raises ExportCancelled, and nothing of the animation is left behind."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".gif":
@@ -134,4 +145,4 @@ def write_animation(path: str | os.PathLike, frames: np.ndarray, seconds: float,
         return [path]
     if suffix:
         raise ValueError(f"cannot write {suffix} animations; use .gif, .mp4 or a folder for PNG frames")
-    return write_png_sequence(path, frames, scale)
+    return write_png_sequence(path, frames, scale, cancel=cancel)

@@ -145,7 +145,7 @@ def write_timelapse(run_dir: str | os.PathLike, out: str | os.PathLike, kind: st
     """Write the timelapse to .gif, .mp4 or a folder of numbered PNGs (one a snapshot, no hold).
 
     -> (the files written, the snapshots' steps, the snapshots that could not be read). A cancel while the
-    snapshots are read, or a GIF's or MP4's frames are made, raises TimelapseCancelled and writes nothing.
+    snapshots are read or the frames are written raises TimelapseCancelled and leaves nothing behind.
     """
     if frame_s <= 0 or hold_s < 0 or scale < 1:
         raise ValueError("a frame needs a time above 0, the hold 0 or more, and the scale at least 1")

@@ -109,18 +109,31 @@ def test_the_command_line_writes_a_timelapse_and_explains_what_it_cannot_do(run,
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.webm").exists()
 
 
-@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+@pytest.mark.parametrize("suffix", [".gif", ".mp4", ""])
 def test_a_cancel_while_the_animation_is_written_leaves_no_file_behind(run, tmp_path, suffix):
     asked = []
 
-    def cancel():  # no while the 4 snapshots are read and the first 2 frames are made, then yes
+    def cancel():  # no while the 4 snapshots are read and the first 2 frames are made (or written), then yes
         asked.append(1)
         return len(asked) > 6
 
     with pytest.raises(TimelapseCancelled):
         write_timelapse(run, tmp_path / f"progress{suffix}", cancel=cancel)
     time.sleep(0.5)  # (an encoder stopped mid-file could still write)
-    assert len(asked) == 7 and list(tmp_path.iterdir()) == []  # neither the file nor its temporary one
+    # neither the file nor its temporary one; for PNG frames, neither the 2 frames written nor the new folder
+    assert len(asked) == 7 and list(tmp_path.iterdir()) == []
+
+
+def test_a_cancelled_png_sequence_keeps_the_folder_it_was_given_and_what_else_is_there(run, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    asked = []
+    with pytest.raises(TimelapseCancelled):
+        write_timelapse(run, folder, cancel=lambda: asked.append(1) or len(asked) > 6)
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    written, steps, _ = write_timelapse(run, folder)  # and the folder takes a whole sequence afterwards
+    assert len(written) == 4 and sorted(p.name for p in folder.iterdir())[0] == "frame-00000.png"
 
 
 def test_large_grids_are_scaled_down_and_their_frames_thinned_to_fit_in_memory(run, monkeypatch):
