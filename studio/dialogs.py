@@ -12,6 +12,9 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from studio.state import StudioState
 
 
+IMAGE_FILTERS = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"  # trainers.images.save_image writes each
+
+
 def export_folder(state: StudioState) -> str:
     """Where the next save dialog opens."""
     if state.export_folder and os.path.isdir(state.export_folder):

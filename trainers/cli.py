@@ -419,7 +419,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
     from trainers.explore import export_faces, grid_metadata
-    from trainers.images import make_grid, save_png
+    from trainers.images import make_grid, save_image
     from trainers.inference import ModelError, open_model
 
     if args.n < 1:
@@ -439,8 +439,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
             paths = export_faces(model, faces, seeds, args.truncation, out)
             print(f"wrote {len(paths)} faces to {out}, e.g. {os.path.basename(paths[0])} ({info.provider})")
         else:
-            save_png(out, make_grid(faces, columns=args.columns), grid_metadata(model, seeds, args.truncation))
+            save_image(out, make_grid(faces, columns=args.columns), grid_metadata(model, seeds, args.truncation))
             print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")
+    except ValueError as exc:
+        return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot write {out}: {exc}")
     return EXIT_OK
@@ -513,7 +515,7 @@ def cmd_timelapse(args: argparse.Namespace) -> int:
 
 def cmd_style_mix(args: argparse.Namespace) -> int:
     from trainers.explore import STYLE_GROUPS, mix_grid, parse_seeds
-    from trainers.images import save_png
+    from trainers.images import save_image
     from trainers.inference import ModelError, open_model
 
     try:
@@ -525,8 +527,8 @@ def cmd_style_mix(args: argparse.Namespace) -> int:
             raise ModelError(f"style mixing needs a StyleGAN2 model; {model.info.name} is {model.info.family}")
         layers = _style_layers(args.styles, model.info.layers, model.info.num_ws, STYLE_GROUPS)
         figure, _ = mix_grid(model, rows, columns, layers, args.truncation)
-        save_png(args.out, figure, {"model": model.info.family, "source": model.info.name, "rows": args.rows,
-                                    "columns": args.columns, "layers": f"{layers[0]}-{layers[-1]}"})
+        save_image(args.out, figure, {"model": model.info.family, "source": model.info.name, "rows": args.rows,
+                                      "columns": args.columns, "layers": f"{layers[0]}-{layers[-1]}"})
     except (ModelError, ValueError) as exc:
         return _error(str(exc))
     except OSError as exc:

@@ -183,7 +183,40 @@ def save_png(path: str | os.PathLike, pixels: np.ndarray, text: dict[str, str] |
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(pixels, "RGB").save(tmp, format="PNG", pnginfo=info)
+    try:
+        Image.fromarray(pixels, "RGB").save(tmp, format="PNG", pnginfo=info)
+    except BaseException:  # a full disk leaves neither a half-written file nor its temporary one
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
+
+
+def save_image(path: str | os.PathLike, pixels: np.ndarray, text: dict[str, str] | None = None) -> None:
+    """Write an [H, W, 3] uint8 array atomically in the format its suffix names: PNG (also with no suffix),
+    JPEG (quality 95) or lossless WebP. PNG keeps `text` as text chunks, JPEG as its comment; another suffix
+    is a ValueError that names the ones there are (so that grid.jpg never holds PNG bytes)."""
+    path = Path(path)
+    kind = IMAGE_FORMATS.get(path.suffix.lower(), "PNG" if not path.suffix else None)
+    if kind is None:
+        raise ValueError(f"cannot write {path.suffix} images; use .png, .jpg or .webp")
+    if kind == "PNG":
+        save_png(path, pixels, text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    image = Image.fromarray(pixels, "RGB")
+    try:
+        if kind == "JPEG":
+            comment = "; ".join(f"{key}: {value}" for key, value in (text or {}).items())
+            image.save(tmp, format="JPEG", quality=95, comment=comment.encode())
+        else:
+            image.save(tmp, format="WEBP", lossless=True)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 

@@ -13,14 +13,14 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from studio.dialogs import ask_save_path
+from studio.dialogs import IMAGE_FILTERS, ask_save_path
 from studio.icons import set_icon
 from studio.state import SCORE_IMAGES, StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row, split
 from studio.workers import Renderer
 from trainers.checkpoint import list_checkpoints
-from trainers.images import save_png
+from trainers.images import save_image
 from trainers.inference import GeneratorModel, open_model
 from trainers.metrics import INCEPTION_FILE
 
@@ -344,13 +344,13 @@ class ComparePanel(QWidget):
     def save(self, path: str | None = None) -> str | None:
         if self.sheet is None:
             return None
-        path = path or ask_save_path(self, self.state, "Save comparison sheet", "comparison.png", "PNG (*.png)")
+        path = path or ask_save_path(self, self.state, "Save comparison sheet", "comparison.png", IMAGE_FILTERS)
         if path:
             try:
-                save_png(path, self.sheet, {"models": "; ".join(m.info.path for m in self.shown),
-                                            "first_seed": str(self.first_seed.value()),
-                                            "seeds": str(self.count.value())})
-            except OSError as exc:
+                save_image(path, self.sheet, {"models": "; ".join(m.info.path for m in self.shown),
+                                              "first_seed": str(self.first_seed.value()),
+                                              "seeds": str(self.count.value())})
+            except (OSError, ValueError) as exc:
                 self.message.setText(f"Cannot write {path}: {exc}")
                 return None
         return path or None

@@ -10,14 +10,14 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QApplication, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from studio.dialogs import ask_export_folder, ask_save_path
+from studio.dialogs import IMAGE_FILTERS, ask_export_folder, ask_save_path
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
 from studio.widgets.layout import row
 from studio.workers import Renderer
 from trainers.explore import export_faces, grid_filename, grid_metadata
-from trainers.images import make_grid, save_png
+from trainers.images import make_grid, save_image
 from trainers.inference import GeneratorModel
 
 
@@ -232,12 +232,12 @@ class GeneratePanel(QWidget):
         if model is None or not len(self.grid.faces):
             return None
         path = path or ask_save_path(self, self.state, "Save grid",
-                                     grid_filename(model, self.seeds, self.rendered_truncation), "PNG (*.png)")
+                                     grid_filename(model, self.seeds, self.rendered_truncation), IMAGE_FILTERS)
         if not path:
             return None
         try:
-            save_png(path, make_grid(self.grid.faces), grid_metadata(model, self.seeds, self.rendered_truncation))
-        except OSError as exc:
+            save_image(path, make_grid(self.grid.faces), grid_metadata(model, self.seeds, self.rendered_truncation))
+        except (OSError, ValueError) as exc:
             self.status.setText(f"Cannot write {path}: {exc}")
             return None
         self.status.setText(f"Saved {path}")

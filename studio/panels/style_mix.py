@@ -10,14 +10,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from studio.dialogs import ask_save_path
+from studio.dialogs import IMAGE_FILTERS, ask_save_path
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row
 from studio.workers import Renderer
 from trainers.explore import mix_grid, parse_seeds
-from trainers.images import save_png
+from trainers.images import save_image
 from trainers.inference import GeneratorModel
 
 PRESETS = {"coarse (4-8 px)": "coarse", "middle (16-32 px)": "middle", "fine (64 px and up)": "fine", "custom": None}
@@ -184,13 +184,13 @@ class StyleMixPanel(QWidget):
             return None
         model = self.state.model
         name = f"{model.info.stem}-style-mixing.png" if model else "style-mixing.png"
-        path = path or ask_save_path(self, self.state, "Save style-mixing grid", name, "PNG (*.png)")
+        path = path or ask_save_path(self, self.state, "Save style-mixing grid", name, IMAGE_FILTERS)
         if path:
             try:
-                save_png(path, self.figure, {"rows": self.rows.text(), "columns": self.columns.text(),
-                                             "layers": f"{self.first.value()}-{self.last.value()}",
-                                             "model": self.state.model.info.path if self.state.model else ""})
-            except OSError as exc:
+                save_image(path, self.figure, {"rows": self.rows.text(), "columns": self.columns.text(),
+                                               "layers": f"{self.first.value()}-{self.last.value()}",
+                                               "model": self.state.model.info.path if self.state.model else ""})
+            except (OSError, ValueError) as exc:
                 self._say(f"Cannot write {path}: {exc}")
                 return None
         return path or None

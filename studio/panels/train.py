@@ -539,7 +539,7 @@ class TrainPanel(QWidget):
     def stop_and_wait(self, timeout: float = 120.0) -> bool:
         """Stop the run, let it write its checkpoint, and wait for its thread (used when the window closes)."""
         self.closing = True  # a run whose checkpoint is still being read does not start
-        self._cancel_timelapse.set()  # a timelapse still reading snapshots stops; one being written is finished
+        self._cancel_timelapse.set()  # a timelapse being made stops at its next frame, leaving nothing behind
         if self.reading is not None:
             self.reading.wait(timeout)
             self.reading = None

@@ -190,6 +190,7 @@ def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_
     grid = Image.open(panel.save_grid_png(str(tmp_path / "grid.png")))  # the grid says how to make it again
     assert (grid.text["seeds"], grid.text["truncation"], grid.text["model"]) == ("40-43", "0.7",
                                                                                 str(tiny_models["stylegan2"]))
+    assert Image.open(panel.save_grid_png(str(tmp_path / "grid.webp"))).format == "WEBP"  # as its name says
 
 
 def test_an_export_that_cannot_be_written_says_so(qtbot, window, tiny_models, tmp_path):

@@ -36,6 +36,11 @@ def test_train_sample_and_resume(tmp_path, capsys):
     # the grid's PNG text says how to make it again, as the studio's grids do
     assert grid.text["family"] == "wgan-gp" and grid.text["seeds"] == "0-63" and grid.text["truncation"] == "1"
     assert grid.text["model"] == str(run / "checkpoints" / "step-000000003.pt") and grid.text["step"] == "3"
+    assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.jpg"), "--device", "cpu"]) == 0
+    assert Image.open(tmp_path / "grid.jpg").format == "JPEG"  # not PNG bytes under a .jpg name
+    assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.tiff"), "--device", "cpu"]) == 2
+    assert "cannot write .tiff images; use .png, .jpg or .webp" in capsys.readouterr().err
+    assert not (tmp_path / "grid.tiff").exists()
 
     assert main(["sample", str(run), "--n", "3", "--seed", "10", "--out", str(tmp_path / "out") + "/",
                  "--device", "cpu"]) == 0

@@ -156,3 +156,20 @@ def test_grid_layout():
     grid = imgs.make_grid(faces, columns=3, padding=1)
     assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 3)
     assert grid[6:10, 6:10].min() == 255  # fifth face: row 1, column 1
+
+
+def test_saved_images_are_in_the_format_their_name_says(tmp_path):
+    pixels = np.asarray(demo_face(3, 48))
+    text = {"seeds": "0-3", "model": "runs/a/step-1.pt"}
+    imgs.save_image(tmp_path / "grid.png", pixels, text)
+    imgs.save_image(tmp_path / "grid.JPG", pixels, text)
+    imgs.save_image(tmp_path / "grid.webp", pixels, text)
+    png, jpeg, webp = (Image.open(tmp_path / name) for name in ("grid.png", "grid.JPG", "grid.webp"))
+    assert (png.format, jpeg.format, webp.format) == ("PNG", "JPEG", "WEBP")
+    assert png.text["seeds"] == "0-3" and b"seeds: 0-3" in jpeg.info["comment"]  # how to make it again
+    assert np.array_equal(np.asarray(webp.convert("RGB")), pixels)  # lossless
+    error = np.abs(np.asarray(jpeg, np.int16) - pixels).mean()
+    assert 0 < error < 3  # quality 95: a small loss
+    with pytest.raises(ValueError, match="use .png, .jpg or .webp"):
+        imgs.save_image(tmp_path / "grid.gif", pixels)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.JPG", "grid.png", "grid.webp"]  # nothing else
