@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--grid", dest="grid_size", type=int, help="snapshot grid side in faces (default 8)")
     b.add_argument("--max-pixels", type=int, help="refuse images with more pixels (default 8192x8192)")
     b.add_argument("--no-cache", action="store_true", help="decode every image again instead of using the cache")
-    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--quiet", action="store_true",
+                   help="a plain line every --log-every steps instead of a progress bar (the default when the output "
+                        "is not a terminal, such as a log file)")
 
     s = sub.add_parser("sample", help="generate faces from a run, a checkpoint or an exported .onnx file")
     s.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
@@ -287,7 +289,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
     except (ConfigError, CheckpointError) as exc:
         return _error(str(exc))
 
-    quiet = args.quiet or not main_process  # with torchrun, process 0 speaks for all
+    # with torchrun, process 0 speaks for all; a log file gets lines, not a bar's carriage returns
+    quiet = args.quiet or not main_process or not _on_terminal()
     tqdm = _tqdm(quiet)
     try:
         bar = tqdm(total=None, desc="reading images", unit="img", leave=False)
@@ -646,11 +649,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _on_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
+
+
 def _tqdm(quiet: bool):
+    """Progress bars on stderr, left out when quiet or when stderr is not a terminal (a log file would fill with
+    the bar's redraws)."""
     from tqdm import tqdm
 
     def make(**kw):
-        return tqdm(disable=quiet, file=sys.stderr, **kw)
+        return tqdm(disable=quiet or not _on_terminal(), file=sys.stderr, **kw)
 
     return make
 

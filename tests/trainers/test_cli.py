@@ -173,9 +173,12 @@ def test_train_from_a_saved_config_and_resume_with_its_totals(tmp_path, capsys):
     assert main(["train", "--config", str(tmp_path / "bad.json")]) == 2
 
 
-def test_a_time_limited_run_counts_its_progress_bar_to_the_step_it_will_reach(tmp_path, capsys):
+def test_a_time_limited_run_counts_its_progress_bar_to_the_step_it_will_reach(tmp_path, capsys, monkeypatch):
     import re
 
+    import trainers.cli as cli
+
+    monkeypatch.setattr(cli, "_on_terminal", lambda: True)  # a bar is drawn on a terminal only
     data = faces_folder(tmp_path, n=8)
     args = [a for a in TINY if a != "--quiet"]
     assert main(["train", str(data), "--out", str(tmp_path / "run"), "--steps", "10000000", "--minutes", "0.1",
@@ -184,6 +187,18 @@ def test_a_time_limited_run_counts_its_progress_bar_to_the_step_it_will_reach(tm
     done, total = map(int, re.findall(r"(\d+)/(\d+) \[", err)[-1])
     finished = int(re.search(r"finished at step ([\d,]+)", err).group(1).replace(",", ""))
     assert total < 100_000 and abs(total - finished) <= max(10, finished // 4), (done, total, finished)
+
+
+def test_a_log_file_gets_plain_lines_not_a_progress_bar(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    args = [a for a in TINY if a != "--quiet"]  # (pytest's captured stderr is not a terminal, as a log file is not)
+    assert main(["train", str(data), "--out", str(tmp_path / "run"), "--steps", "4",
+                 *args]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "reading images" not in err and "step/s" not in err
+    lines = err.splitlines()
+    assert [line.split()[:2] for line in lines if line.startswith("step ")] == [["step", "2"], ["step", "4"]]
+    assert "img/s=" in lines[-3] and lines[-2].startswith("checkpoint: ") and lines[-1].startswith("finished at step 4")
 
 
 def test_eval_names_each_checkpoint_with_its_run(tmp_path, capsys):
