@@ -5,6 +5,7 @@ a file name that says what the file holds, so that one export does not suggest o
 from __future__ import annotations
 
 import os
+import re
 
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QWidget
@@ -24,9 +25,15 @@ def export_folder(state: StudioState) -> str:
 
 
 def ask_save_path(parent: QWidget, state: StudioState, title: str, name: str, filters: str) -> str:
-    """The path the user chose for a new file ("" when cancelled); its folder becomes the next dialogs' start."""
-    path, _ = QFileDialog.getSaveFileName(parent, title, os.path.join(export_folder(state), name), filters)
+    """The path the user chose for a new file ("" when cancelled); its folder becomes the next dialogs' start.
+
+    A name typed without a suffix takes the chosen filter's (grid + "JPEG (*.jpg *.jpeg)" -> grid.jpg), as
+    native dialogs do; a filter whose pattern is a bare * (PNG frames into a folder) keeps the name as it is."""
+    path, chosen = QFileDialog.getSaveFileName(parent, title, os.path.join(export_folder(state), name), filters)
     if path:
+        suffix = re.search(r"\(\*(\.\w+)", chosen or "")
+        if suffix and not os.path.splitext(os.path.basename(path))[1]:
+            path += suffix.group(1)
         state.export_folder = os.path.dirname(path)
     return path
 

@@ -355,6 +355,28 @@ def test_save_dialogs_name_what_they_save_and_open_where_the_last_save_went(qtbo
     assert (chosen / "stylegan2-walk-5-9.gif").is_file(), walk.message.text()
 
 
+def test_a_name_typed_without_a_suffix_takes_the_chosen_filters(qtbot, window, tiny_models, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    answers = [(str(tmp_path / "grid"), "JPEG (*.jpg *.jpeg)"),
+               (str(tmp_path / "walk"), "GIF (*.gif)"),
+               (str(tmp_path / "frames"), "PNG frames (folder name, no suffix) (*)")]
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: answers.pop(0))
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    generate = window.generate_panel
+    qtbot.waitUntil(lambda: len(generate.grid.faces) > 0, timeout=20000)
+    assert generate.save_grid_png() == str(tmp_path / "grid.jpg")
+    assert Image.open(tmp_path / "grid.jpg").format == "JPEG"  # the format that was chosen, under its name
+    walk = window.interpolate_panel
+    walk.frames.setValue(4)
+    walk.set_seeds([5, 9])
+    for _ in range(2):  # a GIF, then numbered PNGs into the folder named, as typed
+        walk.export()
+        qtbot.waitUntil(lambda: not walk.exporting(), timeout=30000)
+    assert Image.open(tmp_path / "walk.gif").n_frames == 4
+    assert len(list((tmp_path / "frames").glob("frame-*.png"))) == 4, walk.message.text()
+
+
 def test_hovering_the_style_mixing_figure_says_which_seeds_made_a_face(qtbot, window, tiny_models):
     from PySide6.QtCore import QPoint
 
