@@ -27,7 +27,7 @@ from trainers.checkpoint import (CheckpointError, atomic_write_bytes, checkpoint
                                  sweep_partial_writes)
 from trainers.config import ConfigError, TrainConfig
 from trainers.data import ImageSet, TensorBatches, load_folder
-from trainers.device import describe_device, prepare_for_training, resolve_device
+from trainers.device import describe_device, precision_note, prepare_for_training, resolve_device
 from trainers.distributed import Group
 from trainers.families import Recipe, build_recipe
 from trainers.images import make_grid, save_png, to_uint8
@@ -198,7 +198,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     yield ev.Started(run_dir=str(run_dir), family=config.model, device=describe_device(device)
                      + (f", process {group.rank + 1} of {world} ({group.backend})" if distributed else ""),
                      num_images=total_images, step=step, total_steps=total_steps)
-    for note in (data_note, graphs_note):
+    for note in (data_note, graphs_note, precision_note(device, config.precision)):
         if note:
             yield ev.Notice(note)
     report = images.report

@@ -34,6 +34,20 @@ def test_graphs_on_the_cpu_are_refused_and_a_run_asking_for_them_trains_eagerly(
     assert isinstance(events[-1], ev.Finished) and events[-1].step == config.steps
 
 
+@pytest.mark.parametrize("has_units", [False, True])
+def test_bf16_on_a_cpu_without_bf16_units_says_that_fp32_is_faster(tmp_path, monkeypatch, has_units):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: has_units, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    config = tiny_config("dcgan", faces_folder(tmp_path), tmp_path / "run", precision="bf16", steps=1)
+    events = list(train(config))
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert any("bf16 is emulated on this CPU" in m for m in notices) != has_units, notices
+    assert isinstance(events[-1], ev.Finished) and events[-1].step == 1  # told, not refused
+    assert not any("bf16" in m for m in
+                   (e.message for e in train(config.with_(precision="fp32", out=str(tmp_path / "fp32")))
+                    if isinstance(e, ev.Notice)))
+
+
 def test_a_checkpoint_from_a_graphed_gpu_run_resumes_on_the_cpu(tmp_path):
     """Graphed runs save their optimizers in the capturable form (step counts on the GPU)."""
     config = tiny_config("wgan-gp", faces_folder(tmp_path), tmp_path / "run", steps=2)
