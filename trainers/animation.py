@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from trainers.images import save_png
+from trainers.images import replace_when_written, save_png
 
 
 def _scaled(frame: np.ndarray, scale: int) -> np.ndarray:
@@ -55,16 +55,6 @@ def _check(cancel: Callable[[], bool] | None) -> None:
         raise ExportCancelled()
 
 
-def _replace_when_written(tmp: Path, path: Path, write: Callable[[], None]) -> None:
-    """Run `write` (which writes tmp), then give tmp its name; a failure or a cancel removes tmp instead."""
-    try:
-        write()
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-
-
 def write_gif(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale: int = 1, loop: bool = True,
               cancel: Callable[[], bool] | None = None) -> None:
     path = Path(path)
@@ -74,7 +64,7 @@ def write_gif(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale
         images.append(_gif_frame(frame, scale))
     tmp = path.with_name(f".{path.name}.tmp")
     duration = max(20, int(round(1000 * seconds / len(images))))  # GIF delays are in 10 ms units
-    _replace_when_written(tmp, path, lambda: images[0].save(
+    replace_when_written(tmp, path, lambda: images[0].save(
         tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0 if loop else 1,
         disposal=1, optimize=False))
 
@@ -100,7 +90,7 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, seconds: float, scale
         if cancelled:
             raise ExportCancelled()
 
-    _replace_when_written(tmp, path, write)
+    replace_when_written(tmp, path, write)
 
 
 def write_png_sequence(folder: str | os.PathLike, frames: np.ndarray, scale: int = 1, stem: str = "frame",

@@ -14,6 +14,7 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -175,49 +176,51 @@ def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2, 
     return grid
 
 
-def save_png(path: str | os.PathLike, pixels: np.ndarray, text: dict[str, str] | None = None) -> None:
-    """Write an [H, W, 3] uint8 array as PNG atomically, with optional text metadata."""
-    info = PngImagePlugin.PngInfo()
-    for key, value in (text or {}).items():
-        info.add_text(key, str(value))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+def replace_when_written(tmp: Path, path: Path, write: Callable[[], None]) -> None:
+    """Run `write` (which writes tmp), then give tmp its name; a failure or a cancel (a full disk, Ctrl-C)
+    removes tmp instead, so that neither a half-written file nor its temporary one is left."""
     try:
-        Image.fromarray(pixels, "RGB").save(tmp, format="PNG", pnginfo=info)
-    except BaseException:  # a full disk leaves neither a half-written file nor its temporary one
+        write()
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, path)
 
 
-IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def _write_image(path: str | os.PathLike, pixels: np.ndarray, kind: str, text: dict[str, str] | None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    image = Image.fromarray(pixels, "RGB")
+    if kind == "PNG":
+        info = PngImagePlugin.PngInfo()
+        for key, value in (text or {}).items():
+            info.add_text(key, str(value))
+        options = {"pnginfo": info}
+    elif kind == "JPEG":
+        options = {"quality": 95, "comment": "; ".join(f"{k}: {v}" for k, v in (text or {}).items()).encode()}
+    else:
+        options = {"lossless": True}
+    replace_when_written(tmp, path, lambda: image.save(tmp, format=kind, **options))
+
+
+def save_png(path: str | os.PathLike, pixels: np.ndarray, text: dict[str, str] | None = None) -> None:
+    """Write an [H, W, 3] uint8 array as PNG atomically, with optional text metadata."""
+    _write_image(path, pixels, "PNG", text)
 
 
 def save_image(path: str | os.PathLike, pixels: np.ndarray, text: dict[str, str] | None = None) -> None:
     """Write an [H, W, 3] uint8 array atomically in the format its suffix names: PNG (also with no suffix),
     JPEG (quality 95) or lossless WebP. PNG keeps `text` as text chunks, JPEG as its comment; another suffix
     is a ValueError that names the ones there are (so that grid.jpg never holds PNG bytes)."""
-    path = Path(path)
-    kind = IMAGE_FORMATS.get(path.suffix.lower(), "PNG" if not path.suffix else None)
+    suffix = Path(path).suffix
+    kind = IMAGE_FORMATS.get(suffix.lower(), "PNG" if not suffix else None)
     if kind is None:
-        raise ValueError(f"cannot write {path.suffix} images; use .png, .jpg or .webp")
-    if kind == "PNG":
-        save_png(path, pixels, text)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image = Image.fromarray(pixels, "RGB")
-    try:
-        if kind == "JPEG":
-            comment = "; ".join(f"{key}: {value}" for key, value in (text or {}).items())
-            image.save(tmp, format="JPEG", quality=95, comment=comment.encode())
-        else:
-            image.save(tmp, format="WEBP", lossless=True)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
+        raise ValueError(f"cannot write {suffix} images; use .png, .jpg or .webp")
+    _write_image(path, pixels, kind, text)
 
 
 def to_uint8(images) -> np.ndarray:
