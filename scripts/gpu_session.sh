@@ -23,7 +23,8 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=. GAN_STUDIO_CACHE=runs/gpu/cache
 DATA=runs/gpu/anime-faces-64
 FAMILIES=${FAMILIES:-"stylegan2 dcgan dcgan-tutorial wgan-clip wgan-gp"}
 HOLDOUT=${HOLDOUT:-2000}  # the last files of the folder, never trained on, scored against
-[ -d "$DATA" ] || unzip -q .devdata/anime-faces-64.zip -d runs/gpu || { echo "no .devdata/anime-faces-64.zip"; exit 2; }
+# Python unpacks it: the device image is not said to have `unzip`.
+[ -d "$DATA" ] || python3 -m zipfile -e .devdata/anime-faces-64.zip runs/gpu || { echo "no .devdata/anime-faces-64.zip"; exit 2; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/session.log"
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' | tee -a "$OUT/session.log"
 date -u | tee -a "$OUT/session.log"
