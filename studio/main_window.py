@@ -20,6 +20,7 @@ from studio.panels.train import TrainPanel
 from studio.state import StudioState
 from studio.workers import Renderer
 from trainers import __version__
+from trainers.data import is_archive
 from trainers.images import is_image_name
 from trainers.inference import GeneratorModel, open_model
 
@@ -137,6 +138,7 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open &dataset folder…", QKeySequence("Ctrl+D"), self.dataset_panel.choose_folder)
+        self._action(file_menu, "Open dataset &zip…", None, self.dataset_panel.choose_archive)
         self._action(file_menu, "&Open model…", QKeySequence.StandardKey.Open, self.choose_model)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -272,7 +274,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         for url in event.mimeData().urls():
             path = url.toLocalFile()
-            if os.path.isdir(path) and not (Path(path) / "checkpoints").is_dir():
+            if (os.path.isdir(path) and not (Path(path) / "checkpoints").is_dir()) or is_archive(path):
                 self.tabs.setCurrentWidget(self.dataset_panel)
                 self.dataset_panel.load(path)
             elif path.lower().endswith(MODEL_SUFFIXES) or (Path(path) / "checkpoints").is_dir():
@@ -282,7 +284,7 @@ class MainWindow(QMainWindow):
                                              "folder that holds them", 10000)
                 continue
             else:
-                self.statusBar().showMessage(f"Not a folder of images or a model: {path}", 8000)
+                self.statusBar().showMessage(f"Not a folder (or .zip) of images, nor a model: {path}", 8000)
                 continue
             event.acceptProposedAction()
             return

@@ -21,9 +21,10 @@ def test_train_speed_quick_prints_every_row():
 
 
 def test_data_speed_prints_the_ratio():
-    result = run("bench/data_speed.py", "--n", "300")
+    result = run("bench/data_speed.py", "--n", "300", "--zip")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ratio (classic / cached)" in result.stdout
+    assert "first read of a stored zip:" in result.stdout and "first read of a deflated zip:" in result.stdout
 
 
 def test_inference_speed_prints_both_engines():

@@ -1,18 +1,23 @@
-"""Image folders -> one uint8 [N, 3, R, R] array, with a report of skipped files and an on-disk cache.
+"""Image folders (or zip archives of images) -> one uint8 [N, 3, R, R] array, with a report of skipped files
+and an on-disk cache.
 
-Scanning is recursive and safe against symlink loops and special files. Large folders are decoded by a
-pool of worker processes, one per core. The result is cached under the
-user's cache folder, keyed by the folder's file list, sizes and modification times, so reopening a large
-folder reads one file instead of decoding every image again.
+Scanning is recursive and safe against symlink loops and special files. A `.zip` is read in place, member by
+member, never unpacked to disk. Large folders are decoded by a pool of worker processes, one per core. The
+result is cached under the user's cache folder, keyed by the folder's file list, sizes and modification times
+(an archive's member list, sizes and CRC-32s), so reopening a large folder reads one file instead of decoding
+every image again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
 import time
+import zipfile
 from collections import Counter
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -92,9 +97,14 @@ class ImageSet:
 
 @dataclass(frozen=True)
 class FileEntry:
-    path: str  # relative to the scanned folder, with '/' separators
+    path: str  # relative to the scanned folder, with '/' separators (an archive's member name)
     size: int
-    mtime_ns: int
+    stamp: int  # what changes with the content: a file's modification time in ns, a member's CRC-32
+
+
+def is_archive(path: str | os.PathLike) -> bool:
+    """Whether `path` is a zip file to read images from (rather than a folder)."""
+    return os.fspath(path).lower().endswith(".zip") and os.path.isfile(path)
 
 
 def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = None,
@@ -106,7 +116,8 @@ def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = N
     """
     root = Path(folder)
     if not root.is_dir():
-        raise DatasetError(f"{folder} is not a folder")
+        raise DatasetError(f"{folder} does not exist" if not root.exists() else
+                           f"{folder} is not a folder (nor a .zip of images)")
     entries: list[FileEntry] = []
     rejected: dict[str, list[str]] = {}
     seen_dirs: set[tuple[int, int]] = set()
@@ -153,11 +164,27 @@ def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = N
     return entries, rejected
 
 
-def cache_key(entries: list[FileEntry], resolution: int, max_pixels: int) -> str:
+def scan_archive(archive: str | os.PathLike) -> list[FileEntry]:
+    """Every member with an image extension in a zip archive, in the order scan_folder gives an unpacked copy.
+
+    macOS's `__MACOSX/` resource forks are left out (they carry image names but hold no image).
+    """
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DatasetError(f"{archive} is not a readable zip archive ({exc})") from None
+    members = {info.filename: FileEntry(info.filename, info.file_size, info.CRC) for info in infos
+               if not info.is_dir() and imgs.is_image_name(info.filename) and not info.filename.startswith("__MACOSX/")}
+    # component by component, as a folder walk orders them: the held-out files of --holdout are the same
+    return sorted(members.values(), key=lambda e: e.path.split("/"))
+
+
+def cache_key(entries: list[FileEntry], resolution: int, max_pixels: int, archive: bool = False) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([CACHE_VERSION, resolution, max_pixels]).encode())
+    h.update(json.dumps([CACHE_VERSION, resolution, max_pixels] + (["zip"] if archive else [])).encode())
     for e in entries:
-        h.update(f"{e.path}\0{e.size}\0{e.mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        h.update(f"{e.path}\0{e.size}\0{e.stamp}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
 
 
@@ -179,15 +206,16 @@ def load_folder(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> ImageSet:
-    """Read every usable image under `folder` as [N, 3, resolution, resolution] uint8.
+    """Read every usable image under `folder` (or in a `.zip` archive) as [N, 3, resolution, resolution] uint8.
 
     progress(done, total) is called as files are decoded; cancel() is polled and raises ScanCancelled.
     Raises DatasetError when the folder holds no usable image.
     """
     started = time.perf_counter()
     folder = os.path.abspath(os.fspath(folder))
-    entries, listing_rejects = scan_folder(folder, cancel)
-    key = cache_key(entries, resolution, max_pixels)
+    archive = is_archive(folder)
+    entries, listing_rejects = (scan_archive(folder), {}) if archive else scan_folder(folder, cancel)
+    key = cache_key(entries, resolution, max_pixels, archive)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if use_cache:
         cached = _read_cache(cache, key, folder)
@@ -203,16 +231,23 @@ def load_folder(
     out = np.empty((len(entries), 3, resolution, resolution), np.uint8)
     ok = np.zeros(len(entries), bool)
     sizes: Counter[str] = Counter()
-    files = [os.path.join(folder, e.path) for e in entries]
-    for i, result in _decode_all(files, resolution, max_pixels, workers, progress, cancel):
-        if isinstance(result, imgs.RejectedImage):
-            report.rejected.setdefault(result.reason, []).append(entries[i].path)
-            continue
-        out[i] = result.pixels
-        ok[i] = True
-        sizes[f"{result.source_size[0]}x{result.source_size[1]}"] += 1
-        if result.upscaled:
-            report.upscaled.append(entries[i].path)
+    names = [e.path for e in entries] if archive else [os.path.join(folder, e.path) for e in entries]
+    try:
+        for i, result in _decode_all(names, resolution, max_pixels, workers, progress, cancel,
+                                     folder if archive else None):
+            if isinstance(result, imgs.RejectedImage):
+                report.rejected.setdefault(result.reason, []).append(entries[i].path)
+                continue
+            out[i] = result.pixels
+            ok[i] = True
+            sizes[f"{result.source_size[0]}x{result.source_size[1]}"] += 1
+            if result.upscaled:
+                report.upscaled.append(entries[i].path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        if not archive:
+            raise
+        # the archive went away or was replaced while it was read (a file is only ever rejected, one by one)
+        raise DatasetError(f"{folder} could not be read to the end ({exc})") from None
 
     for rejected in report.rejected.values():
         rejected.sort()
@@ -233,24 +268,43 @@ def load_folder(
 
 def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int | None,
                 progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
-                ) -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
-    """Decode every path, yielding (index, result). Large folders use a pool of processes: PIL's Python-side
-    work per file outweighs the decoding itself for small images, so threads would mostly wait on the GIL."""
+                archive: str | None = None) -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
+    """Decode every path (member names when `archive` is a zip's path), yielding (index, result). Large folders
+    use a pool of processes: PIL's Python-side work per file outweighs the decoding itself for small images, so
+    threads would mostly wait on the GIL."""
     total = len(paths)
     workers = workers or os.cpu_count() or 1
-    done = 0
-    if workers == 1 or total < PARALLEL_MIN_FILES:
-        for start in range(0, total, CHUNK):
-            if cancel is not None and cancel():
-                raise ScanCancelled()
-            for offset, result in enumerate(imgs.decode_files(paths[start : start + CHUNK], resolution, max_pixels)):
-                yield start + offset, result
-            done = min(start + CHUNK, total)
-            if progress:
-                progress(done, total)
-        return
-    # spawn, not fork: the caller may be a GUI or a process with CUDA and threads running.
     finished_chunks: set[int] = set()
+    done = 0
+
+    def here() -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
+        """The chunks not decoded yet, in this process."""
+        nonlocal done
+        with contextlib.ExitStack() as stack:
+            if archive is None:
+                decode = functools.partial(imgs.decode_files, resolution=resolution, max_pixels=max_pixels)
+            else:
+                zf = stack.enter_context(zipfile.ZipFile(archive))
+                decode = functools.partial(imgs.decode_members, zf, resolution=resolution, max_pixels=max_pixels)
+            for start in range(0, total, CHUNK):
+                if start in finished_chunks:
+                    continue
+                if cancel is not None and cancel():
+                    raise ScanCancelled()
+                results = decode(paths[start : start + CHUNK])
+                for offset, result in enumerate(results):
+                    yield start + offset, result
+                done += len(results)
+                if progress:
+                    progress(done, total)
+
+    if workers == 1 or total < PARALLEL_MIN_FILES:
+        yield from here()
+        return
+    # A worker is handed the archive's path, not an open file: it opens the archive once for all its chunks.
+    task = (functools.partial(imgs.decode_files, resolution=resolution, max_pixels=max_pixels) if archive is None
+            else functools.partial(imgs.decode_members, archive, resolution=resolution, max_pixels=max_pixels))
+    # spawn, not fork: the caller may be a GUI or a process with CUDA and threads running.
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             starts = iter(range(0, total, CHUNK))
@@ -261,8 +315,7 @@ def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int
                         start = next(starts, None)
                         if start is None:
                             break
-                        future = pool.submit(imgs.decode_files, paths[start : start + CHUNK], resolution, max_pixels)
-                        pending[future] = start
+                        pending[pool.submit(task, paths[start : start + CHUNK])] = start
                     if not pending:
                         break
                     finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -283,17 +336,7 @@ def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int
     except BrokenProcessPool:
         # Worker processes could not start (e.g. a program read from stdin cannot be re-imported by spawn):
         # decode what is left here instead.
-        for start in range(0, total, CHUNK):
-            if start in finished_chunks:
-                continue
-            if cancel is not None and cancel():
-                raise ScanCancelled()
-            results = imgs.decode_files(paths[start : start + CHUNK], resolution, max_pixels)
-            for offset, result in enumerate(results):
-                yield start + offset, result
-            done += len(results)
-            if progress:
-                progress(done, total)
+        yield from here()
 
 
 def _read_cache(cache: Path, key: str, folder: str) -> ImageSet | None:

@@ -1,4 +1,5 @@
-"""Image files in and out, with PIL and numpy only: decode any image to a square RGB uint8 array, make grids, save PNGs.
+"""Image files in and out, with PIL and numpy only: decode any image (a file, or a member of a zip archive) to a
+square RGB uint8 array, make grids, save PNGs.
 
 `decode_image` is the one entry point for untrusted bytes: it returns an array or raises `RejectedImage`
 with a short reason, never anything else.
@@ -12,6 +13,7 @@ import math
 import os
 import stat
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -31,6 +33,10 @@ SYMLINK_LOOP = "symlink loop"
 BROKEN_LINK = "broken link"
 NOT_A_FILE = "not a regular file"
 BOMB = "too many pixels (possible decompression bomb)"
+TOO_LARGE = "file too large for an image (possible zip bomb)"
+ENCRYPTED = "encrypted"
+
+MEMBER_MAX_BYTES = 256 * 1024 * 1024  # a member of an archive that unpacks to more is refused unread
 
 
 class RejectedImage(Exception):
@@ -130,6 +136,56 @@ def decode_files(paths: list[str], resolution: int, max_pixels: int = DEFAULT_MA
     for path in paths:
         try:
             out.append(decode_image(read_file(path), resolution, max_pixels))
+        except RejectedImage as exc:
+            out.append(exc)
+    return out
+
+
+def read_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """The bytes of one member of a zip archive, or RejectedImage (empty, too large, encrypted, damaged).
+
+    The size is checked before anything is unpacked, and zipfile never yields more bytes than a member's
+    stated size, so a member that claims little and unpacks to much cannot fill the memory.
+    """
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise RejectedImage(UNREADABLE, "not in the archive") from None
+    if info.file_size == 0:
+        raise RejectedImage(ZERO_BYTE)
+    if info.file_size > MEMBER_MAX_BYTES:
+        raise RejectedImage(TOO_LARGE, f"{info.file_size:,} bytes unpacked")
+    if info.flag_bits & 0x1:
+        raise RejectedImage(ENCRYPTED)
+    try:
+        return archive.read(info)
+    except NotImplementedError as exc:  # a compression method Python cannot unpack
+        raise RejectedImage(UNREADABLE, str(exc)) from None
+    except Exception as exc:  # bad CRC, damaged deflate stream, archive cut short...
+        raise RejectedImage(CORRUPT, f"{type(exc).__name__}: {exc}") from None
+
+
+_worker_archive: dict[str, zipfile.ZipFile] = {}  # a worker process's open archive, kept between its chunks
+
+
+def decode_members(archive: zipfile.ZipFile | str, names: list[str], resolution: int,
+                   max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Decoded | RejectedImage]:
+    """decode_files for members of a zip archive: an open ZipFile, or (in a worker process) its path.
+
+    A worker opens the archive once and keeps it for its next chunks: reading the index of an archive of
+    20,000 files takes about 0.1 s, more than decoding a chunk of small images.
+    """
+    if isinstance(archive, str):
+        if archive not in _worker_archive:
+            for old in _worker_archive.values():
+                old.close()
+            _worker_archive.clear()
+            _worker_archive[archive] = zipfile.ZipFile(archive)
+        archive = _worker_archive[archive]
+    out: list[Decoded | RejectedImage] = []
+    for name in names:
+        try:
+            out.append(decode_image(read_member(archive, name), resolution, max_pixels))
         except RejectedImage as exc:
             out.append(exc)
     return out

@@ -15,7 +15,7 @@ from studio.widgets.faces import FaceGrid
 from studio.widgets.layout import row, split
 from studio.workers import FolderScan
 from trainers.config import RESOLUTIONS
-from trainers.data import ImageSet
+from trainers.data import ImageSet, is_archive
 
 SAMPLE = 64  # thumbnails shown
 
@@ -53,6 +53,11 @@ class DatasetPanel(QWidget):
         self.open_button.setToolTip("Choose a folder of images (searched recursively); you can also drop one here")
         self.open_button.clicked.connect(self.choose_folder)
         set_icon(self.open_button, "folder")
+        self.zip_button = QPushButton("Open .zip…")
+        self.zip_button.setToolTip("Choose a zip archive of images: read in place, never unpacked to disk; you can "
+                                   "also drop one here")
+        self.zip_button.clicked.connect(self.choose_archive)
+        set_icon(self.zip_button, "archive")
         self.demo_button = QPushButton("Use demo faces")
         self.demo_button.setToolTip("The studio's built-in procedural cartoon faces")
         self.resolution = ResolutionBox(64)
@@ -68,7 +73,8 @@ class DatasetPanel(QWidget):
         self.summary = QLabel("No folder open yet.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.grid = FaceGrid(72, placeholder="Drop a folder of images here: faces, or any pictures you want more of.\n"
+        self.grid = FaceGrid(72, placeholder="Drop a folder of images (or a .zip of them) here: faces, or any pictures "
+                                              "you want more of.\n"
                                               "Subfolders are read too; files that are not usable images are "
                                               "listed with the reason.")
         self.report = QTreeWidget()
@@ -81,7 +87,7 @@ class DatasetPanel(QWidget):
         self.report.setVisible(False)  # until a folder has files to report
 
         layout = QVBoxLayout(self)
-        layout.addLayout(row(self.open_button, self.demo_button, QLabel("Resolution"), self.resolution, self.progress,
+        layout.addLayout(row(self.open_button, self.zip_button, self.demo_button, QLabel("Resolution"), self.resolution, self.progress,
                              self.cancel_button))
         layout.addWidget(self.summary)
         layout.addWidget(split(self.grid, self.report, sizes=[400, 150], vertical=True), 1)
@@ -90,6 +96,12 @@ class DatasetPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.folder or os.getcwd())
         if folder:
             self.load(folder)
+
+    def choose_archive(self) -> None:
+        start = os.path.dirname(self.folder) if is_archive(self.folder) else (self.folder or os.getcwd())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a zip archive of images", start, "Zip archives (*.zip)")
+        if path:
+            self.load(path)
 
     def load(self, folder: str) -> None:
         """Read `folder` in the background; a scan already running is cancelled first."""

@@ -1,8 +1,10 @@
 """The studio as a user drives it: drop a folder, train in the background, generate and export faces."""
 
 import json
+import os
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,7 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     grid = window.dataset_panel.grid
     window.tabs.setCurrentWidget(window.dataset_panel)
     # before any folder, the empty area says what to do and the skipped-files list is out of the way
-    assert "Drop a folder of images here" in grid.placeholder and ink_in_the_middle(grid) > 50
+    assert "Drop a folder of images (or a .zip of them) here" in grid.placeholder and ink_in_the_middle(grid) > 50
     assert not window.dataset_panel.report.isVisible()
     folder = faces_folder(tmp_path, n=12, size=64)
     (folder / "broken.png").write_bytes(b"not a png")
@@ -74,6 +76,23 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     assert "broken.png" in window.dataset_panel.report.topLevelItem(0).text(0)
     assert window.dataset_panel.report.topLevelItem(0).text(1).startswith("skipped: ")
     assert "1 file skipped" in window.dataset_panel.summary.text()
+
+
+def test_dropping_a_zip_of_images_loads_it_in_place(qtbot, window, tmp_path):
+    folder = faces_folder(tmp_path, n=6, size=32)
+    (tmp_path / "drop").mkdir()
+    path = tmp_path / "drop" / "faces.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for p in sorted(folder.iterdir()):
+            zf.write(p, f"faces/{p.name}")
+    window.tabs.setCurrentWidget(window.train_panel)
+    drop_folder(window, path)
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    assert window.tabs.currentWidget() is window.dataset_panel
+    assert len(window.state.dataset) == 6 and window.dataset_panel.grid.count() == 6
+    assert window.dataset_panel.grid.item(0).toolTip() == "faces/face-00000.png"
+    assert "faces.zip" in window.dataset_panel.summary.text()
+    assert os.listdir(tmp_path / "drop") == ["faces.zip"]  # nothing unpacked beside it
 
 
 def test_dropping_single_images_says_to_drop_their_folder(qtbot, window, tmp_path):

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -239,3 +240,22 @@ def test_scoring_against_too_few_held_out_images_is_refused_before_training(tmp_
                  "--score-every", "1", *TINY]) == 2
     err = capsys.readouterr().err
     assert "at least two held-out images" in err and "training dcgan" not in err
+
+
+def test_a_zip_of_images_trains_resumes_and_scores_as_its_folder_would(tmp_path, capsys):
+    folder = faces_folder(tmp_path, n=10)
+    path = tmp_path / "faces.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for p in sorted(folder.iterdir()):
+            zf.write(p, f"faces/{p.name}")
+    run = tmp_path / "run"
+    assert main(["train", str(path), "--out", str(run), "--steps", "1", *TINY]) == 0
+    err = capsys.readouterr().err
+    assert f"10 of 10 image files used from {path}" in err and "finished at step 1" in err
+    assert json.loads((run / "config.json").read_text())["data"] == str(path)
+    assert main(["train", "--out", str(run), "--resume", "--steps", "1", "--quiet"]) == 0  # reads the zip again
+    assert "finished at step 2" in capsys.readouterr().err
+    # a zip as the real images, and as images scored as they are: the same faces score as well as the folder
+    assert main(["eval", str(path), str(folder), "--real", str(path), "--n", "10"]) == 0
+    rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["faces.zip"] == rows["faces"]

@@ -1,6 +1,7 @@
 """Folder datasets: recursive scans, the bad-file report, the cache, and batches on the tensor."""
 
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -68,8 +69,10 @@ def test_folder_without_images_is_a_clear_error(tmp_path):
     (tmp_path / "d" / "b.jpg").write_bytes(b"garbage")
     with pytest.raises(DatasetError, match="not an image"):
         load_folder(tmp_path / "d", 32)
-    with pytest.raises(DatasetError, match="not a folder"):
+    with pytest.raises(DatasetError, match="nope does not exist"):
         load_folder(tmp_path / "nope", 32)
+    with pytest.raises(DatasetError, match=r"a.txt is not a folder \(nor a .zip of images\)"):
+        load_folder(tmp_path / "d" / "a.txt", 32)
 
 
 def test_second_open_comes_from_the_cache_until_a_file_changes(tmp_path):
@@ -174,3 +177,88 @@ def test_worker_processes_give_the_same_result_as_one_process(hostile, tmp_path,
     pooled = load_folder(hostile, 32, use_cache=False, workers=2)
     assert pooled.paths == single.paths and np.array_equal(pooled.images, single.images)
     assert pooled.report.rejected == single.report.rejected and pooled.report.upscaled == single.report.upscaled
+
+
+def zip_folder(folder, path, compression=zipfile.ZIP_DEFLATED):
+    """`folder` zipped as a file manager does (its name as the top folder), members in no particular order."""
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for p in sorted(folder.rglob("*"), reverse=True):
+            if p.is_file() and not p.is_symlink() and p.name != "pipe.jpg":
+                zf.write(p, p.relative_to(folder.parent).as_posix())
+    return path
+
+
+def test_a_zip_gives_the_images_of_its_folder_in_the_same_order(tmp_path):
+    folder = tmp_path / "data"
+    write_demo_folder(folder, 6, size=40)
+    # a folder walk reads face/ before face-00000.png; a plain sort of the names would not ('-' < '/')
+    write_demo_folder(folder / "face", 2, size=40, first_seed=100, fmt="jpg")
+    demo_face(200, 40).save(folder / "UPPER.JPG")
+    unpacked = load_folder(folder, 32, use_cache=False)
+    packed = load_folder(zip_folder(folder, tmp_path / "faces.zip"), 32, use_cache=False)
+    assert packed.report.folder == str(tmp_path / "faces.zip") and packed.report.used == 9
+    assert packed.paths == ["data/" + p for p in unpacked.paths]  # so --holdout keeps out the same files
+    assert np.array_equal(packed.images, unpacked.images)
+
+
+def test_a_zips_bad_members_are_reported_and_skipped(hostile, tmp_path, monkeypatch):
+    demo_face(300, 200).save(hostile / "huge.bmp")  # 120 KB unpacked: over the limit set below
+    path = zip_folder(hostile, tmp_path / "hostile.zip")
+    odd = (hostile / "face-00001.png").read_bytes()
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("data/__MACOSX-free/flipped.png", odd, compress_type=zipfile.ZIP_STORED)
+        zf.writestr("__MACOSX/data/._face-00000.png", b"\x00\x05\x16\x07 resource fork")  # not an image: ignored
+        zf.writestr("data/folder/", b"")  # a folder entry
+    raw = bytearray(path.read_bytes())
+    at = raw.rindex(odd) + len(odd) // 2
+    raw[at] ^= 0xFF  # one damaged byte in the stored copy: its CRC no longer matches
+    path.write_bytes(bytes(raw))
+    monkeypatch.setattr(imgs, "MEMBER_MAX_BYTES", 100_000)
+
+    result = load_folder(path, 32, use_cache=False)
+    assert len(result) == 11 and "data/deep/er/still/face-00100.jpg" in result.paths
+    assert result.report.upscaled == ["data/tiny.png"]
+    assert result.report.rejected == {
+        imgs.ZERO_BYTE: ["data/empty.jpg"],
+        imgs.NOT_AN_IMAGE: ["data/page.png"],
+        imgs.CORRUPT: ["data/__MACOSX-free/flipped.png", "data/cut.png"],
+        imgs.TOO_LARGE: ["data/huge.bmp"],
+    }
+    assert "Bad CRC" in imgs.decode_members(zipfile.ZipFile(path), ["data/__MACOSX-free/flipped.png"], 32)[0].detail
+
+
+def test_a_zip_is_read_from_the_cache_until_a_member_changes(tmp_path):
+    folder = tmp_path / "data"
+    write_demo_folder(folder, 4, size=32)
+    path = zip_folder(folder, tmp_path / "faces.zip")
+    first = load_folder(path, 32, cache_dir=tmp_path / "c")
+    again = load_folder(path, 32, cache_dir=tmp_path / "c")
+    assert not first.report.from_cache and again.report.from_cache and again.paths == first.paths
+    demo_face(99, 32).save(folder / "face-00002.png")  # the same name, another face
+    zip_folder(folder, path)
+    changed = load_folder(path, 32, cache_dir=tmp_path / "c")
+    assert not changed.report.from_cache and not np.array_equal(changed.images, first.images)
+    # the unpacked folder and its zip do not share a cache entry
+    assert not load_folder(folder, 32, cache_dir=tmp_path / "c").report.from_cache
+
+
+def test_a_file_named_zip_that_is_not_one_is_a_clear_error(tmp_path):
+    (tmp_path / "faces.zip").write_bytes(b"PK but not really")
+    with pytest.raises(DatasetError, match="faces.zip is not a readable zip archive"):
+        load_folder(tmp_path / "faces.zip", 32)
+    with zipfile.ZipFile(tmp_path / "notes.zip", "w") as zf:
+        zf.writestr("notes.txt", "no images here")
+    with pytest.raises(DatasetError, match="no usable image in .*notes.zip"):
+        load_folder(tmp_path / "notes.zip", 32)
+
+
+def test_worker_processes_read_a_zip_as_one_process_does(hostile, tmp_path, monkeypatch):
+    import trainers.data as data
+
+    path = zip_folder(hostile, tmp_path / "hostile.zip")
+    single = load_folder(path, 32, use_cache=False, workers=1)
+    monkeypatch.setattr(data, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(data, "CHUNK", 3)
+    pooled = load_folder(path, 32, use_cache=False, workers=2)
+    assert len(single) == 11 and pooled.paths == single.paths and np.array_equal(pooled.images, single.images)
+    assert pooled.report.rejected == single.report.rejected
