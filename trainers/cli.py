@@ -304,6 +304,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                              max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, progress=progress)
         bar.close()
     except DatasetError as exc:
+        if args.resume and not os.path.exists(config.data):
+            return _error(f"{exc}: the run's images were there. If they have moved, give their new place: "
+                          f"train NEW_PLACE --resume --out {out}")
         return _error(str(exc))
     report = images.report
     if main_process:

@@ -450,6 +450,16 @@ class TrainPanel(QWidget):
         box.exec()
         return {go_on: "continue", new: "new"}.get(box.clickedButton(), "cancel")
 
+    def ask_resume_on(self, missing: str, folder: str) -> bool:
+        """Whether to continue a run whose images are gone from `missing` on the open dataset, `folder`."""
+        box = QMessageBox(QMessageBox.Icon.Question, "The run's images moved",
+                          f"This run trained on the images in {missing}, which is not there any more. Continue it "
+                          f"on the open dataset, {folder}?", parent=self)
+        go_on = box.addButton("Continue on the open dataset", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is go_on
+
     def choose_run_to_resume(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Resume which run?", self.out.text())
         if folder:
@@ -488,6 +498,15 @@ class TrainPanel(QWidget):
         run_dir = self.resume_dir
         images = self.state.dataset
         usable = images is not None and images.report.folder == config.data and images.resolution == config.resolution
+        if not usable and not os.path.exists(config.data):  # the images were moved or renamed since
+            if (images is None or images.resolution != config.resolution
+                    or not self.ask_resume_on(config.data, images.report.folder)):
+                self.status.setText(f"Cannot resume: the run's images were in {config.data}, which is not there any "
+                                    f"more. Open them in Dataset at {config.resolution}px, wherever they are now, "
+                                    "and resume again.")
+                self._set_running(False)
+                return
+            config, usable = config.with_(data=images.report.folder), True
         self.out.setText(run_dir)
         self._launch(config, images if usable else None, resume=True)
 

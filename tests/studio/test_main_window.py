@@ -486,6 +486,40 @@ def test_a_resumed_run_shows_its_history_and_carries_on_without_repeating_steps(
     assert panel.start_button.isEnabled() and panel.resume_button.isEnabled() and not panel.is_training()
 
 
+def test_a_run_whose_images_moved_resumes_on_them_where_they_are_now(qtbot, window, tmp_path, monkeypatch):
+    panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4, checkpoint_every=2)
+    panel.start()
+    wait_until_ended(qtbot, panel)
+    run = tmp_path / "run"
+    (tmp_path / "faces").rename(tmp_path / "moved")
+    asked = []
+    answers = iter([False, True])
+    monkeypatch.setattr(panel, "ask_resume_on", lambda missing, folder: asked.append((missing, folder)) or next(answers))
+
+    def open_moved(resolution):
+        window.dataset_panel.resolution.setValue(resolution)
+        window.dataset_panel.load(str(tmp_path / "moved"))
+        qtbot.waitUntil(lambda: window.state.dataset.report.folder == str(tmp_path / "moved")
+                        and window.state.dataset.resolution == resolution, timeout=20000)
+
+    panel.steps.setValue(4)
+    open_moved(64)  # not the run's resolution: nothing to offer
+    panel.resume_run(str(run))
+    qtbot.waitUntil(lambda: "Cannot resume" in panel.status.text(), timeout=60000)
+    assert f"images were in {tmp_path / 'faces'}, which is not there any more" in panel.status.text()
+    assert "Open them in Dataset at 32px" in panel.status.text()
+    assert asked == [] and panel.resume_button.isEnabled() and not panel.is_training()
+
+    open_moved(32)
+    panel.resume_run(str(run))  # declined
+    qtbot.waitUntil(lambda: len(asked) == 1 and not panel.is_training(), timeout=60000)
+    assert asked == [(str(tmp_path / "faces"), str(tmp_path / "moved"))] and "Cannot resume" in panel.status.text()
+    panel.resume_run(str(run))  # accepted: the run goes on, on the images where they are now
+    wait_until_ended(qtbot, panel)
+    assert "Finished at step 4" in panel.status.text(), panel.status.text()
+    assert json.loads((run / "config.json").read_text())["data"] == str(tmp_path / "moved")
+
+
 def test_a_finished_run_opens_in_generate_and_its_checkpoint_list_holds_only_files_that_exist(qtbot, window, tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=8, batch=4, checkpoint_every=2, keep_checkpoints=2)
     assert not panel.open_generate_button.isEnabled()  # nothing to open yet

@@ -255,7 +255,14 @@ def test_a_zip_of_images_trains_resumes_and_scores_as_its_folder_would(tmp_path,
     assert json.loads((run / "config.json").read_text())["data"] == str(path)
     assert main(["train", "--out", str(run), "--resume", "--steps", "1", "--quiet"]) == 0  # reads the zip again
     assert "finished at step 2" in capsys.readouterr().err
+    # moved: the message says how to go on with the images where they are now
+    path.rename(tmp_path / "moved.zip")
+    assert main(["train", "--out", str(run), "--resume", "--steps", "1", "--quiet"]) == 2
+    assert f"give their new place: train NEW_PLACE --resume --out {run}" in capsys.readouterr().err
+    path = tmp_path / "moved.zip"
+    assert main(["train", str(path), "--out", str(run), "--resume", "--steps", "1", "--quiet"]) == 0
+    assert "finished at step 3" in capsys.readouterr().err
     # a zip as the real images, and as images scored as they are: the same faces score as well as the folder
     assert main(["eval", str(path), str(folder), "--real", str(path), "--n", "10"]) == 0
     rows = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]}
-    assert rows["faces.zip"] == rows["faces"]
+    assert rows["moved.zip"] == rows["faces"]
