@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                        + "\n\nUnset hyperparameters take the family's default; every value used is saved in "
                        "RUN_DIR/config.json.\n--steps counts generator steps; with --resume, steps beyond the checkpoint "
                        "(without --steps a resumed run finishes its plan).")
-    t.add_argument("data", nargs="?", help="folder of images (searched recursively) or a .zip of them; optional with --resume")
+    t.add_argument("data", nargs="?",
+                   help="folder of images (searched recursively) or a .zip of them; optional with --resume")
     t.add_argument("--model", choices=FAMILIES, default=None, help="model family (default dcgan)")
     t.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL)")
     length = t.add_argument_group("run length (default 1,000 steps; with several, the first reached ends the run)")
@@ -177,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("eval", help="score models (or folders of images) against real images: SWD, FID, KID")
     v.add_argument("models", nargs="+", metavar="MODEL",
-                   help="run folders, checkpoints, .onnx files, or folders (or .zip files) of images to score as they are")
+                   help="run folders, checkpoints, .onnx files, or folders (or .zip files) of images to score as "
+                   "they are")
     v.add_argument("--real", required=True, metavar="DATA", help="folder (or .zip) of real images")
     v.add_argument("--real-last", type=int, metavar="N",
                    help="use only the last N files of DATA (sorted by path): the held-out part of a --holdout run")
@@ -612,7 +614,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         for source in args.models:
             path = Path(source)
-            if (path.is_dir() and not (path / "checkpoints").is_dir()) or is_archive(path):  # images, scored as they are
+            if (path.is_dir() and not (path / "checkpoints").is_dir()) or is_archive(path):  # images, as they are
                 first = real_images(64)
                 fake = load_folder(path, first.shape[-1]).images
                 fake = fake[np.random.default_rng(args.seed + 1).permutation(len(fake))[: len(first)]]

@@ -174,8 +174,8 @@ def scan_archive(archive: str | os.PathLike) -> list[FileEntry]:
             infos = zf.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise DatasetError(f"{archive} is not a readable zip archive ({exc})") from None
-    members = {info.filename: FileEntry(info.filename, info.file_size, info.CRC) for info in infos
-               if not info.is_dir() and imgs.is_image_name(info.filename) and not info.filename.startswith("__MACOSX/")}
+    members = {info.filename: FileEntry(info.filename, info.file_size, info.CRC) for info in infos if not info.is_dir()
+               and imgs.is_image_name(info.filename) and not info.filename.startswith("__MACOSX/")}
     # component by component, as a folder walk orders them: the held-out files of --holdout are the same
     return sorted(members.values(), key=lambda e: e.path.split("/"))
 

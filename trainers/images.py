@@ -173,7 +173,7 @@ def decode_members(archive: zipfile.ZipFile | str, names: list[str], resolution:
     """decode_files for members of a zip archive: an open ZipFile, or (in a worker process) its path.
 
     A worker opens the archive once and keeps it for its next chunks: reading the index of an archive of
-    20,000 files takes about 0.1 s, more than decoding a chunk of small images.
+    20,000 files takes about 0.09 s, about as long as decoding a chunk of 128 small images.
     """
     if isinstance(archive, str):
         if archive not in _worker_archive:

@@ -87,8 +87,8 @@ class DatasetPanel(QWidget):
         self.report.setVisible(False)  # until a folder has files to report
 
         layout = QVBoxLayout(self)
-        layout.addLayout(row(self.open_button, self.zip_button, self.demo_button, QLabel("Resolution"), self.resolution, self.progress,
-                             self.cancel_button))
+        layout.addLayout(row(self.open_button, self.zip_button, self.demo_button, QLabel("Resolution"), self.resolution,
+                             self.progress, self.cancel_button))
         layout.addWidget(self.summary)
         layout.addWidget(split(self.grid, self.report, sizes=[400, 150], vertical=True), 1)
 

@@ -494,7 +494,8 @@ def test_a_run_whose_images_moved_resumes_on_them_where_they_are_now(qtbot, wind
     (tmp_path / "faces").rename(tmp_path / "moved")
     asked = []
     answers = iter([False, True])
-    monkeypatch.setattr(panel, "ask_resume_on", lambda missing, folder: asked.append((missing, folder)) or next(answers))
+    monkeypatch.setattr(panel, "ask_resume_on",
+                        lambda missing, folder: asked.append((missing, folder)) or next(answers))
 
     def open_moved(resolution):
         window.dataset_panel.resolution.setValue(resolution)
