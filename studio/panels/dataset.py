@@ -92,14 +92,18 @@ class DatasetPanel(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(split(self.grid, self.report, sizes=[400, 150], vertical=True), 1)
 
+    def _start_folder(self) -> str:
+        """Where the open dialogs start: the open folder, or the folder that holds the open zip."""
+        return os.path.dirname(self.folder) if is_archive(self.folder) else (self.folder or os.getcwd())
+
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.folder or os.getcwd())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self._start_folder())
         if folder:
             self.load(folder)
 
     def choose_archive(self) -> None:
-        start = os.path.dirname(self.folder) if is_archive(self.folder) else (self.folder or os.getcwd())
-        path, _ = QFileDialog.getOpenFileName(self, "Open a zip archive of images", start, "Zip archives (*.zip)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open a zip archive of images", self._start_folder(),
+                                              "Zip archives (*.zip)")
         if path:
             self.load(path)
 

@@ -95,6 +95,29 @@ def test_dropping_a_zip_of_images_loads_it_in_place(qtbot, window, tmp_path):
     assert os.listdir(tmp_path / "drop") == ["faces.zip"]  # nothing unpacked beside it
 
 
+def test_the_open_zip_button_loads_one_and_the_next_dialog_starts_beside_it(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    folder = faces_folder(tmp_path, n=4, size=32)
+    path = tmp_path / "faces.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for p in sorted(folder.iterdir()):
+            zf.write(p, p.name)
+    started = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda parent, title, start, filters: started.append((start, filters)) or (str(path), filters))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda parent, title, start: started.append((start, None)) or "")
+    window.dataset_panel.zip_button.click()
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    assert window.state.dataset.report.folder == str(path) and len(window.state.dataset) == 4
+    assert started[0][1] == "Zip archives (*.zip)"
+    window.dataset_panel.open_button.click()  # cancelled: nothing else changes
+    window.dataset_panel.zip_button.click()
+    assert [s for s, _ in started[1:]] == [str(tmp_path), str(tmp_path)]  # the zip's folder, not the zip
+    qtbot.waitUntil(lambda: not window.dataset_panel.busy(), timeout=20000)  # it read the zip again
+
+
 def test_dropping_single_images_says_to_drop_their_folder(qtbot, window, tmp_path):
     folder = faces_folder(tmp_path, n=2, size=32)
     drop_folder(window, sorted(folder.iterdir())[0])
