@@ -80,7 +80,8 @@ phase_train() {
 phase_eval() {
     local runs=()
     for family in $FAMILIES; do runs+=("runs/gpu/q-$family"); done
-    python3 -m trainers eval "${runs[@]}" --real "$DATA" --real-last "$HOLDOUT" --metric swd --n 2048 \
+    # "$DATA" itself gives the floor: the held-out faces against as many training files
+    python3 -m trainers eval "${runs[@]}" "$DATA" --real "$DATA" --real-last "$HOLDOUT" --metric swd --n 2048 \
         --json "$OUT/quality.json" 2>&1 | tee "$OUT/eval.txt"
     python3 - "$OUT/grids.png" $FAMILIES <<'EOF'
 import glob, sys

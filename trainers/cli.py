@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("eval", help="score models (or folders of images) against real images: SWD, FID, KID")
     v.add_argument("models", nargs="+", metavar="MODEL",
                    help="run folders, checkpoints, .onnx files, or folders (or .zip files) of images to score as "
-                   "they are")
+                   "they are; DATA itself scores real images against other real ones of DATA, the floor")
     v.add_argument("--real", required=True, metavar="DATA", help="folder (or .zip) of real images")
     v.add_argument("--real-last", type=int, metavar="N",
                    help="use only the last N files of DATA (sorted by path): the held-out part of a --holdout run")
@@ -587,7 +587,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from trainers.data import DatasetError, is_archive, load_folder
     from trainers.inference import ModelError, open_model
-    from trainers.metrics import MetricError, evaluate
+    from trainers.metrics import MetricError, evaluate, floor_pair
 
     metrics = [m.strip().lower() for m in args.metric.split(",") if m.strip()]
     if args.json and not Path(args.json).absolute().parent.is_dir():  # say so now, not after minutes of scoring
@@ -599,22 +599,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except (ValueError, RuntimeError) as exc:
         return _error(str(exc))
     tqdm = _tqdm(False)
-    reals: dict[int, np.ndarray] = {}
+    reals: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
-    def real_images(resolution: int) -> np.ndarray:
+    def real_set(resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every real image, and the indices of those the models are scored against: up to --n of them, from the
+        last --real-last files when given."""
         if resolution not in reals:
             images = load_folder(args.real, resolution).images
-            if args.real_last:
-                images = images[-args.real_last :]
-            pick = np.random.default_rng(args.seed).permutation(len(images))[: args.n]
-            reals[resolution] = images[np.sort(pick)]
+            start = max(0, len(images) - args.real_last) if args.real_last else 0
+            pick = start + np.sort(np.random.default_rng(args.seed).permutation(len(images) - start)[: args.n])
+            reals[resolution] = images, pick
         return reals[resolution]
+
+    def real_images(resolution: int) -> np.ndarray:
+        images, pick = real_set(resolution)
+        return images[pick]
 
     rows = []
     try:
         for source in args.models:
             path = Path(source)
-            if (path.is_dir() and not (path / "checkpoints").is_dir()) or is_archive(path):  # images, as they are
+            if path.absolute() == Path(args.real).absolute():  # the real images themselves: the floor
+                images, pick = real_set(64)
+                ours, others = floor_pair(len(images), pick, seed=args.seed + 1)
+                first, fake = images[ours], images[others]
+                what, label = "real against other real images: the floor", path.name
+            elif (path.is_dir() and not (path / "checkpoints").is_dir()) or is_archive(path):  # images, as they are
                 first = real_images(64)
                 fake = load_folder(path, first.shape[-1]).images
                 fake = fake[np.random.default_rng(args.seed + 1).permutation(len(fake))[: len(first)]]
@@ -633,6 +643,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 fake = np.concatenate(parts)
                 what = f"{model.info.family}, step {model.info.step:,}"
             n = min(len(first), len(fake))
+            if n < len(first):  # fewer images than the real pick: as many of the real ones, at random
+                first = first[np.sort(np.random.default_rng(args.seed + 2).permutation(len(first))[:n])]
             print(f"scoring {label} ({what}) on {n:,} images …", file=sys.stderr)
             result = evaluate(first[:n], fake[:n], metrics, seed=args.seed, inception=args.inception,
                               device=feature_device)

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from trainers.config import FAMILIES
+from trainers.data import ImageSet
 from trainers.images import to_uint8
 from trainers.latent import style_mix, truncate, z_from_seeds_np
 
@@ -276,6 +277,32 @@ class TorchGenerator(GeneratorModel):
     def _synthesize(self, ws):
         with self._torch.no_grad():
             return self.g.synthesis(self._tensor(ws), noise_mode="const").cpu().numpy()
+
+
+class ImageSetModel(GeneratorModel):
+    """A set of images (a folder or a zip) shown and scored where a model's faces go: Compare's row of real
+    faces beside the models', or samples made elsewhere. Seed s shows image `index(s)` of a fixed shuffle, so
+    a row changes with its seeds as a model's does; there is no latent space, so only `generate(seeds)` works."""
+
+    def __init__(self, images: ImageSet, path: str | os.PathLike | None = None):
+        if len(images) == 0:
+            raise ModelError(f"{path or images.report.folder} holds no usable image")
+        self.images = images
+        self.order = np.random.default_rng(0).permutation(len(images))
+        self.info = ModelInfo(path=os.fspath(path or images.report.folder), family="images", z_dim=0,
+                              resolution=images.resolution, step=0, images_seen=0, training_seconds=0.0,
+                              provider="files")
+
+    def index(self, seed: int) -> int:
+        """Which image seed `seed` shows (an index into `images`)."""
+        return int(self.order[seed % len(self.order)])
+
+    def generate(self, seeds: Sequence[int] | None = None, z: np.ndarray | None = None, truncation: float = 1.0,
+                 cutoff: int | None = None) -> np.ndarray:
+        if seeds is None or z is not None or truncation != 1.0:
+            raise ModelError(f"{self.info.name} is a set of images: it shows an image per seed and has no latent "
+                             "space")
+        return self.images.images[[self.index(s) for s in seeds]]
 
 
 def open_model(path: str | os.PathLike, provider: str = "auto") -> GeneratorModel:

@@ -239,6 +239,21 @@ def cached_features(images: np.ndarray, extractor: InceptionFeatures, cache_dir:
 METRICS = ("swd", "fid", "kid")
 
 
+def floor_pair(count: int, pick: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint sets of indices into a dataset of `count` images, for a real-against-real score, the floor a
+    model can reach: `pick` (the images models are scored against) and as many others, when there are that
+    many; else the whole dataset split in two halves (fewer images a side, so a somewhat higher floor).
+    -> (indices, indices), each sorted."""
+    rng = np.random.default_rng(seed)
+    pick = np.asarray(pick)
+    rest = np.setdiff1d(np.arange(count), pick)
+    if len(rest) >= len(pick):
+        return np.sort(pick), np.sort(rng.permutation(rest)[: len(pick)])
+    order = rng.permutation(count)
+    half = count // 2
+    return np.sort(order[:half]), np.sort(order[half : 2 * half])
+
+
 def evaluate(real: np.ndarray, fake: np.ndarray, metrics: list[str], seed: int = 0, inception: str | None = None,
              device: str = "cpu", progress=None) -> dict[str, float]:
     """Every asked-for metric of `fake` against `real` (both uint8 [N, 3, H, W])."""

@@ -209,3 +209,22 @@ def test_files_made_from_a_model_are_named_after_its_family_and_run(path, family
     info = ModelInfo(path=path, family=family, z_dim=8, resolution=32, step=1000, images_seen=0,
                      training_seconds=0.0, provider="torch (cpu)")
     assert (info.stem, info.home) == (stem, Path(home))
+
+
+def test_a_set_of_images_shows_one_image_per_seed_and_has_no_latent_space(tmp_path):
+    from trainers.data import load_folder
+    from trainers.inference import ImageSetModel
+
+    images = load_folder(faces_folder(tmp_path, n=6, size=32), 32, use_cache=False)
+    model = ImageSetModel(images)
+    assert model.info.path == images.report.folder and model.info.resolution == 32
+    faces = model.generate(list(range(8)))
+    assert faces.shape == (8, 3, 32, 32) and faces.dtype == np.uint8
+    assert sorted(model.index(s) for s in range(6)) == list(range(6))  # every image once in six seeds
+    assert np.array_equal(faces[6], faces[0]) and not np.array_equal(faces[1], faces[0])  # then round again
+    assert np.array_equal(faces[2], images.images[model.index(2)])
+    assert np.array_equal(ImageSetModel(images).generate([3]), faces[3:4])  # the same face for a seed, every time
+    for call in (lambda: model.generate(z=np.zeros((1, 4), np.float32)), lambda: model.generate([0], truncation=0.5),
+                 lambda: model.map(np.zeros((1, 4), np.float32))):
+        with pytest.raises(ModelError):
+            call()

@@ -11,7 +11,7 @@ import torch
 from tests.helpers import random_inception_weights
 from trainers.cli import main
 from trainers.demo_faces import demo_faces, write_demo_folder
-from trainers.metrics import MetricError, evaluate, fid_from_features, swd
+from trainers.metrics import MetricError, evaluate, fid_from_features, floor_pair, swd
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +143,19 @@ def test_eval_ranks_real_above_blurred_above_noise(tmp_path, capsys):
     scores = {r["model"].split("/")[-1]: r["SWD"] for r in json.loads(out.read_text())["results"]}
     assert scores["held"] < scores["blur"] < scores["noise"]
     assert main(["eval", str(held), "--real", str(real), "--metric", "psnr"]) == 2
+
+    # DATA against itself: real images against other real images of DATA (the floor), never against themselves
+    assert main(["eval", str(real), "--real", str(real), "--n", "80", "--json", str(out)]) == 0
+    row, = json.loads(out.read_text())["results"]
+    assert "floor" in row["kind"] and row["n"] == 80 and 0.5 * scores["held"] < row["SWD"] < scores["blur"]
+    assert main(["eval", str(real), "--real", str(real), "--real-last", "40", "--n", "80", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["results"][0]["n"] == 40  # the last 40 against 40 of the others
+
+
+def test_the_floor_pairs_disjoint_sets_of_real_images():
+    pick = np.arange(0, 100, 4)  # 25 of 100: as many others exist, so the models' 25 meet 25 others
+    ours, others = floor_pair(100, pick)
+    assert np.array_equal(ours, pick) and len(others) == 25 and not set(others) & set(pick)
+    ours, others = floor_pair(30, np.arange(20))  # too few others: the 30 split into two halves of 15
+    assert len(ours) == len(others) == 15 and not set(ours) & set(others)
+    assert np.array_equal(floor_pair(30, np.arange(20))[1], others)  # the same split every time
