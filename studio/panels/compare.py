@@ -1,5 +1,7 @@
 """Compare panel: 2 to 6 models or checkpoints side by side on the same seeds, a table of what each is,
-and the comparison sheet as PNG."""
+scores against the open dataset, and the comparison sheet as PNG. Real images join as rows too: the open
+dataset (its score against other faces of its own is the floor a model can reach) and any folder or zip of
+images, such as samples from another tool."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem, QPushButton, QSpinBox,
+from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem, QMenu, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from studio.dialogs import IMAGE_FILTERS, ask_save_path
@@ -20,11 +22,12 @@ from studio.widgets.faces import ImageView
 from studio.widgets.layout import row, split
 from studio.workers import Renderer
 from trainers.checkpoint import list_checkpoints
+from trainers.data import DatasetError, ImageSet, load_folder
 from trainers.images import save_image
-from trainers.inference import GeneratorModel, open_model
-from trainers.metrics import INCEPTION_FILE
+from trainers.inference import GeneratorModel, ImageSetModel, open_model
+from trainers.metrics import INCEPTION_FILE, floor_pair
 
-MAX_MODELS = 6
+MAX_MODELS = 6  # rows on the sheet: models and sets of images together
 HEADER = 18  # pixels of caption above each model's row
 SHEET_PADDING = 4  # pixels around each face
 
@@ -52,8 +55,15 @@ def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = 
 
 def describe(model: GeneratorModel) -> list[str]:
     info = model.info
+    if isinstance(model, ImageSetModel):
+        return [info.label, f"{len(model.images):,} images", f"{info.resolution}", "", "", "", ""]
     return [info.label, info.family, f"{info.resolution}", f"{info.step:,}", f"{info.images_seen:,}",
             str(datetime.timedelta(seconds=int(info.training_seconds))), info.provider]
+
+
+def title(model: GeneratorModel) -> str:
+    """A row's caption on the sheet."""
+    return f"{model.info.label} (images)" if isinstance(model, ImageSetModel) else model.info.label
 
 
 COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on", "SWD", "FID", "KID"]
@@ -78,11 +88,15 @@ class ComparePanel(QWidget):
         self.sheet_seeds: list[int] = []  # the sheet's seeds, left to right
         self.sheet_face = 0  # pixels of a face on the sheet
         self.scores: dict[str, object] = {}
+        self.image_sets: dict[str, ImageSetModel] = {}  # rows of real images, by path: the open dataset, and added ones
+        self.dataset_path = ""  # the open dataset's folder or zip: its row scores real against real
+        self._added: set[str] = set()  # image sets the user added (they stay when another dataset opens)
         self._score_thread: threading.Thread | None = None
         self._cancel_scoring = threading.Event()
 
         self.models = QListWidget()
-        self.models.setToolTip("Tick 2 to 6 models; all of them render the same seeds")
+        self.models.setToolTip("Tick 2 to 6 models or sets of images; all of them render the same seeds (a set of "
+                               "images shows one of its images per seed)")
         # Each model on two lines (its name, then family and step); a name too long for the list loses its
         # middle rather than its end, so that the run and the step both stay readable.
         self.models.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -91,6 +105,13 @@ class ComparePanel(QWidget):
         self.add_button = QPushButton("Add model…")
         self.add_run_button = QPushButton("Add a run's checkpoints…")
         self.add_run_button.setToolTip("Every checkpoint of one run, to compare across training time")
+        self.add_images_button = QPushButton("Add images…")
+        self.add_images_button.setToolTip("A folder or zip of images (samples from another tool, another dataset) "
+                                          "as a row of its own; the open dataset is in the list already")
+        images_menu = QMenu(self.add_images_button)
+        images_menu.addAction("A folder of images…", self.choose_image_folder)
+        images_menu.addAction("A zip of images…", self.choose_image_zip)
+        self.add_images_button.setMenu(images_menu)
         self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
         self.count = QSpinBox(); self.count.setRange(1, 32); self.count.setValue(6)
         self.save_button = QPushButton("Save sheet…")
@@ -101,19 +122,22 @@ class ComparePanel(QWidget):
                                      "closer. Runs in the background.")
         self.inception_button = QPushButton("Inception weights for FID/KID…")
         self.inception_button.setToolTip(f"The standard {INCEPTION_FILE} file; without it only SWD is computed")
-        for button, name in ((self.add_button, "folder"), (self.add_run_button, "folder"), (self.save_button, "grid")):
+        for button, name in ((self.add_button, "folder"), (self.add_run_button, "folder"),
+                             (self.add_images_button, "archive"), (self.save_button, "grid")):
             set_icon(button, name)
         self.message = QLabel("")
+        self.message.setWordWrap(True)  # long messages wrap rather than widen the list
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.view = ImageView("The models ticked in the list appear here side by side, on the same seeds")
         self.view.describe = self.describe  # hovering says which model and seed made a face
 
         left = QVBoxLayout()
-        left.addWidget(QLabel("Models"))
+        left.addWidget(QLabel("Models and images"))
         left.addWidget(self.models, 1)
         left.addWidget(self.add_button)
         left.addWidget(self.add_run_button)
+        left.addWidget(self.add_images_button)
         left.addLayout(row(QLabel("First seed"), self.first_seed, QLabel("Seeds"), self.count, stretch=False))
         left.addWidget(self.save_button)
         left.addWidget(self.score_button)
@@ -138,7 +162,62 @@ class ComparePanel(QWidget):
             f"Scoring {name} ({done + 1} of {total}) …"))
         renderer.done.connect(self._on_rendered)
         renderer.failed.connect(lambda key, msg: key.startswith("compare") and self.message.setText(f"Error: {msg}"))
+        renderer.progress.connect(lambda key, done, total: key.startswith("compare-images-") and self.message.setText(
+            f"Reading {Path(key[len('compare-images-'):]).name}: {done:,} of {total:,} images …"))
         state.models_changed.connect(self._refresh_list)
+        state.dataset_changed.connect(self._on_dataset)
+
+    def entry(self, path: str) -> GeneratorModel:
+        """What a row of the list is: a model, or a set of images."""
+        return self.image_sets.get(path) or self.state.models[path]
+
+    def _item(self, path: str) -> QListWidgetItem | None:
+        for i in range(self.models.count()):
+            if self.models.item(i).data(Qt.ItemDataRole.UserRole) == path:
+                return self.models.item(i)
+        return None
+
+    def _on_dataset(self, images: ImageSet, name: str) -> None:
+        """The open dataset heads the list, unticked: tick it to see real faces beside the models' and to score
+        them against other real faces (the floor)."""
+        path = images.report.folder
+        old = self.dataset_path
+        self.dataset_path = path
+        item = self._item(old) if old and old != path else None
+        if item is not None and old in self._added:  # the user's own row stays, as a set of images
+            self._label(item)
+        elif item is not None:  # the dataset closed: its row goes with it
+            self.image_sets.pop(old, None)
+            self.scores.pop(old, None)
+            self.models.takeItem(self.models.row(item))
+        self._add_image_set(ImageSetModel(images, path), at=0)
+
+    def _label(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        model = self.image_sets[path]
+        what = "the open dataset" if path == self.dataset_path else "images"
+        item.setText(f"{model.info.label}\n{what} · {len(model.images):,} at {model.info.resolution}px")
+        item.setToolTip(path)
+
+    def _add_image_set(self, model: ImageSetModel, at: int | None = None) -> None:
+        """A row of images joins the list (or takes the place of the same folder read again, ticked or not)."""
+        path = model.info.path
+        self.image_sets[path] = model
+        self.scores.pop(path, None)  # read again (at another size, say): an old score would no longer hold
+        item = self._item(path)
+        self.models.blockSignals(True)
+        if item is None:
+            item = QListWidgetItem()
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            if at is None:
+                self.models.addItem(item)
+            else:
+                self.models.insertItem(at, item)
+        self._label(item)
+        self.models.blockSignals(False)
+        self.update_sheet()
 
     def _refresh_list(self) -> None:
         present = {self.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models.count())}
@@ -182,16 +261,44 @@ class ComparePanel(QWidget):
         if folder:
             self.add_paths([str(p) for p in list_checkpoints(folder)])
 
+    def choose_image_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of images")
+        if folder:
+            self.add_images(folder)
+
+    def choose_image_zip(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a zip of images", "", "Zip archives (*.zip)")
+        if path:
+            self.add_images(path)
+
+    def add_images(self, path: str) -> None:
+        """Read a folder or zip of images in the background, at the open dataset's size (64 px without one), and
+        add it to the list as a row of its own."""
+        path = str(Path(path).absolute())
+        resolution = self.state.dataset.resolution if self.state.dataset is not None else 64
+        key = f"compare-images-{path}"
+        self.message.setText(f"Reading {Path(path).name} …")
+
+        def job():
+            try:
+                images = load_folder(path, resolution, progress=lambda done, total: self.renderer.progress.emit(
+                    key, done, total), cancel=lambda: self.renderer.superseded(key))
+            except DatasetError as exc:
+                return str(exc)
+            return ImageSetModel(images, path)
+
+        self.renderer.submit(key, job)
+
     def update_sheet(self) -> None:
         paths = self.checked_paths()
         if len(paths) < 2:
-            self.message.setText("Tick at least two models." if self.models.count() else "Add two or more models.")
+            self.message.setText("Tick at least two rows." if self.models.count() > 1 else "Add two or more models.")
             return
         if len(paths) > MAX_MODELS:
-            self.message.setText(f"At most {MAX_MODELS} models side by side; untick some.")
+            self.message.setText(f"At most {MAX_MODELS} rows side by side; untick some.")
             return
         self.message.setText("")
-        models = [self.state.models[p] for p in paths]
+        models = [self.entry(p) for p in paths]
         seeds = list(range(self.first_seed.value(), self.first_seed.value() + self.count.value()))
 
         def job():
@@ -203,11 +310,18 @@ class ComparePanel(QWidget):
     def _on_rendered(self, key: str, result) -> None:
         if key.startswith("compare-open-"):
             self.state.add_model(result)
+        elif key.startswith("compare-images-"):
+            if isinstance(result, str):  # not a set of images: why
+                self.message.setText(result)
+            else:
+                self._added.add(result.info.path)
+                self._add_image_set(result)
+                self.message.setText(f"Added {result.info.label}: tick it to see it beside the models")
         elif key == "compare-sheet":
             models, seeds, faces = result
             self.shown, self.sheet_seeds = models, seeds
             self.sheet_face = max(f.shape[-1] for f in faces)
-            self.sheet = comparison_sheet([m.info.label for m in models], faces)
+            self.sheet = comparison_sheet([title(m) for m in models], faces)
             self.view.set_image(self.sheet)
             self._fill_table()
             self.table.resizeColumnsToContents()
@@ -220,11 +334,18 @@ class ComparePanel(QWidget):
         c, x_in_cell = divmod(x - padding, size + padding)
         if self.sheet is None or r >= len(self.shown):
             return ""
-        info = self.shown[r].info
+        model = self.shown[r]
+        info = model.info
+        image_set = model if isinstance(model, ImageSetModel) else None
         if y_in_row < HEADER + padding:
+            if image_set is not None:
+                return f"{info.path}\n{len(image_set.images):,} images at {info.resolution}px"
             return f"{info.path}\n{info.family}, step {info.step:,}, {info.images_seen:,} images seen"
         if 0 <= c < len(self.sheet_seeds) and x_in_cell < size:
-            return f"Seed {self.sheet_seeds[c]} from {info.label} (step {info.step:,})"
+            seed = self.sheet_seeds[c]
+            if image_set is not None:
+                return f"{image_set.images.paths[image_set.index(seed)]} from {info.label} (seed {seed})"
+            return f"Seed {seed} from {info.label} (step {info.step:,})"
         return ""
 
     def _fill_table(self) -> None:
@@ -236,7 +357,13 @@ class ComparePanel(QWidget):
             else:
                 figures = [score or "", "", ""]
             for c, text in enumerate(describe(model) + figures):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if isinstance(score, dict) and c >= len(COLUMNS) - len(SCORES):
+                    item.setToolTip(f"{score['n']:,} images against {score['n']:,} of the dataset's" +
+                                    (": real against real, the lowest score a model can expect on as many images "
+                                     "(the fewer the images, the higher any score)"
+                                     if model.info.path == self.dataset_path else ""))
+                self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
 
     @property
@@ -267,7 +394,7 @@ class ComparePanel(QWidget):
         if images is None or not self.shown:
             self.message.setText("Open a dataset and show two or more models first." if images is None else "")
             return
-        models, real = list(self.shown), images.images
+        models, real, dataset_path = list(self.shown), images.images, self.dataset_path
         self._cancel_scoring.clear()
         self.score_button.setText("Cancel scoring")
         self.message.setText("Scoring …")
@@ -296,13 +423,24 @@ class ComparePanel(QWidget):
                     self.scored.emit(model.info.path, f"dataset is {real.shape[-1]}px")
                     continue
                 try:
-                    fake = []
-                    for i in range(0, len(pick), 64):
-                        check(i, len(pick))
-                        fake.append(model.generate(list(range(i, min(i + 64, len(pick))))))
-                    fake = np.concatenate(fake)
-                    self.scored.emit(model.info.path, evaluate(real[pick], fake, metrics, inception=inception,
-                                                               device=device, progress=check))
+                    against = real[pick]
+                    if model.info.path == dataset_path:  # real faces against other real faces: the floor
+                        ours, others = floor_pair(len(real), pick)
+                        against, fake = real[ours], real[others]
+                    elif isinstance(model, ImageSetModel):  # each image once, however few there are
+                        fake = model.generate(list(range(min(len(pick), len(model.images)))))
+                    else:
+                        fake = []
+                        for i in range(0, len(pick), 64):
+                            check(i, len(pick))
+                            fake.append(model.generate(list(range(i, min(i + 64, len(pick))))))
+                        fake = np.concatenate(fake)
+                    n = min(len(against), len(fake))
+                    if n < len(against):  # fewer images than the dataset's pick: as many of it, at random
+                        against = against[np.sort(rng.permutation(len(against))[:n])]
+                    scores = evaluate(against, fake[:n], metrics, inception=inception, device=device,
+                                      progress=check)
+                    self.scored.emit(model.info.path, {**scores, "n": n})
                 except _ScoringCancelled:
                     break
                 except Exception as exc:
@@ -318,12 +456,19 @@ class ComparePanel(QWidget):
         if self._cancel_scoring.is_set():
             self.message.setText("Scoring cancelled; the scores made so far are in the table.")
         elif self.scores:
-            self.message.setText("Scores against the dataset (SWD x1e3, FID, KID): lower is closer")
+            self.message.setText(self._scores_message())
 
     def _on_scored(self, path: str, result) -> None:
         self.scores[path] = result
         self._fill_table()
-        self.message.setText("Scores against the dataset (SWD x1e3, FID, KID): lower is closer")
+        self.message.setText(self._scores_message())
+
+    def _scores_message(self) -> str:
+        text = "Scores against the dataset (SWD x1e3, FID, KID): lower is closer."
+        if isinstance(self.scores.get(self.dataset_path), dict):
+            text += (f" The dataset's own row scores {Path(self.dataset_path).name} against other images of its own: "
+                     "about as low as a model can go.")
+        return text
 
     def choose_inception(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Inception weights", "", "PyTorch weights (*.pth *.pt)")

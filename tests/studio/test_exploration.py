@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from tests.studio.conftest import open_model
 from trainers.checkpoint import latest_checkpoint
@@ -192,7 +193,7 @@ def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, wind
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
     panel = window.compare_panel
     panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"])])
-    qtbot.waitUntil(lambda: panel.models.count() == 2, timeout=30000)
+    qtbot.waitUntil(lambda: len(window.state.models) == 2, timeout=30000)
     panel.set_checked(list(window.state.models))
     qtbot.waitUntil(lambda: len(panel.shown) == 2, timeout=30000)
     panel.score()
@@ -232,7 +233,7 @@ def test_scoring_shows_which_model_it_is_on_and_can_be_cancelled(qtbot, window, 
     monkeypatch.setattr(trainers.metrics, "evaluate", slow_evaluate)
     panel = window.compare_panel
     panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"]), str(tiny_models["dcgan-run"])])
-    qtbot.waitUntil(lambda: panel.models.count() == 3, timeout=30000)
+    qtbot.waitUntil(lambda: len(window.state.models) == 3, timeout=30000)
     panel.set_checked(list(window.state.models))
     qtbot.waitUntil(lambda: len(panel.shown) == 3, timeout=30000)
     panel.score_button.click()
@@ -243,6 +244,62 @@ def test_scoring_shows_which_model_it_is_on_and_can_be_cancelled(qtbot, window, 
     qtbot.waitUntil(lambda: not panel.scoring() and panel.score_button.isEnabled(), timeout=5000)  # not 20 s
     assert panel.scores == {} and "cancelled" in panel.message.text()
     assert panel.score_button.text() == "Score against the dataset (SWD)"
+
+
+def test_compare_shows_real_images_beside_the_models_and_scores_the_datasets_floor(qtbot, window, tiny_models,
+                                                                                   tmp_path):
+    from tests.helpers import faces_folder
+
+    window.dataset_panel.resolution.setValue(32)
+    data = faces_folder(tmp_path, n=24, size=32)
+    window.dataset_panel.load(str(data))
+    panel = window.compare_panel
+    qtbot.waitUntil(lambda: panel.models.count() == 1, timeout=20000)
+    first = panel.models.item(0)  # the open dataset heads the list, unticked
+    assert first.toolTip() == str(data) and "the open dataset · 24 at 32px" in first.text()
+    assert first.checkState() == Qt.CheckState.Unchecked
+    panel.add_paths([str(tiny_models["dcgan"])])
+    qtbot.waitUntil(lambda: panel.models.count() == 2, timeout=30000)
+    panel.count.setValue(4)
+    panel.set_checked([str(data), str(tiny_models["dcgan"])])
+    qtbot.waitUntil(lambda: len(panel.shown) == 2, timeout=30000)
+    assert panel.table.item(0, 1).text() == "24 images" and panel.table.item(0, 3).text() == ""
+    real = panel.image_sets[str(data)]
+    y = 18 + 4  # the first row's faces: real ones, a different image per seed, as the hover says
+    shown = [panel.sheet[y : y + 32, 4 + i * 36 : 4 + i * 36 + 32] for i in range(4)]
+    for seed, face in enumerate(shown):
+        assert np.array_equal(face, window.state.dataset.images[real.index(seed)].transpose(1, 2, 0))
+    assert len({real.index(seed) for seed in range(4)}) == 4
+    assert panel.describe(4 + 16, y + 16) == f"{window.state.dataset.paths[real.index(0)]} from faces (seed 0)"
+
+    panel.score()  # real against real is the floor: far below a model trained for two steps
+    qtbot.waitUntil(lambda: len(panel.scores) == 2 and not panel.scoring(), timeout=60000)
+    floor, model = panel.scores[str(data)]["SWD"], panel.scores[str(tiny_models["dcgan"])]["SWD"]
+    assert 0 < floor < model / 2
+    # 24 images: the floor splits them in two halves; the model is scored against all of them
+    assert panel.table.item(0, 7).toolTip().startswith("12 images against 12 of the dataset's: real against real")
+    assert panel.table.item(1, 7).toolTip() == "24 images against 24 of the dataset's"
+    assert "as low as a model can go" in panel.message.text()
+
+    other = faces_folder(tmp_path / "elsewhere", n=10, size=48)  # read at the dataset's size
+    (tmp_path / "not-images").mkdir()
+    (tmp_path / "not-images" / "notes.txt").write_text("no faces here")
+    panel.add_images(str(tmp_path / "not-images"))
+    qtbot.waitUntil(lambda: panel.message.text().startswith("no usable image in"), timeout=20000)
+    assert panel.models.count() == 2
+    panel.add_images(str(other))
+    qtbot.waitUntil(lambda: panel.models.count() == 3, timeout=20000)
+    assert "images · 10 at 32px" in panel.models.item(2).text()
+    panel.set_checked([str(data), str(other), str(tiny_models["dcgan"])])
+    qtbot.waitUntil(lambda: len(panel.shown) == 3, timeout=30000)
+    assert panel.sheet.shape[0] == 3 * (18 + 32 + 4) + 4
+
+    # another dataset: its row takes the old one's place; the user's own set stays
+    window.dataset_panel.load(str(faces_folder(tmp_path / "next", n=12, size=32)))
+    qtbot.waitUntil(lambda: panel.dataset_path == str(tmp_path / "next" / "faces"), timeout=20000)
+    rows = [panel.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.models.count())]
+    assert rows[0] == str(tmp_path / "next" / "faces") and str(data) not in rows and str(other) in rows
+    assert str(data) not in panel.image_sets and str(data) not in panel.scores
 
 
 def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_models):
