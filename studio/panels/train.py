@@ -54,8 +54,13 @@ TIPS = {
                    "the sliced Wasserstein distance (SWD; lower is better): the plot shows it as points on a "
                    "right-hand axis, since falling losses do not say that the faces improve, and the best-scoring "
                    "checkpoint is kept. Each score takes seconds on a GPU machine; at 64 px on a 2-core CPU, about "
-                   "6 s for a DCGAN and half a minute for StyleGAN2 small. It does not count as training time. The "
-                   "figure is the one Compare's Score button gives that step's checkpoint",
+                   "6 s for a DCGAN and half a minute for StyleGAN2 small. It does not count as training time. "
+                   "With Hold out, the faces are scored against the held-out images; without, against the training "
+                   "images, and the figure is the one Compare's Score button gives that step's checkpoint",
+    "holdout": "The last this many images of the dataset (in file order) never train. The run's scores use them "
+               "instead of the training images, so that they measure faces the model has never seen: a model that "
+               "copies its training faces gains nothing. The command line's eval --real-last N scores on the same "
+               "files",
     "device": "auto uses the GPU when there is one",
     "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
@@ -108,6 +113,8 @@ class TrainPanel(QWidget):
         self.augment = QCheckBox("DiffAugment")
         self.score_every = QSpinBox(); self.score_every.setRange(0, 1_000_000); self.score_every.setSingleStep(100)
         self.score_every.setSpecialValueText("never"); self.score_every.setSuffix(" steps")
+        self.holdout = QSpinBox(); self.holdout.setRange(0, 10_000_000); self.holdout.setSingleStep(100)
+        self.holdout.setSpecialValueText("none"); self.holdout.setSuffix(" images")
         self.device = QComboBox(); self.device.addItems(["auto", "cpu", "cuda"])
         self.processes = QSpinBox(); self.processes.setRange(1, max(1, os.cpu_count() or 1))
         self.cuda_graphs = QCheckBox("CUDA graphs"); self.bf16 = QCheckBox("bf16")
@@ -119,7 +126,7 @@ class TrainPanel(QWidget):
         self._family_defaults(self.family.currentText())
         self.device.currentTextChanged.connect(self._update_speed_options)
         self.processes.valueChanged.connect(self._update_speed_options)
-        for box in (self.steps, self.batch, self.n_critic):
+        for box in (self.steps, self.batch, self.n_critic, self.holdout):
             box.valueChanged.connect(self._update_epochs)
         state.dataset_changed.connect(lambda *_: self._update_epochs())
 
@@ -128,7 +135,7 @@ class TrainPanel(QWidget):
         form.addRow("Batch", self.batch)
         self.epochs = QLabel("")
         self.epochs.setToolTip("How many times the run goes through the open dataset: steps x batch (x n_critic, "
-                               "the discriminator's steps) / images")
+                               "the discriminator's steps) / images (those held out left aside)")
         form.addRow("Steps", row(self.steps, self.epochs, stretch=False))
         form.addRow("Time limit (min)", self.minutes)
         form.addRow("Generator lr", self.lr_g)
@@ -138,6 +145,7 @@ class TrainPanel(QWidget):
         form.addRow("StyleGAN2 preset", self.preset)
         form.addRow("Augment", self.augment)
         form.addRow("Score (SWD) every", self.score_every)
+        form.addRow("Hold out", self.holdout)
         form.addRow("Device", self.device)
         form.addRow("Processes", self.processes)
         form.addRow("GPU speed", row(self.cuda_graphs, self.bf16))
@@ -267,7 +275,11 @@ class TrainPanel(QWidget):
         if images is None or not len(images.images):
             self.epochs.setText("")
             return
-        epochs = self.steps.value() * self.batch.value() * self.n_critic.value() / len(images.images)
+        training = len(images.images) - self.holdout.value()  # the held-out images never train
+        if training < 1:
+            self.epochs.setText("(Hold out leaves no image to train on)")
+            return
+        epochs = self.steps.value() * self.batch.value() * self.n_critic.value() / training
         self.epochs.setText(f"= {epochs:,.1f} epochs" if epochs >= 0.95 else f"= {epochs:.2g} of an epoch")
 
     def _update_checkpoint_buttons(self, *_) -> None:
@@ -340,7 +352,8 @@ class TrainPanel(QWidget):
 
     # -- settings ------------------------------------------------------------------------------------------
     FORM = ("family", "batch", "steps", "minutes", "lr_g", "lr_d", "n_critic", "z_dim", "preset", "augment",
-            "score_every", "device", "processes", "out", "cuda_graphs", "bf16", "smoothing")  # the family first: it sets defaults
+            "score_every", "holdout", "device", "processes", "out", "cuda_graphs", "bf16",
+            "smoothing")  # the family first: it sets defaults
 
     def save_form(self, settings) -> None:
         """Remember the form (QSettings) so that the next session of the studio starts where this one was."""
@@ -406,6 +419,11 @@ class TrainPanel(QWidget):
         images = self.state.dataset
         if images is None:
             raise ConfigError("open a dataset first (the Dataset tab)")
+        if self.holdout.value() >= len(images):
+            raise ConfigError(f"Hold out {self.holdout.value():,} leaves no image to train on: the dataset has "
+                              f"{len(images):,}")
+        if self.holdout.value() == 1 and self.score_every.value():
+            raise ConfigError("scores need at least 2 held-out images (Hold out)")
         values = dict(
             data=images.report.folder, out=self.out.text(), resolution=images.resolution,
             batch=self.batch.value(), steps=self.steps.value(), minutes=self.minutes.value() or None,
@@ -415,7 +433,7 @@ class TrainPanel(QWidget):
             cuda_graphs=self.cuda_graphs.isChecked() and self.speed_options_apply["cuda_graphs"],
             precision="bf16" if self.bf16.isChecked() and self.speed_options_apply["bf16"] else "fp32",
             sample_every=max(10, min(200, self.steps.value() // 20)), log_every=5,
-            score_every=self.score_every.value(), score_n=SCORE_IMAGES)
+            score_every=self.score_every.value(), score_n=SCORE_IMAGES, holdout=self.holdout.value())
         values.update(self.extra_settings)  # settings the form does not show win over what it does
         return TrainConfig.for_family(self.family.currentText(), **values)
 

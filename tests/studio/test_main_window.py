@@ -647,6 +647,7 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
     panel.out.setText(str(tmp_path / "my-run"))
     panel.smoothing.setValue(40)
     panel.augment.setChecked(True)
+    panel.holdout.setValue(2000)
     window.state.export_folder = str(tmp_path)  # where the last export went
     window.close()
     again = MainWindow(window.settings)  # the studio started again
@@ -657,6 +658,7 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
     assert abs(form.lr_g.value() - 0.00033) < 1e-9 and form.lr_d.value() == panel.lr_d.value()
     assert form.device.currentText() == "cpu" and form.out.text() == str(tmp_path / "my-run")
     assert form.smoothing.value() == 40 and form.n_critic.value() == 5 and form.augment.isChecked()
+    assert form.holdout.value() == 2000
     assert again.state.export_folder == str(tmp_path)  # the next save dialog opens there
     again.settings.setValue("train/batch", "lots")  # a damaged setting keeps the default
     again.settings.setValue("train/family", "no-such-family")
@@ -858,6 +860,33 @@ def test_a_runs_snapshots_export_as_a_timelapse_in_the_background_and_the_export
     qtbot.waitUntil(lambda: panel.timelapse_button.text() == "Timelapse…", timeout=10000)
     assert panel.status.text() == "Timelapse cancelled; nothing was written."
     assert not (tmp_path / "other.gif").exists()
+
+
+def test_held_out_images_never_train_and_the_run_scores_its_faces_on_them(qtbot, window, tmp_path, capsys):
+    from trainers.cli import main
+
+    panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4, checkpoint_every=2)  # 16 faces
+    assert panel.holdout.text() == "none"
+    panel.holdout.setValue(8)
+    assert panel.epochs.text() == "= 1.0 epochs"  # 2 steps of 4 images on the 8 that train
+    panel.holdout.setValue(16)
+    assert panel.epochs.text() == "(Hold out leaves no image to train on)"
+    panel.start()
+    assert panel.status.text() == "Cannot start: Hold out 16 leaves no image to train on: the dataset has 16"
+    assert not panel.is_training()
+    panel.holdout.setValue(8)
+    panel.score_every.setValue(2)
+    panel.start()
+    wait_until_ended(qtbot, panel)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["holdout"] == 8
+    assert panel.score.text().startswith("SWD ") and "8 faces against held-out images" in panel.score.text()
+    # the figure is the one eval gives the checkpoint on the same held-out files
+    checkpoint = latest_checkpoint(tmp_path / "run")
+    assert main(["eval", str(checkpoint), "--real", str(tmp_path / "faces"), "--real-last", "8", "--n", "512",
+                 "--json", str(tmp_path / "eval.json"), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    scored = json.loads((tmp_path / "eval.json").read_text())["results"][0]
+    assert scored["n"] == 8 and scored["SWD"] == pytest.approx(panel.plot.scores[1][-1], rel=1e-6)
 
 
 def test_the_steps_field_says_how_many_epochs_of_the_open_dataset_they_make(qtbot, window, tmp_path):
