@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a model on a folder of images",
+    t = sub.add_parser("train", help="train a model on a folder (or .zip) of images",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_family_table()
                        + "\n\nUnset hyperparameters take the family's default; every value used is saved in "
                        "RUN_DIR/config.json.\n--steps counts generator steps; with --resume, steps beyond the checkpoint "
@@ -615,22 +615,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         images, pick = real_set(resolution)
         return images[pick]
 
+    def is_images(path: Path) -> bool:  # a folder (not a run's) or a zip: images, scored as they are
+        return (path.is_dir() and not (path / "checkpoints").is_dir()) or is_archive(path)
+
     rows = []
+    opened = {}  # the first model, opened early: its size is the one images are scored at
     try:
+        first_model = next((Path(m) for m in args.models if not is_images(Path(m))), None)
+        if first_model is not None:
+            opened[first_model] = open_model(first_model, provider=args.device)
+        image_size = opened[first_model].info.resolution if opened else 64
         for source in args.models:
             path = Path(source)
             if path.absolute() == Path(args.real).absolute():  # the real images themselves: the floor
-                images, pick = real_set(64)
+                images, pick = real_set(image_size)
                 ours, others = floor_pair(len(images), pick, seed=args.seed + 1)
                 first, fake = images[ours], images[others]
                 what, label = "real against other real images: the floor", path.name
-            elif (path.is_dir() and not (path / "checkpoints").is_dir()) or is_archive(path):  # images, as they are
-                first = real_images(64)
-                fake = load_folder(path, first.shape[-1]).images
+            elif is_images(path):
+                first = real_images(image_size)
+                fake = load_folder(path, image_size).images
                 fake = fake[np.random.default_rng(args.seed + 1).permutation(len(fake))[: len(first)]]
                 what, label = "images", path.name
             else:
-                model = open_model(path, provider=args.device)
+                model = opened.pop(path, None) or open_model(path, provider=args.device)
                 label = model.info.label  # a run's checkpoint with its run's name: two runs' step-N.pt differ
                 first = real_images(model.info.resolution)
                 seeds = list(range(args.seed, args.seed + len(first)))
@@ -648,15 +656,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"scoring {label} ({what}) on {n:,} images …", file=sys.stderr)
             result = evaluate(first[:n], fake[:n], metrics, seed=args.seed, inception=args.inception,
                               device=feature_device)
-            rows.append({"model": str(path), "label": label, "kind": what, "n": n, **result})
+            rows.append({"model": str(path), "label": label, "kind": what, "n": n, "resolution": first.shape[-1],
+                         **result})
     except (DatasetError, ModelError, MetricError) as exc:
         return _error(str(exc))
 
-    names = [k for k in rows[0] if k not in ("model", "label", "kind", "n")]
+    # Models of several sizes have SWD levels of their own (SWD/64 for 64 px only): every level any row has,
+    # largest first, then the summary figures; a row without a level leaves it blank.
+    figures = list(dict.fromkeys(k for r in rows for k in r if k not in ("model", "label", "kind", "n", "resolution")))
+    levels = sorted((k for k in figures if k.startswith("SWD/")), key=lambda k: -int(k.split("/")[1]))
+    names = levels + [k for k in figures if not k.startswith("SWD/")]
     width = max(len(r["label"]) for r in rows) + 2
-    print(f"{'model':<{width}}{'n':>7}" + "".join(f"{k:>10}" for k in names))
+    print(f"{'model':<{width}}{'px':>5}{'n':>7}" + "".join(f"{k:>10}" for k in names))
     for r in rows:
-        print(f"{r['label']:<{width}}{r['n']:>7,}" + "".join(f"{r[k]:>10.3f}" for k in names))
+        print(f"{r['label']:<{width}}{r['resolution']:>5}{r['n']:>7,}"
+              + "".join(f"{r[k]:>10.3f}" if k in r else " " * 10 for k in names))
+    if len({r["resolution"] for r in rows}) > 1:
+        print("note: scores taken at different sizes do not compare; score models of one size together",
+              file=sys.stderr)
     if args.json:
         try:
             Path(args.json).write_text(json.dumps({"real": args.real, "real_last": args.real_last, "seed": args.seed,

@@ -214,6 +214,24 @@ def test_eval_names_each_checkpoint_with_its_run(tmp_path, capsys):
     assert rows == ["a/step-000000001.pt", "b/step-000000001.pt"]  # not two rows of step-000000001.pt
 
 
+def test_eval_of_models_of_two_sizes_shows_every_level_and_scores_images_at_the_models_size(tmp_path, capsys):
+    data = faces_folder(tmp_path, n=8)
+    for size in (32, 64):
+        assert main(["train", str(data), "--out", str(tmp_path / f"r{size}"), "--steps", "1", *TINY,
+                     "--resolution", str(size)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(tmp_path / "r32"), str(tmp_path / "r64"), str(data), "--real", str(data), "--n", "8",
+                 "--json", str(out)]) == 0
+    captured = capsys.readouterr()
+    header, *lines = captured.out.splitlines()
+    assert header.split() == ["model", "px", "n", "SWD/64", "SWD/32", "SWD/16", "SWD"]
+    assert [line.split()[1] for line in lines] == ["32", "64", "32"]  # the images at the first model's size
+    assert len(lines[0].split()) == 6 and len(lines[1].split()) == 7  # 32 px has no SWD/64: left blank
+    assert "scores taken at different sizes do not compare" in captured.err
+    assert [r["resolution"] for r in json.loads(out.read_text())["results"]] == [32, 64, 32]
+
+
 def test_scores_while_training_are_those_eval_gives_the_checkpoints(tmp_path, capsys):
     data = faces_folder(tmp_path, n=30)
     run = tmp_path / "run"
