@@ -129,6 +129,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Load a checkpoint safely: only tensors and plain containers; never code."""
     path = Path(path)
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    if not head:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a checkpoint")
+    if head != b"PK\x03\x04" and head[:1] != b"\x80":  # neither torch's zip format nor a (legacy) pickle
+        raise CheckpointError(f"{path} is not a checkpoint: open a run folder, a checkpoint (.pt) or an exported "
+                              ".onnx file")
+    try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(

@@ -96,6 +96,15 @@ def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
     torch.save({"state_dict": {}}, other)
     with pytest.raises(CheckpointError, match="not a GAN Studio checkpoint"):
         load_checkpoint(other)
+    # a file that is no checkpoint at all is called that, not a refused pickle
+    text = tmp_path / "notes.txt"
+    text.write_text("just some notes")
+    with pytest.raises(CheckpointError, match=r"notes.txt is not a checkpoint: open a run folder"):
+        load_checkpoint(text)
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"empty.pt is empty \(0 bytes\)"):
+        load_checkpoint(empty)
 
 
 def test_stop_and_pause_are_honoured_between_steps_and_stop_saves(tmp_path):
