@@ -36,15 +36,23 @@ class StudioState:
         self.dataset_name: str = ""
         self.model: GeneratorModel | None = None
         self.models: dict[str, GeneratorModel] = {}  # every model opened this session, by path
+        # The dataset's last N images are held out of training (Train's Hold out): runs score their faces on them,
+        # and so does Compare, so that both give a checkpoint the same figure.
+        self.holdout: int = 0
         self.export_folder: str = ""  # where the user last saved or exported something: the next dialog opens there
         # (remembered between sessions by the main window)
         self.dataset_changed = Event()  # (ImageSet, name)
         self.model_changed = Event()  # (GeneratorModel)
         self.models_changed = Event()  # ()
+        self.holdout_changed = Event()  # (int)
 
     def set_dataset(self, images: ImageSet, name: str) -> None:
         self.dataset, self.dataset_name = images, name
         self.dataset_changed.emit(images, name)
+
+    def set_holdout(self, images: int) -> None:
+        self.holdout = images
+        self.holdout_changed.emit(images)
 
     def add_model(self, model: GeneratorModel) -> None:
         """Keep a model at hand (for Compare) without making it the current one."""

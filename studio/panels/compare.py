@@ -88,6 +88,7 @@ class ComparePanel(QWidget):
         self.sheet_seeds: list[int] = []  # the sheet's seeds, left to right
         self.sheet_face = 0  # pixels of a face on the sheet
         self.scores: dict[str, object] = {}
+        self.scored_against = "the dataset"  # or "the held-out images": what the table's scores were taken on
         self.image_sets: dict[str, ImageSetModel] = {}  # rows of real images, by path: the open dataset, and added ones
         self.dataset_path = ""  # the open dataset's folder or zip: its row scores real against real
         self._added: set[str] = set()  # image sets the user added (they stay when another dataset opens)
@@ -118,8 +119,9 @@ class ComparePanel(QWidget):
         self._inception_path = ""
         self.score_button = QPushButton(self._score_label())
         self.score_button.setToolTip(f"Sliced Wasserstein distance of {SCORE_IMAGES} faces per model against the open "
-                                     "dataset (and FID and KID when an Inception weights file is set): lower is "
-                                     "closer. Runs in the background.")
+                                     "dataset's, or its held-out images' while Train's Hold out is set (and FID and "
+                                     "KID when an Inception weights file is set): lower is closer. Runs in the "
+                                     "background.")
         self.inception_button = QPushButton("Inception weights for FID/KID…")
         self.inception_button.setToolTip(f"The standard {INCEPTION_FILE} file; without it only SWD is computed")
         for button, name in ((self.add_button, "folder"), (self.add_run_button, "folder"),
@@ -166,6 +168,8 @@ class ComparePanel(QWidget):
             f"Reading {Path(key[len('compare-images-'):]).name}: {done:,} of {total:,} images …"))
         state.models_changed.connect(self._refresh_list)
         state.dataset_changed.connect(self._on_dataset)
+        state.holdout_changed.connect(lambda _: self.score_button.isEnabled() and not self.scoring()
+                                      and self.score_button.setText(self._score_label()))
 
     def entry(self, path: str) -> GeneratorModel:
         """What a row of the list is: a model, or a set of images."""
@@ -356,15 +360,21 @@ class ComparePanel(QWidget):
                 figures = [f"{score[k]:.4g}" if k in score else "" for k in SCORES]
             else:
                 figures = [score or "", "", ""]
+            tip = self._score_tip(model, score) if isinstance(score, dict) else ""
             for c, text in enumerate(describe(model) + figures):
                 item = QTableWidgetItem(text)
-                if isinstance(score, dict) and c >= len(COLUMNS) - len(SCORES):
-                    item.setToolTip(f"{score['n']:,} images against {score['n']:,} of the dataset's" +
-                                    (": real against real, the lowest score a model can expect on as many images "
-                                     "(the fewer the images, the higher any score)"
-                                     if model.info.path == self.dataset_path else ""))
+                if c >= len(COLUMNS) - len(SCORES):
+                    item.setToolTip(tip)
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+
+    def _score_tip(self, model: GeneratorModel, score: dict) -> str:
+        """What a row's score compared, on how many images."""
+        n = f"{score['n']:,}"
+        if model.info.path == self.dataset_path:
+            return (f"Real against real: {n} of the dataset's images against {n} others, the lowest score a model can "
+                    "expect on as many images (the fewer the images, the higher any score)")
+        return f"{n} of its images against {n} of {self.scored_against}"
 
     @property
     def inception_path(self) -> str:
@@ -377,7 +387,8 @@ class ComparePanel(QWidget):
         self.score_button.setText(self._score_label())
 
     def _score_label(self) -> str:
-        return f"Score against the dataset ({'SWD, FID, KID' if self.inception_path else 'SWD'})"
+        against = "held-out images" if self.state.holdout else "the dataset"
+        return f"Score against {against} ({'SWD, FID, KID' if self.inception_path else 'SWD'})"
 
     def scoring(self) -> bool:
         return self._score_thread is not None and self._score_thread.is_alive()
@@ -395,6 +406,15 @@ class ComparePanel(QWidget):
             self.message.setText("Open a dataset and show two or more models first." if images is None else "")
             return
         models, real, dataset_path = list(self.shown), images.images, self.dataset_path
+        # With Train's Hold out, the real faces are drawn from the dataset's last N images, as a run draws them
+        # (seed 0, then sorted): the figure a run gives a checkpoint is the one this gives it.
+        holdout = min(self.state.holdout, len(real))
+        start = len(real) - holdout if holdout else 0
+        against = "the held-out images" if holdout else "the dataset"
+        if against != self.scored_against:  # scores on other images do not compare: a fresh table
+            self.scores.clear()
+            self.scored_against = against
+            self._fill_table()
         self._cancel_scoring.clear()
         self.score_button.setText("Cancel scoring")
         self.message.setText("Scoring …")
@@ -414,7 +434,7 @@ class ComparePanel(QWidget):
 
             device = resolve_device("auto").type  # FID and KID's Inception network runs on the GPU when there is one
             rng = np.random.default_rng(0)
-            pick = np.sort(rng.permutation(len(real))[:SCORE_IMAGES])
+            pick = start + np.sort(rng.permutation(len(real) - start)[:SCORE_IMAGES])
             for number, model in enumerate(models):
                 if cancel.is_set():
                     break
@@ -464,7 +484,7 @@ class ComparePanel(QWidget):
         self.message.setText(self._scores_message())
 
     def _scores_message(self) -> str:
-        text = "Scores against the dataset (SWD x1e3, FID, KID): lower is closer."
+        text = f"Scores against {self.scored_against} (SWD x1e3, FID, KID): lower is closer."
         if isinstance(self.scores.get(self.dataset_path), dict):
             text += (f" The dataset's own row scores {Path(self.dataset_path).name} against other images of its own: "
                      "about as low as a model can go.")

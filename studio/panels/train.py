@@ -55,12 +55,12 @@ TIPS = {
                    "right-hand axis, since falling losses do not say that the faces improve, and the best-scoring "
                    "checkpoint is kept. Each score takes seconds on a GPU machine; at 64 px on a 2-core CPU, about "
                    "6 s for a DCGAN and half a minute for StyleGAN2 small. It does not count as training time. "
-                   "With Hold out, the faces are scored against the held-out images; without, against the training "
-                   "images, and the figure is the one Compare's Score button gives that step's checkpoint",
+                   "The faces are scored against the held-out images with Hold out, else against the training "
+                   "images: the figure is the one Compare's Score button gives that step's checkpoint",
     "holdout": "The last this many images of the dataset (in file order) never train. The run's scores use them "
                "instead of the training images, so that they measure faces the model has never seen: a model that "
-               "copies its training faces gains nothing. The command line's eval --real-last N scores on the same "
-               "files",
+               "copies its training faces gains nothing. Compare's Score button scores on them too, and the "
+               "command line's eval --real-last N",
     "device": "auto uses the GPU when there is one",
     "processes": "Train with several processes through torchrun: one per GPU (NCCL), or gloo processes on a CPU",
     "out": "The run folder: config, checkpoints, sample grids and the loss log go here",
@@ -128,6 +128,7 @@ class TrainPanel(QWidget):
         self.processes.valueChanged.connect(self._update_speed_options)
         for box in (self.steps, self.batch, self.n_critic, self.holdout):
             box.valueChanged.connect(self._update_epochs)
+        self.holdout.valueChanged.connect(state.set_holdout)  # Compare scores on the same images
         state.dataset_changed.connect(lambda *_: self._update_epochs())
 
         form = QFormLayout()

@@ -887,6 +887,20 @@ def test_held_out_images_never_train_and_the_run_scores_its_faces_on_them(qtbot,
     capsys.readouterr()
     scored = json.loads((tmp_path / "eval.json").read_text())["results"][0]
     assert scored["n"] == 8 and scored["SWD"] == pytest.approx(panel.plot.scores[1][-1], rel=1e-6)
+    # and the one Compare gives it, which scores on the held-out images too while Hold out is set
+    compare = window.compare_panel
+    assert compare.score_button.text() == "Score against held-out images (SWD)"
+    compare.add_paths([str(checkpoint)])
+    qtbot.waitUntil(lambda: str(checkpoint) in window.state.models, timeout=30000)
+    compare.set_checked([compare.dataset_path, str(checkpoint)])
+    qtbot.waitUntil(lambda: len(compare.shown) == 2, timeout=30000)
+    compare.score()
+    qtbot.waitUntil(lambda: len(compare.scores) == 2 and not compare.scoring(), timeout=60000)
+    assert compare.scores[str(checkpoint)]["SWD"] == pytest.approx(panel.plot.scores[1][-1], rel=1e-6)
+    assert compare.message.text().startswith("Scores against the held-out images")
+    assert compare.table.item(1, 7).toolTip() == "8 of its images against 8 of the held-out images"
+    panel.holdout.setValue(0)
+    assert compare.score_button.text() == "Score against the dataset (SWD)"
 
 
 def test_the_steps_field_says_how_many_epochs_of_the_open_dataset_they_make(qtbot, window, tmp_path):
