@@ -539,6 +539,7 @@ class TrainPanel(QWidget):
         self._set_previews(None, {})  # no grid of an earlier run while this one starts
         if resume:
             self._show_history(config)
+            self.holdout.setValue(config.holdout)  # the run's own (it cannot change), which Compare then scores on
         if self.processes.value() > 1:
             self.run = ProcessRun(config, self.processes.value(), resume=resume, parent=self)
         else:

@@ -901,6 +901,11 @@ def test_held_out_images_never_train_and_the_run_scores_its_faces_on_them(qtbot,
     assert compare.table.item(1, 7).toolTip() == "8 of its images against 8 of the held-out images"
     panel.holdout.setValue(0)
     assert compare.score_button.text() == "Score against the dataset (SWD)"
+    panel.steps.setValue(4)  # resumed, the run keeps its own held-out images, and the form shows them again
+    panel.resume_run(str(tmp_path / "run"))
+    wait_until_ended(qtbot, panel)
+    assert panel.holdout.value() == 8 and compare.score_button.text() == "Score against held-out images (SWD)"
+    assert "8 faces against held-out images" in panel.score.text()
 
 
 def test_the_steps_field_says_how_many_epochs_of_the_open_dataset_they_make(qtbot, window, tmp_path):
