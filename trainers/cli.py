@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("models", nargs="+", metavar="MODEL",
                    help="run folders, checkpoints, .onnx files, or folders (or .zip files) of images to score as "
                    "they are; DATA itself scores real images against other real ones of DATA, the floor")
-    v.add_argument("--real", required=True, metavar="DATA", help="folder (or .zip) of real images")
+    v.add_argument("--real", metavar="DATA", help="folder (or .zip) of real images (default: the first model's own "
+                   "training images, its --holdout files when it held some out)")
     v.add_argument("--real-last", type=int, metavar="N",
                    help="use only the last N files of DATA (sorted by path): the held-out part of a --holdout run")
     v.add_argument("--metric", default="swd", help="comma list of swd, fid, kid (default swd)")
@@ -624,10 +625,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         first_model = next((Path(m) for m in args.models if not is_images(Path(m))), None)
         if first_model is not None:
             opened[first_model] = open_model(first_model, provider=args.device)
+        if args.real is None:  # the images the first model trained on, and held out
+            own = opened[first_model].info.config if opened else {}
+            if not own.get("data"):
+                return _error("give --real DATA: the real images to score against")
+            if not Path(own["data"]).exists():
+                return _error(f"give --real DATA: {first_model} trained on {own['data']}, which is not there any more")
+            args.real, args.real_last = own["data"], args.real_last or own.get("holdout") or None
+            held = f"the last {args.real_last:,} files of " if args.real_last else ""
+            print(f"scoring against {held}{args.real} ({first_model.name}'s own{' held-out' * bool(held)} images; "
+                  "--real chooses others)", file=sys.stderr)
         image_size = opened[first_model].info.resolution if opened else 64
         for source in args.models:
             path = Path(source)
-            if path.absolute() == Path(args.real).absolute():  # the real images themselves: the floor
+            if os.path.abspath(path) == os.path.abspath(args.real):  # the real images themselves: the floor
                 images, pick = real_set(image_size)
                 ours, others = floor_pair(len(images), pick, seed=args.seed + 1)
                 first, fake = images[ours], images[others]

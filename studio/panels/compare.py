@@ -6,6 +6,7 @@ images, such as samples from another tool."""
 from __future__ import annotations
 
 import datetime
+import os
 import threading
 from pathlib import Path
 
@@ -278,7 +279,7 @@ class ComparePanel(QWidget):
     def add_images(self, path: str) -> None:
         """Read a folder or zip of images in the background, at the open dataset's size (64 px without one), and
         add it to the list as a row of its own."""
-        path = str(Path(path).absolute())
+        path = os.path.abspath(path)  # as the dataset's own path is written, so that the two are recognised as one
         resolution = self.state.dataset.resolution if self.state.dataset is not None else 64
         key = f"compare-images-{path}"
         self.message.setText(f"Reading {Path(path).name} …")

@@ -251,6 +251,21 @@ def test_scores_while_training_are_those_eval_gives_the_checkpoints(tmp_path, ca
     assert evaluated == pytest.approx([row["Score/SWD"] for row in logged], rel=1e-6)
     assert evaluated[0] != pytest.approx(evaluated[1], rel=1e-3)  # two steps, two different figures
 
+    # without --real: the run's own held-out files, said so; the folder itself among the models gives the floor
+    capsys.readouterr()
+    assert main(["eval", *checkpoints, str(data), "--n", "8", "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"scoring against the last 10 files of {data} (step-000000002.pt's own held-out images" in err
+    results = json.loads(out.read_text())["results"]
+    assert [r["SWD"] for r in results[:2]] == pytest.approx(evaluated, rel=1e-6)
+    assert "floor" in results[2]["kind"] and results[2]["n"] == 8
+    data.rename(tmp_path / "moved")
+    assert main(["eval", checkpoints[0]]) == 2
+    assert f"give --real DATA: {checkpoints[0]} trained on {data}, which is not there any more" in \
+        capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "moved")]) == 2
+    assert "give --real DATA: the real images to score against" in capsys.readouterr().err
+
 
 def test_scoring_against_too_few_held_out_images_is_refused_before_training(tmp_path, capsys):
     data = faces_folder(tmp_path, n=8)
