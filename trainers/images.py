@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"})
 DEFAULT_MAX_PIXELS = 8192 * 8192  # larger images are refused as possible decompression bombs
@@ -230,6 +230,45 @@ def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2, 
         y, x = padding + r * (h + padding), padding + col * (w + padding)
         grid[y : y + h, x : x + w] = images[i].transpose(1, 2, 0)
     return grid
+
+
+SHEET_HEADER = 18  # pixels of caption above each row of a captioned sheet
+SHEET_PADDING = 4  # pixels around each face
+
+
+def captioned_rows(titles: list[str], rows: list[np.ndarray], padding: int = SHEET_PADDING) -> np.ndarray:
+    """A sheet of captioned rows: each row's caption, then its faces left to right ([S, 3, h, w] uint8, all rows
+    as many, scaled to the largest size). Rows suit a wide window and leave the whole row's width for long
+    captions. -> [H, W, 3] uint8."""
+    size = max(f.shape[-1] for f in rows)
+    width = rows[0].shape[0] * (size + padding) + padding
+    row_height = SHEET_HEADER + size + padding
+    sheet = Image.new("RGB", (width, len(rows) * row_height + padding), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for r, (title, faces) in enumerate(zip(titles, rows)):
+        y = r * row_height
+        draw.text((padding, y + 5), title[: max(4, (width - 2 * padding) // 6)], fill=(0, 0, 0))
+        for c, face in enumerate(faces):
+            img = Image.fromarray(face.transpose(1, 2, 0))
+            if img.size[0] != size:
+                img = img.resize((size, size), Image.Resampling.NEAREST)
+            sheet.paste(img, (padding + c * (size + padding), y + SHEET_HEADER + padding))
+    return np.asarray(sheet)
+
+
+def sheet_cell(x: int, y: int, size: int, rows: int, columns: int,
+               padding: int = SHEET_PADDING) -> tuple[int | None, int | None]:
+    """Where (x, y) falls on a sheet of `captioned_rows` with faces of `size` pixels: (row, column) on a face,
+    (row, None) on a row's caption, (None, None) elsewhere (a gap, the margin)."""
+    r, y_in_row = divmod(y, SHEET_HEADER + size + padding)
+    c, x_in_cell = divmod(x - padding, size + padding)
+    if not 0 <= r < rows:
+        return None, None
+    if y_in_row < SHEET_HEADER + padding:
+        return r, None
+    if 0 <= c < columns and x_in_cell < size:
+        return r, c
+    return None, None
 
 
 def replace_when_written(tmp: Path, path: Path, write: Callable[[], None]) -> None:

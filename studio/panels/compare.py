@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem, QMenu, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -24,36 +23,11 @@ from studio.widgets.layout import row, split
 from studio.workers import Renderer
 from trainers.checkpoint import list_checkpoints
 from trainers.data import DatasetError, ImageSet, load_folder
-from trainers.images import save_image
+from trainers.images import captioned_rows, save_image, sheet_cell
 from trainers.inference import GeneratorModel, ImageSetModel, open_model
 from trainers.metrics import INCEPTION_FILE, floor_pair
 
 MAX_MODELS = 6  # rows on the sheet: models and sets of images together
-HEADER = 18  # pixels of caption above each model's row
-SHEET_PADDING = 4  # pixels around each face
-
-
-def comparison_sheet(titles: list[str], faces: list[np.ndarray], padding: int = SHEET_PADDING) -> np.ndarray:
-    """One row per model: its caption, then its faces left to right, seed by seed ([S, 3, h, w] uint8, scaled
-    to the largest size). Rows suit a wide window and leave the whole row's width for long checkpoint names.
-    -> [H, W, 3] uint8."""
-    size = max(f.shape[-1] for f in faces)
-    seeds = faces[0].shape[0]
-    width = seeds * (size + padding) + padding
-    row_height = HEADER + size + padding
-    sheet = Image.new("RGB", (width, len(faces) * row_height + padding), (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-    for r, (title, model_faces) in enumerate(zip(titles, faces)):
-        y = r * row_height
-        draw.text((padding, y + 5), title[: max(4, (width - 2 * padding) // 6)], fill=(0, 0, 0))
-        for c, face in enumerate(model_faces):
-            img = Image.fromarray(face.transpose(1, 2, 0))
-            if img.size[0] != size:
-                img = img.resize((size, size), Image.Resampling.NEAREST)
-            sheet.paste(img, (padding + c * (size + padding), y + HEADER + padding))
-    return np.asarray(sheet)
-
-
 def describe(model: GeneratorModel) -> list[str]:
     info = model.info
     if isinstance(model, ImageSetModel):
@@ -326,7 +300,7 @@ class ComparePanel(QWidget):
             models, seeds, faces = result
             self.shown, self.sheet_seeds = models, seeds
             self.sheet_face = max(f.shape[-1] for f in faces)
-            self.sheet = comparison_sheet([title(m) for m in models], faces)
+            self.sheet = captioned_rows([title(m) for m in models], faces)
             self.view.set_image(self.sheet)
             self._fill_table()
             self.table.resizeColumnsToContents()
@@ -334,24 +308,22 @@ class ComparePanel(QWidget):
 
     def describe(self, x: int, y: int) -> str:
         """What the sheet shows at (x, y): a model's caption or one of its faces."""
-        size, padding = self.sheet_face, SHEET_PADDING
-        r, y_in_row = divmod(y, HEADER + size + padding)
-        c, x_in_cell = divmod(x - padding, size + padding)
-        if self.sheet is None or r >= len(self.shown):
+        if self.sheet is None:
+            return ""
+        r, c = sheet_cell(x, y, self.sheet_face, len(self.shown), len(self.sheet_seeds))
+        if r is None:
             return ""
         model = self.shown[r]
         info = model.info
         image_set = model if isinstance(model, ImageSetModel) else None
-        if y_in_row < HEADER + padding:
+        if c is None:  # its caption
             if image_set is not None:
                 return f"{info.path}\n{len(image_set.images):,} images at {info.resolution}px"
             return f"{info.path}\n{info.family}, step {info.step:,}, {info.images_seen:,} images seen"
-        if 0 <= c < len(self.sheet_seeds) and x_in_cell < size:
-            seed = self.sheet_seeds[c]
-            if image_set is not None:
-                return f"{image_set.images.paths[image_set.index(seed)]} from {info.label} (seed {seed})"
-            return f"Seed {seed} from {info.label} (step {info.step:,})"
-        return ""
+        seed = self.sheet_seeds[c]
+        if image_set is not None:
+            return f"{image_set.images.paths[image_set.index(seed)]} from {info.label} (seed {seed})"
+        return f"Seed {seed} from {info.label} (step {info.step:,})"
 
     def _fill_table(self) -> None:
         self.table.setRowCount(len(self.shown))
