@@ -66,6 +66,50 @@ def mix_grid(model: GeneratorModel, row_seeds: Sequence[int], column_seeds: Sequ
     return style_mixing_grid(model.synthesize(rows), model.synthesize(cols), mixed), mixed
 
 
+NEAREST_SIZE = 32  # faces are compared averaged down to this many pixels a side
+
+
+def _small(images: np.ndarray, size: int):
+    """uint8 [n, 3, R, R] -> float32 [n, 3 * size * size], 0-1, each pixel the average of its R/size square."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)
+    if x.shape[-1] != size:
+        x = F.adaptive_avg_pool2d(x, size)
+    return x.flatten(1)
+
+
+def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int = NEAREST_SIZE, chunk: int = 2048,
+                   cancel=None) -> tuple[np.ndarray, np.ndarray]:
+    """For each face, the k images most like it: by the root-mean-square difference of their pixels (0-1), both
+    averaged down to `size` pixels a side so that a copy with a little noise or a shifted detail is still close.
+    A model that copies its training images makes faces whose nearest image is the same picture (a distance near
+    0). faces and images: uint8 [N, 3, R, R] of one size. cancel() is polled between chunks of images.
+    -> (indices [N, k] into images, distances [N, k]), nearest first."""
+    import torch
+
+    if faces.shape[1:] != images.shape[1:]:
+        raise ValueError(f"faces are {faces.shape[-1]}px and the images {images.shape[-1]}px: read the images at "
+                         f"{faces.shape[-1]}px")
+    k = min(k, len(images))
+    size = min(size, faces.shape[-1])
+    a = _small(faces, size)
+    a_norm = (a * a).sum(1, keepdim=True)
+    best_d = torch.full((len(a), k), float("inf"))
+    best_i = torch.zeros((len(a), k), dtype=torch.long)
+    for start in range(0, len(images), chunk):
+        if cancel is not None and cancel():
+            raise InterruptedError("cancelled")
+        b = _small(images[start : start + chunk], size)
+        d = (a_norm + (b * b).sum(1)[None] - 2 * a @ b.T).clamp_(min=0)  # squared distances [N, chunk]
+        d = torch.cat([best_d, d], 1)
+        i = torch.cat([best_i, torch.arange(start, start + len(b)).expand(len(a), -1)], 1)
+        best_d, order = d.topk(k, dim=1, largest=False)
+        best_i = i.gather(1, order)
+    return best_i.numpy(), (best_d / a.shape[1]).sqrt().numpy()
+
+
 def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[str, str]:
     """PNG text that is enough to make the same face again."""
     info = model.info

@@ -302,6 +302,39 @@ def test_compare_shows_real_images_beside_the_models_and_scores_the_datasets_flo
     assert str(data) not in panel.image_sets and str(data) not in panel.scores
 
 
+def test_nearest_real_faces_show_beside_each_face_and_a_copy_is_called_one(qtbot, window, tiny_models, tmp_path):
+    from tests.helpers import faces_folder
+
+    open_model(qtbot, window, tiny_models["dcgan"])  # 32 px faces
+    panel = window.generate_panel
+    panel.count.setValue(4)
+    qtbot.waitUntil(lambda: panel.seeds == [0, 1, 2, 3], timeout=20000)
+    data = faces_folder(tmp_path, n=12, size=32)
+    Image.fromarray(panel.grid.faces[2].transpose(1, 2, 0)).save(data / "copy-of-seed-2.png")  # a "memorised" face
+    panel.nearest_button.click()
+    assert panel.status.text() == "Open a dataset (the Dataset tab) to look for the real faces most like these"
+    window.dataset_panel.load(str(data))  # at 64 px, the panel's default
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel.nearest_button.click()
+    assert panel.status.text() == ("The open dataset is read at 64px and these faces are 32px: choose 32 x 32 in the "
+                                   "Dataset tab")
+    window.dataset_panel.resolution.setValue(32)
+    qtbot.waitUntil(lambda: window.state.dataset.resolution == 32, timeout=20000)
+    panel.grid.item(0).setSelected(True)
+    panel.grid.item(2).setSelected(True)
+    panel.nearest_button.click()
+    qtbot.waitUntil(lambda: len(panel._dialogs) == 1, timeout=20000)
+    assert panel.status.text() == "Seed 2 looks like a copy of copy-of-seed-2.png (0.000 away)"
+    view = panel._dialogs[-1].view
+    assert view.image.shape[:2] == (2 * (18 + 32 + 4) + 4, 6 * (32 + 4) + 4)  # two rows: the face and 5 real ones
+    y = (18 + 32 + 4) + 18 + 4 + 16  # the second row (seed 2), mid-face
+    assert view.describe(4 + 16, y) == "Seed 2 from dcgan.onnx"
+    assert view.describe(4 + 36 + 16, y) == "copy-of-seed-2.png: 0.000 away from seed 2"
+    assert np.array_equal(view.image[y - 16 : y + 16, 40:72], panel.grid.faces[2].transpose(1, 2, 0))
+    assert view.describe(4 + 2 * 36 + 16, y).endswith("away from seed 2")  # the next nearest, another file
+    assert "copy-of-seed-2" not in view.describe(4 + 2 * 36 + 16, y)
+
+
 def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_models):
     open_model(qtbot, window, tiny_models["stylegan2"])
     panel = window.generate_panel

@@ -228,3 +228,22 @@ def test_a_set_of_images_shows_one_image_per_seed_and_has_no_latent_space(tmp_pa
                  lambda: model.map(np.zeros((1, 4), np.float32))):
         with pytest.raises(ModelError):
             call()
+
+
+def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
+    from trainers.demo_faces import demo_faces
+    from trainers.explore import nearest_images
+
+    images = demo_faces(40, 32)
+    rng = np.random.default_rng(0)
+    copies = np.clip(images[[3, 17]].astype(int) + rng.integers(-20, 21, (2, 3, 32, 32)), 0, 255).astype(np.uint8)
+    found, distances = nearest_images(copies, images, k=4, chunk=16)  # in chunks, as a large dataset is read
+    assert found[:, 0].tolist() == [3, 17] and (distances[:, 0] < 0.05).all()  # noisy copies, found first
+    assert (np.diff(distances, axis=1) >= 0).all() and (distances[:, 1] > 3 * distances[:, 0]).all()
+    same, exact = nearest_images(images[:5], images, k=1)
+    assert same[:, 0].tolist() == list(range(5)) and (exact < 1e-3).all()
+    assert nearest_images(images[:1], images[:3], k=10)[0].shape == (1, 3)  # no more than there are
+    with pytest.raises(ValueError, match="faces are 16px and the images 32px: read the images at 16px"):
+        nearest_images(images[:1, :, :16, :16], images)
+    with pytest.raises(InterruptedError):
+        nearest_images(images[:1], images, cancel=lambda: True)
