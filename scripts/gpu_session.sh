@@ -95,6 +95,10 @@ sheet.save(sys.argv[1])
 print("last snapshot grids, left to right:", " ".join(sys.argv[2:]))
 EOF
     for family in $FAMILIES; do tail -1 "runs/gpu/q-$family/log.jsonl"; done > "$OUT/last_progress.jsonl"
+    for family in $FAMILIES; do  # does a run copy its training faces? (each face's nearest real images)
+        echo "== $family: $(python3 -m trainers nearest "runs/gpu/q-$family" --n 32 --out "$OUT/nearest-$family.png" \
+            2>/dev/null | tail -1)"
+    done | tee "$OUT/nearest.txt"
     for family in $FAMILIES; do  # how each run's faces changed, for QUALITY.md's descriptions
         python3 -m trainers timelapse "runs/gpu/q-$family" --out "$OUT/timelapse-$family.gif" --max-frames 40 2>&1 | tail -1
     done

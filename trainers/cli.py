@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
               python -m trainers interpolate dcgan.onnx --seeds 3,14,27 --loop --scale 4 --out walk.gif
               python -m trainers style-mix runs/stylegan2 --rows 1,2,3 --columns 10,11,12 --styles coarse --out mix.png
               python -m trainers eval runs/dcgan dcgan.onnx --real faces/ --metric swd --n 2048
+              python -m trainers nearest runs/dcgan --n 16 --out near.png
 
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -193,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     v.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
+    n = sub.add_parser("nearest", help="the real images most like a model's faces: does it copy its training images?")
+    n.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
+    n.add_argument("--real", metavar="DATA", help="folder (or .zip) of images to search (default: the images the "
+                   "model trained on)")
+    n.add_argument("--n", type=int, default=16, help="faces to look up (default 16)")
+    n.add_argument("--seed", type=int, default=0, help="first seed; face i uses seed + i (default 0)")
+    n.add_argument("--k", type=int, default=5, help="real images shown per face (default 5)")
+    n.add_argument("--out", metavar="FILE.png", help="also write a sheet: each face, then its nearest real images")
+    n.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
+    n.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
     e = sub.add_parser("export", help="export a generator to ONNX (checked against torch before it is written)")
     e.add_argument("model", metavar="RUN_DIR|CHECKPOINT", help="a run folder (its latest checkpoint) or a checkpoint")
     e.add_argument("--out", required=True, metavar="FILE.onnx", help="the ONNX file to write")
@@ -222,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_style_mix(args)
         if args.command == "timelapse":
             return cmd_timelapse(args)
+        if args.command == "nearest":
+            return cmd_nearest(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -243,6 +257,17 @@ def _read_config(path: str) -> dict:
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _own_images(model, source) -> tuple[str | None, int, str]:
+    """The images a model trained on, from its config: (folder or zip, how many of its last files were held
+    out, "") or (None, 0, why they are not at hand)."""
+    own = model.info.config if model is not None else {}
+    if not own.get("data"):
+        return None, 0, "give --real DATA: the real images to compare with"
+    if not Path(own["data"]).exists():
+        return None, 0, f"give --real DATA: {source} trained on {own['data']}, which is not there any more"
+    return own["data"], int(own.get("holdout") or 0), ""
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -626,12 +651,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if first_model is not None:
             opened[first_model] = open_model(first_model, provider=args.device)
         if args.real is None:  # the images the first model trained on, and held out
-            own = opened[first_model].info.config if opened else {}
-            if not own.get("data"):
-                return _error("give --real DATA: the real images to score against")
-            if not Path(own["data"]).exists():
-                return _error(f"give --real DATA: {first_model} trained on {own['data']}, which is not there any more")
-            args.real, args.real_last = own["data"], args.real_last or own.get("holdout") or None
+            data, holdout, why = _own_images(opened.get(first_model), first_model)
+            if data is None:
+                return _error(why)
+            args.real, args.real_last = data, args.real_last or holdout or None
             held = f"the last {args.real_last:,} files of " if args.real_last else ""
             print(f"scoring against {held}{args.real} ({first_model.name}'s own{' held-out' * bool(held)} images; "
                   "--real chooses others)", file=sys.stderr)
@@ -691,6 +714,51 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                                    "results": rows}, indent=2))
         except OSError as exc:
             return _error(f"cannot write {args.json}: {exc} (the table above has the figures)")
+    return EXIT_OK
+
+
+def cmd_nearest(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from trainers.data import DatasetError, load_folder
+    from trainers.explore import COPY_DISTANCE, nearest_images, nearest_sheet
+    from trainers.images import save_image
+    from trainers.inference import ModelError, open_model
+
+    if args.n < 1 or args.k < 1:
+        return _error("--n and --k must be at least 1")
+    try:
+        model = open_model(args.model, provider=args.device)
+        real = args.real
+        if real is None:
+            real, _, why = _own_images(model, args.model)
+            if real is None:
+                return _error(why)
+        images = load_folder(real, model.info.resolution)
+        seeds = list(range(args.seed, args.seed + args.n))
+        faces = np.concatenate([model.generate(seeds[i : i + 64], truncation=args.truncation)
+                                for i in range(0, len(seeds), 64)])
+    except (ModelError, DatasetError, ValueError) as exc:
+        return _error(str(exc))
+    print(f"looking for the images of {real} ({len(images):,}) most like {len(seeds)} faces of {model.info.label} …",
+          file=sys.stderr)
+    found, distances = nearest_images(faces, images.images, k=args.k)
+    print(f"{'seed':>10}  {'distance':>8}  nearest image")
+    for seed, i, d in zip(seeds, found[:, 0], distances[:, 0]):
+        print(f"{seed:>10}  {d:>8.3f}  {images.paths[i]}" + ("  (a copy)" if d < COPY_DISTANCE else ""))
+    copies = int((distances[:, 0] < COPY_DISTANCE).sum())
+    print(f"{copies} of {len(seeds)} faces look like copies of a real image (under {COPY_DISTANCE}); the "
+          f"closest is {distances[:, 0].min():.3f} away" if copies else
+          f"no face is a copy of a real image: the closest is {distances[:, 0].min():.3f} away (a copy is under "
+          f"{COPY_DISTANCE}; a real face that is no copy is typically about 0.2 from its nearest other)")
+    if args.out:
+        sheet = nearest_sheet(seeds, faces, images.images, found, distances)
+        try:
+            save_image(args.out, sheet, {"model": model.info.path, "real": str(real),
+                                         "seeds": f"{seeds[0]}-{seeds[-1]}"})
+        except (OSError, ValueError) as exc:
+            return _error(f"cannot write {args.out}: {exc}")
+        print(f"wrote {args.out}: each face, then its {found.shape[1]} nearest real images", file=sys.stderr)
     return EXIT_OK
 
 

@@ -16,18 +16,15 @@ from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView, show_enlarged
 from studio.widgets.layout import row
 from studio.workers import Renderer
-from trainers.explore import NEAREST_SIZE, export_faces, grid_filename, grid_metadata, nearest_images
-from trainers.images import captioned_rows, make_grid, save_image, sheet_cell
+from trainers.explore import (COPY_DISTANCE, NEAREST_SIZE, export_faces, grid_filename, grid_metadata,
+                              nearest_images, nearest_sheet)
+from trainers.images import make_grid, save_image, sheet_cell
 from trainers.inference import GeneratorModel
 
 
 RENDER_CHUNK = 32  # faces rendered at a time: progress shows and a newer request cuts in between parts
 NEAREST_FACES = 8  # faces looked up at a time in the dataset (the selected ones, else the first)
 NEAREST_K = 5  # real faces shown beside each
-# A generated face this close to a dataset image is a copy of it. Measured on anime-faces-64 (CPU, 2026-11-28):
-# an image against itself 0.000, against a copy with +-20 levels of noise 0.023, shifted by 2 pixels 0.14; a
-# held-out real face against its nearest training face 0.063 at the least, 0.19 typically.
-COPY_DISTANCE = 0.05
 
 
 class GeneratePanel(QWidget):
@@ -234,10 +231,7 @@ class GeneratePanel(QWidget):
         def job():
             found, distances = nearest_images(faces, images.images, k=NEAREST_K,
                                               cancel=lambda: renderer.superseded("nearest"))
-            titles = [f"seed {s}, then its nearest real faces ({d[0]:.3f} to {d[-1]:.3f} away)"
-                      for s, d in zip(seeds, distances)]
-            sheet = captioned_rows(titles, [np.concatenate([face[None], images.images[i]])
-                                            for face, i in zip(faces, found)])
+            sheet = nearest_sheet(seeds, faces, images.images, found, distances)
             return model, seeds, found, distances, sheet, images
 
         renderer.submit("nearest", job)

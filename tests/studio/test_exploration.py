@@ -277,7 +277,8 @@ def test_compare_shows_real_images_beside_the_models_and_scores_the_datasets_flo
     floor, model = panel.scores[str(data)]["SWD"], panel.scores[str(tiny_models["dcgan"])]["SWD"]
     assert 0 < floor < model / 2
     # 24 images: the floor splits them in two halves; the model is scored against all of them
-    assert panel.table.item(0, 7).toolTip().startswith("Real against real: 12 of the dataset's images against 12 others")
+    assert panel.table.item(0, 7).toolTip().startswith(
+        "Real against real: 12 of the dataset's images against 12 others")
     assert panel.table.item(1, 7).toolTip() == "24 of its images against 24 of the dataset"
     assert "as low as a model can go" in panel.message.text()
 

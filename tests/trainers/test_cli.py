@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -214,6 +215,24 @@ def test_eval_names_each_checkpoint_with_its_run(tmp_path, capsys):
     assert rows == ["a/step-000000001.pt", "b/step-000000001.pt"]  # not two rows of step-000000001.pt
 
 
+def test_nearest_finds_the_real_images_a_model_copies(tmp_path, capsys):
+    model = Path(__file__).parents[2] / "resources" / "demo" / "dcgan-tutorial.onnx"  # trained: varied faces
+    data = faces_folder(tmp_path, n=8, size=64)
+    assert main(["sample", str(model), "--n", "2", "--out", str(data) + "/"]) == 0  # seeds 0 and 1 join the images
+    capsys.readouterr()
+    assert main(["nearest", str(model), "--real", str(data), "--n", "4", "--k", "3",
+                 "--out", str(tmp_path / "near.png")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in out[1:5]]
+    assert rows[0][2].endswith("seed000000.png") and out[1].endswith("(a copy)") and float(rows[0][1]) < 0.01
+    assert rows[1][2].endswith("seed000001.png") and out[2].endswith("(a copy)")
+    assert not out[3].endswith("(a copy)") and float(rows[2][1]) > 0.05  # seeds 2 and 3 were not put there
+    assert out[5].startswith("2 of 4 faces look like copies of a real image")
+    assert Image.open(tmp_path / "near.png").size == (4 * (64 + 4) + 4, 4 * (18 + 64 + 4) + 4)  # face + 3, 4 rows
+    assert main(["nearest", str(model), "--n", "1"]) == 2  # an exported demo model's images are not here
+    assert "give --real DATA" in capsys.readouterr().err
+
+
 def test_eval_of_models_of_two_sizes_shows_every_level_and_scores_images_at_the_models_size(tmp_path, capsys):
     data = faces_folder(tmp_path, n=8)
     for size in (32, 64):
@@ -264,7 +283,7 @@ def test_scores_while_training_are_those_eval_gives_the_checkpoints(tmp_path, ca
     assert f"give --real DATA: {checkpoints[0]} trained on {data}, which is not there any more" in \
         capsys.readouterr().err
     assert main(["eval", str(tmp_path / "moved")]) == 2
-    assert "give --real DATA: the real images to score against" in capsys.readouterr().err
+    assert "give --real DATA: the real images to compare with" in capsys.readouterr().err
 
 
 def test_scoring_against_too_few_held_out_images_is_refused_before_training(tmp_path, capsys):
