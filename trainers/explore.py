@@ -98,6 +98,7 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
                          f"{faces.shape[-1]}px")
     k = min(k, len(images))
     size = min(size, faces.shape[-1])
+    chunk = max(1, min(chunk, (128 << 20) // (4 * images[0].size)))  # at most 128 MB of float pixels at a time
     a = _small(faces, size)
     a_norm = (a * a).sum(1, keepdim=True)
     best_d = torch.full((len(a), k), float("inf"))
