@@ -272,6 +272,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
+        if self.tabs.currentWidget() is self.compare_panel and self._drop_on_compare(event):
+            return
         for url in event.mimeData().urls():
             path = url.toLocalFile()
             if (os.path.isdir(path) and not (Path(path) / "checkpoints").is_dir()) or is_archive(path):
@@ -288,6 +290,24 @@ class MainWindow(QMainWindow):
                 continue
             event.acceptProposedAction()
             return
+
+    def _drop_on_compare(self, event) -> bool:
+        """On Compare, every dropped model joins its list, and every folder or zip of images joins it as a row of
+        images (elsewhere a folder opens as the dataset and a model in Generate)."""
+        models, image_sets = [], []
+        for url in event.mimeData().urls():
+            path = url.toLocalFile()
+            if (os.path.isdir(path) and not (Path(path) / "checkpoints").is_dir()) or is_archive(path):
+                image_sets.append(path)
+            elif path.lower().endswith(MODEL_SUFFIXES) or (Path(path) / "checkpoints").is_dir():
+                models.append(path)
+        if not models and not image_sets:
+            return False  # said as anywhere else: one image, or something that is neither
+        self.compare_panel.add_paths(models)
+        for path in image_sets:
+            self.compare_panel.add_images(path)
+        event.acceptProposedAction()
+        return True
 
     # -- device and shutdown -------------------------------------------------------------------------------
     def _find_device(self) -> None:

@@ -21,9 +21,9 @@ from trainers.checkpoint import latest_checkpoint
 from trainers.inference import open_model as engine_open
 
 
-def drop_folder(window, folder):
+def drop_folder(window, *paths):
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
@@ -920,3 +920,15 @@ def test_the_steps_field_says_how_many_epochs_of_the_open_dataset_they_make(qtbo
     assert panel.epochs.text() == "= 0.5 of an epoch"
     window.dataset_panel.load(str(faces_folder(tmp_path / "more", n=32, size=32)))
     qtbot.waitUntil(lambda: panel.epochs.text() == "= 0.25 of an epoch", timeout=20000)
+
+
+def test_models_and_image_folders_dropped_on_compare_join_its_list(qtbot, window, tiny_models, tmp_path):
+    window.tabs.setCurrentWidget(window.compare_panel)
+    images = faces_folder(tmp_path, n=6, size=32)
+    drop_folder(window, tiny_models["dcgan"], tiny_models["stylegan2"], images)  # several at once
+    compare = window.compare_panel
+    qtbot.waitUntil(lambda: compare.models.count() == 3, timeout=30000)
+    paths = {compare.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(3)}
+    assert paths == {str(tiny_models["dcgan"]), str(tiny_models["stylegan2"]), str(images)}
+    assert window.state.dataset is None and window.state.model is None  # nothing opened elsewhere
+    assert window.tabs.currentWidget() is compare
