@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
               python -m trainers style-mix runs/stylegan2 --rows 1,2,3 --columns 10,11,12 --styles coarse --out mix.png
               python -m trainers eval runs/dcgan dcgan.onnx --real faces/ --metric swd --n 2048
               python -m trainers nearest runs/dcgan --n 16 --out near.png
+              python -m trainers duplicates faces/ --holdout 2000
 
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -205,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     n.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
+    u = sub.add_parser("duplicates", help="images of a folder (or .zip) that are copies of one another")
+    u.add_argument("data", metavar="DATA", help="folder (or .zip) of images")
+    u.add_argument("--resolution", type=int, default=64, help="the size they are read at, as for training "
+                   "(default 64)")
+    u.add_argument("--holdout", type=int, metavar="N", help="also say how many of the last N files (a --holdout "
+                   "run's unseen ones) have a copy among the others")
+
     e = sub.add_parser("export", help="export a generator to ONNX (checked against torch before it is written)")
     e.add_argument("model", metavar="RUN_DIR|CHECKPOINT", help="a run folder (its latest checkpoint) or a checkpoint")
     e.add_argument("--out", required=True, metavar="FILE.onnx", help="the ONNX file to write")
@@ -236,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_timelapse(args)
         if args.command == "nearest":
             return cmd_nearest(args)
+        if args.command == "duplicates":
+            return cmd_duplicates(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -759,6 +769,34 @@ def cmd_nearest(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             return _error(f"cannot write {args.out}: {exc}")
         print(f"wrote {args.out}: each face, then its {found.shape[1]} nearest real images", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from trainers.data import DatasetError, load_folder
+    from trainers.explore import COPY_DISTANCE, duplicate_pairs
+
+    try:
+        images = load_folder(args.data, args.resolution)
+    except DatasetError as exc:
+        return _error(str(exc))
+    bar = _tqdm(False)(total=len(images), desc="comparing", unit="img", leave=False)
+    pairs = duplicate_pairs(images.images, progress=lambda done, total: bar.update(done - bar.n))
+    bar.close()
+    if pairs:
+        print(f"{'distance':>8}  image, then its copy")
+    for i, j, d in pairs:
+        print(f"{d:>8.3f}  {images.paths[i]}  {images.paths[j]}")
+    copies = len({j for _, j, _ in pairs})
+    print(f"{copies:,} of {len(images):,} images are copies of an earlier one ({len(pairs):,} "
+          f"pair{'s' * (len(pairs) != 1)} under "
+          f"{COPY_DISTANCE} apart); nothing was changed" if pairs else
+          f"no image of the {len(images):,} is a copy of another (none under {COPY_DISTANCE} apart)")
+    if args.holdout:
+        start = len(images) - args.holdout
+        crossing = {j for i, j, _ in pairs if i < start <= j}
+        print(f"{len(crossing):,} of the last {args.holdout:,} files (held out) have a copy among the files before "
+              "them: those are not unseen")
     return EXIT_OK
 
 

@@ -67,6 +67,7 @@ def mix_grid(model: GeneratorModel, row_seeds: Sequence[int], column_seeds: Sequ
 
 
 NEAREST_SIZE = 32  # faces are compared averaged down to this many pixels a side
+QUERY_BLOCK = 4096  # faces compared with the images at a time
 # A generated face this close to a dataset image is a copy of it. Measured on anime-faces-64 (CPU, 2026-11-28):
 # an image against itself 0.000, against a copy with +-20 levels of noise 0.023, shifted by 2 pixels 0.14; a
 # held-out real face against its nearest training face 0.063 at the least, 0.19 typically (docs/QUALITY.md).
@@ -85,17 +86,24 @@ def _small(images: np.ndarray, size: int):
 
 
 def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int = NEAREST_SIZE, chunk: int = 2048,
-                   cancel=None) -> tuple[np.ndarray, np.ndarray]:
+                   cancel=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """For each face, the k images most like it: by the root-mean-square difference of their pixels (0-1), both
     averaged down to `size` pixels a side so that a copy with a little noise or a shifted detail is still close.
     A model that copies its training images makes faces whose nearest image is the same picture (a distance near
-    0). faces and images: uint8 [N, 3, R, R] of one size. cancel() is polled between chunks of images.
-    -> (indices [N, k] into images, distances [N, k]), nearest first."""
+    0). faces and images: uint8 [N, 3, R, R] of one size. cancel() is polled and progress(done, total) called
+    between chunks of images. -> (indices [N, k] into images, distances [N, k]), nearest first."""
     import torch
 
     if faces.shape[1:] != images.shape[1:]:
         raise ValueError(f"faces are {faces.shape[-1]}px and the images {images.shape[-1]}px: read the images at "
                          f"{faces.shape[-1]}px")
+    if len(faces) > QUERY_BLOCK:  # many faces (a whole dataset's, for duplicates): a block at a time, to bound memory
+        blocks = range(0, len(faces), QUERY_BLOCK)
+        parts = [nearest_images(faces[first : first + QUERY_BLOCK], images, k, size, chunk, cancel,
+                                None if progress is None else
+                                lambda done, total, b=b: progress(b * total + done, len(blocks) * total))
+                 for b, first in enumerate(blocks)]
+        return np.concatenate([f for f, _ in parts]), np.concatenate([d for _, d in parts])
     k = min(k, len(images))
     size = min(size, faces.shape[-1])
     chunk = max(1, min(chunk, (128 << 20) // (4 * images[0].size)))  # at most 128 MB of float pixels at a time
@@ -112,7 +120,23 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
         i = torch.cat([best_i, torch.arange(start, start + len(b)).expand(len(a), -1)], 1)
         best_d, order = d.topk(k, dim=1, largest=False)
         best_i = i.gather(1, order)
+        if progress is not None:
+            progress(start + len(b), len(images))
     return best_i.numpy(), (best_d / a.shape[1]).sqrt().numpy()
+
+
+def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel=None,
+                    progress=None) -> list[tuple[int, int, float]]:
+    """Images of one set that are copies of one another (under `threshold` apart, as `nearest_images` measures;
+    re-encoded or recoloured a little): each pair once, as (earlier index, later index, distance), closest
+    first. Up to three copies of each image are found."""
+    found, distances = nearest_images(images, images, k=min(4, len(images)), cancel=cancel, progress=progress)
+    pairs: dict[tuple[int, int], float] = {}
+    for i, (others, apart) in enumerate(zip(found, distances)):
+        for j, d in zip(others.tolist(), apart.tolist()):
+            if j != i and d < threshold:
+                pairs[min(i, j), max(i, j)] = d
+    return sorted(((i, j, d) for (i, j), d in pairs.items()), key=lambda pair: (pair[2], pair[0]))
 
 
 def nearest_sheet(seeds: Sequence[int], faces: np.ndarray, images: np.ndarray, found: np.ndarray,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -13,9 +14,10 @@ from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid
 from studio.widgets.layout import row, split
-from studio.workers import FolderScan
+from studio.workers import Call, FolderScan
 from trainers.config import RESOLUTIONS
 from trainers.data import ImageSet, is_archive
+from trainers.explore import COPY_DISTANCE, duplicate_pairs
 
 SAMPLE = 64  # thumbnails shown
 
@@ -48,6 +50,11 @@ class DatasetPanel(QWidget):
         self.state = state
         self.scan: FolderScan | None = None
         self.folder = ""
+        self.duplicates_job: Call | None = None
+        self._stop_duplicates = threading.Event()
+        self.duplicates: list[tuple[str, str, float]] | None = None  # (file, the later copy of it, distance)
+        self._duplicate_items: list[QTreeWidgetItem] = []  # their rows in the report
+        self._loaded_summary = ""  # what the summary said when the open folder had been read
 
         self.open_button = QPushButton("Open folder…")
         self.open_button.setToolTip("Choose a folder of images (searched recursively); you can also drop one here")
@@ -65,6 +72,13 @@ class DatasetPanel(QWidget):
                                    "StyleGAN2 only)")
         # A new size reads the open folder again (quick once a size has been read: the cache keeps each size).
         self.resolution.currentIndexChanged.connect(lambda _: self.folder and self.load(self.folder))
+        self.duplicates_button = QPushButton("Find duplicates")
+        self.duplicates_button.setToolTip(
+            "Look for images that are copies of one another (re-encoded, resized or recoloured a little): a GAN sees "
+            "such a face more often than the others, and a held-out copy of a training image is not unseen. They "
+            "are listed in the report below; nothing is deleted")
+        self.duplicates_button.clicked.connect(self.find_duplicates)
+        self.duplicates_button.setEnabled(False)  # until a dataset is open
         self.progress = QProgressBar()
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
@@ -88,7 +102,7 @@ class DatasetPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(row(self.open_button, self.zip_button, self.demo_button, QLabel("Resolution"), self.resolution,
-                             self.progress, self.cancel_button))
+                             self.duplicates_button, self.progress, self.cancel_button))
         layout.addWidget(self.summary)
         layout.addWidget(split(self.grid, self.report, sizes=[400, 150], vertical=True), 1)
 
@@ -110,6 +124,8 @@ class DatasetPanel(QWidget):
     def load(self, folder: str) -> None:
         """Read `folder` in the background; a scan already running is cancelled first."""
         self.cancel(wait=True)
+        self.duplicates_job = None  # what it found (or that it stopped) belongs to the folder open before
+        self.duplicates_button.setEnabled(False)
         self.folder = folder
         self.summary.setText(f"Reading {folder} …")
         self.progress.setRange(0, 0)
@@ -123,13 +139,59 @@ class DatasetPanel(QWidget):
         self.scan.start()
 
     def cancel(self, wait: bool = False) -> None:
+        """Stop reading a folder, or looking for duplicates."""
+        self._stop_duplicates.set()
         if self.scan is not None and self.scan.is_running():
             self.scan.cancel()
             if wait:
                 self.scan.wait(30)
+        if wait and self.duplicates_job is not None:
+            self.duplicates_job.wait(30)
 
     def busy(self) -> bool:
-        return self.scan is not None and self.scan.is_running()
+        return any(job is not None and job.is_running() for job in (self.scan, self.duplicates_job))
+
+    def find_duplicates(self) -> None:
+        """Compare every image of the open dataset with every other, in the background (about 14 s for 20,000
+        faces on a 2-core CPU); copies are listed in the report."""
+        images = self.state.dataset
+        if images is None or self.busy():
+            return
+        self._stop_duplicates = stop = threading.Event()
+        self.duplicates = None
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.cancel_button.setVisible(True)
+        self.duplicates_button.setEnabled(False)
+        for item in self._duplicate_items:  # an earlier search's findings make way for this one's
+            self.report.takeTopLevelItem(self.report.indexOfTopLevelItem(item))
+        self._duplicate_items = []
+        self.summary.setText(f"{self._loaded_summary} Looking for duplicates among {len(images):,} images …")
+        job = Call(lambda: duplicate_pairs(images.images, cancel=stop.is_set,
+                                           progress=lambda done, total: job.progress.emit(done, total)),
+                   expected=(InterruptedError,), parent=self)
+        # Each report is dropped once another folder is being read (load() lets go of the job).
+        job.progress.connect(lambda done, total: self.duplicates_job is job and self._on_progress(done, total))
+        job.finished.connect(lambda pairs: self.duplicates_job is job and self._on_duplicates(images, pairs))
+        job.failed.connect(lambda message: self.duplicates_job is job and self._after_duplicates(
+            "Looking for duplicates was cancelled." if stop.is_set() else f"Looking for duplicates failed: {message}"))
+        self.duplicates_job = job
+        job.start()
+
+    def _after_duplicates(self, text: str) -> None:
+        self._done(f"{self._loaded_summary} {text}")
+        self.report.setVisible(self.report.topLevelItemCount() > 0)
+        self.duplicates_button.setEnabled(self.state.dataset is not None)
+
+    def _on_duplicates(self, images: ImageSet, pairs: list[tuple[int, int, float]]) -> None:
+        self.duplicates = [(images.paths[i], images.paths[j], d) for i, j, d in pairs]
+        copies = len({j for _, j, _ in pairs})
+        self._duplicate_items = [QTreeWidgetItem(self.report, [copy, f"a copy of {first} ({d:.3f} apart)"])
+                                 for first, copy, d in self.duplicates]
+        self._after_duplicates(
+            f"<b>{copies:,} image{'s are copies' if copies != 1 else ' is a copy'} of another</b>, listed below "
+            f"(under {COPY_DISTANCE} apart); nothing was removed." if copies else
+            f"No image is a copy of another (none under {COPY_DISTANCE} apart).")
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))
@@ -139,6 +201,7 @@ class DatasetPanel(QWidget):
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
         self.summary.setText(text)
+        self.duplicates_button.setEnabled(self.state.dataset is not None)  # the open one, also after a failed read
 
     def _on_failed(self, message: str) -> None:
         self._done(f"Cannot use this folder: {message}")
@@ -155,6 +218,8 @@ class DatasetPanel(QWidget):
             text += f" <b>{n:,} file{'s' if n != 1 else ''} skipped</b>: " + ", ".join(
                 f"{len(v):,} {k}" for k, v in report.rejected.items()) + "."
         self._done(text)
+        self._loaded_summary = text
+        self._duplicate_items = []
         self.report.clear()
         for reason, paths in sorted(report.rejected.items()):
             for path in paths:
@@ -168,5 +233,7 @@ class DatasetPanel(QWidget):
         # has the whole path
         self.grid.set_faces(images.images[pick], [os.path.splitext(os.path.basename(images.paths[i]))[0] for i in pick],
                             [images.paths[i] for i in pick])
+        self.duplicates = None
+        self.duplicates_button.setEnabled(True)
         self.state.set_dataset(images, os.path.basename(report.folder.rstrip("/")) or report.folder)
         self.folder_loaded.emit(report.folder)

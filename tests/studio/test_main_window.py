@@ -932,3 +932,43 @@ def test_models_and_image_folders_dropped_on_compare_join_its_list(qtbot, window
     assert paths == {str(tiny_models["dcgan"]), str(tiny_models["stylegan2"]), str(images)}
     assert window.state.dataset is None and window.state.model is None  # nothing opened elsewhere
     assert window.tabs.currentWidget() is compare
+
+
+def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtbot, window, tmp_path, monkeypatch):
+    import shutil
+
+    import studio.panels.dataset
+
+    data = faces_folder(tmp_path, n=12, size=32)
+    first = sorted(data.iterdir())[3]
+    shutil.copy(first, data / "zz-copy.png")
+    panel = window.dataset_panel
+    assert not panel.duplicates_button.isEnabled()  # nothing open yet
+    panel.resolution.setValue(32)
+    panel.load(str(data))
+    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel.duplicates_button.click()
+    qtbot.waitUntil(lambda: panel.duplicates is not None and panel.duplicates_button.isEnabled(), timeout=20000)
+    assert [(a, b) for a, b, _ in panel.duplicates] == [(first.name, "zz-copy.png")]
+    assert "<b>1 image is a copy of another</b>" in panel.summary.text() and "13 images" in panel.summary.text()
+    rows = [(panel.report.topLevelItem(i).text(0), panel.report.topLevelItem(i).text(1))
+            for i in range(panel.report.topLevelItemCount())]
+    assert rows == [("zz-copy.png", f"a copy of {first.name} (0.000 apart)")] and panel.report.isVisible()
+
+    def slow(images, cancel=None, progress=None):  # a search through a large dataset, stopped from the panel
+        for step in range(200):
+            if cancel():
+                raise InterruptedError("cancelled")
+            progress(step, 200)
+            time.sleep(0.05)
+        return []
+
+    monkeypatch.setattr(studio.panels.dataset, "duplicate_pairs", slow)
+    panel.duplicates_button.click()
+    qtbot.waitUntil(lambda: panel.progress.maximum() == 200, timeout=5000)
+    assert panel.cancel_button.isVisible() and not panel.duplicates_button.isEnabled()
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: panel.summary.text().endswith("Looking for duplicates was cancelled."), timeout=5000)
+    assert not panel.progress.isVisible() and panel.duplicates_button.isEnabled()
+    assert "<b>1 image is a copy" not in panel.summary.text()  # the summary as it was, and what happened
+    assert panel.report.topLevelItemCount() == 0  # the earlier findings made way for the search that stopped

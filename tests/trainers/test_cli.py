@@ -233,6 +233,23 @@ def test_nearest_finds_the_real_images_a_model_copies(tmp_path, capsys):
     assert "give --real DATA" in capsys.readouterr().err
 
 
+def test_duplicates_lists_copies_and_says_which_held_out_files_are_not_unseen(tmp_path, capsys):
+    import shutil
+
+    data = faces_folder(tmp_path, n=8, size=32)
+    first = sorted(data.iterdir())[2]
+    shutil.copy(first, data / "zz-copy.png")  # the last file by path: held out by --holdout 1
+    assert main(["duplicates", str(data), "--resolution", "32", "--holdout", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["0.000", first.name, "zz-copy.png"]
+    assert lines[2].startswith("1 of 9 images are copies of an earlier one (1 pair under 0.05 apart)")
+    assert lines[3].startswith("1 of the last 1 files (held out) have a copy among the files before them")
+    (data / "zz-copy.png").unlink()
+    assert main(["duplicates", str(data), "--resolution", "32"]) == 0
+    assert capsys.readouterr().out.startswith("no image of the 8 is a copy of another")
+    assert main(["duplicates", str(tmp_path / "nothing")]) == 2
+
+
 def test_eval_of_models_of_two_sizes_shows_every_level_and_scores_images_at_the_models_size(tmp_path, capsys):
     data = faces_folder(tmp_path, n=8)
     for size in (32, 64):

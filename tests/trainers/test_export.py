@@ -247,3 +247,21 @@ def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
         nearest_images(images[:1, :, :16, :16], images)
     with pytest.raises(InterruptedError):
         nearest_images(images[:1], images, cancel=lambda: True)
+
+
+def test_duplicate_pairs_finds_each_copy_once_and_nothing_else():
+    from trainers.demo_faces import demo_faces
+    from trainers.explore import duplicate_pairs
+
+    images = demo_faces(30, 32)
+    rng = np.random.default_rng(1)
+    recoloured = np.clip(images[4].astype(int) + 6, 0, 255).astype(np.uint8)  # a little brighter
+    noisy = np.clip(images[9].astype(int) + rng.integers(-10, 11, images[9].shape), 0, 255).astype(np.uint8)
+    dataset = np.concatenate([images, images[[4]], recoloured[None], noisy[None]])  # 30, 31, 32 are copies
+    seen = []
+    pairs = duplicate_pairs(dataset, progress=lambda done, total: seen.append((done, total)))
+    assert sorted((i, j) for i, j, _ in pairs) == [(4, 30), (4, 31), (9, 32), (30, 31)]  # each pair once
+    distances = [d for _, _, d in pairs]
+    assert pairs[0][:2] == (4, 30) and distances[0] < 1e-3 and distances == sorted(distances)  # closest first
+    assert max(distances) < 0.05 and seen[-1] == (33, 33)
+    assert duplicate_pairs(images) == []  # 30 different faces
