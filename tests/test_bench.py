@@ -70,3 +70,10 @@ def test_export_speed_times_both_gif_writers_on_both_animations():
     rows = [line for line in result.stdout.splitlines()[1:] if line.strip()]
     assert len(rows) == 4 and all(float(row.split()[-2]) > 0 for row in rows)
     assert sum("the studio's" in row for row in rows) == 2
+
+
+def test_copies_speed_times_both_checks_and_finds_each_face_itself():
+    result = run("bench/copies_speed.py", "--n", "300", "--faces", "16")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "16 of 16 found a pixel-for-pixel match first" in result.stdout
+    assert "find duplicates: 300 images, every pair" in result.stdout and "peak memory" in result.stdout

@@ -152,7 +152,7 @@ class DatasetPanel(QWidget):
         return any(job is not None and job.is_running() for job in (self.scan, self.duplicates_job))
 
     def find_duplicates(self) -> None:
-        """Compare every image of the open dataset with every other, in the background (about 14 s for 20,000
+        """Compare every image of the open dataset with every other, in the background (about 15 s for 20,000
         faces on a 2-core CPU); copies are listed in the report."""
         images = self.state.dataset
         if images is None or self.busy():
