@@ -460,7 +460,6 @@ def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minut
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from trainers.explore import export_faces, grid_metadata
     from trainers.images import make_grid, save_image
@@ -471,8 +470,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     try:
         model = open_model(args.model, provider=args.device)
         seeds = list(range(args.seed, args.seed + args.n))
-        faces = np.concatenate([model.generate(seeds[i : i + 64], truncation=args.truncation)
-                                for i in range(0, len(seeds), 64)])
+        faces = model.generate_many(seeds, truncation=args.truncation)
     except (ModelError, ValueError) as exc:
         return _error(str(exc))
     info = model.info
@@ -687,12 +685,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 first = real_images(model.info.resolution)
                 seeds = list(range(args.seed, args.seed + len(first)))
                 bar = tqdm(total=len(seeds), desc=f"generating {label}", unit="img", leave=False)
-                parts = []
-                for i in range(0, len(seeds), 64):
-                    parts.append(model.generate(seeds[i : i + 64], truncation=args.truncation))
-                    bar.update(len(parts[-1]))
+                fake = model.generate_many(seeds, truncation=args.truncation,
+                                           each=lambda done, total: bar.update(done - bar.n))
                 bar.close()
-                fake = np.concatenate(parts)
                 what = f"{model.info.family}, step {model.info.step:,}"
             n = min(len(first), len(fake))
             if n < len(first):  # fewer images than the real pick: as many of the real ones, at random
@@ -728,7 +723,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_nearest(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from trainers.data import DatasetError, load_folder
     from trainers.explore import COPY_DISTANCE, nearest_images, nearest_sheet
@@ -746,8 +740,7 @@ def cmd_nearest(args: argparse.Namespace) -> int:
                 return _error(why)
         images = load_folder(real, model.info.resolution)
         seeds = list(range(args.seed, args.seed + args.n))
-        faces = np.concatenate([model.generate(seeds[i : i + 64], truncation=args.truncation)
-                                for i in range(0, len(seeds), 64)])
+        faces = model.generate_many(seeds, truncation=args.truncation)
     except (ModelError, DatasetError, ValueError) as exc:
         return _error(str(exc))
     print(f"looking for the images of {real} ({len(images):,}) most like {len(seeds)} faces of {model.info.label} …",

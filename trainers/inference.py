@@ -94,6 +94,17 @@ class GeneratorModel:
             raise ModelError(f"truncation needs a StyleGAN2 model; {self.info.name} is {self.info.family}")
         return to_uint8(self._generate_z(z))
 
+    def generate_many(self, seeds: Sequence[int], truncation: float = 1.0, batch: int = 64,
+                      each=None) -> np.ndarray:
+        """Faces for many seeds, `batch` at a time; each(done, total) is called after every batch (a progress
+        bar, or a cancel that raises). -> uint8 [N, 3, R, R]."""
+        seeds, parts = list(seeds), []
+        for i in range(0, len(seeds), batch):
+            parts.append(self.generate(seeds[i : i + batch], truncation=truncation))
+            if each is not None:
+                each(i + len(parts[-1]), len(seeds))
+        return np.concatenate(parts)
+
     def latents(self, seeds: Sequence[int]) -> np.ndarray:
         return z_from_seeds_np(seeds, self.info.z_dim)
 

@@ -423,11 +423,7 @@ class ComparePanel(QWidget):
                     elif isinstance(model, ImageSetModel):  # each image once, however few there are
                         fake = model.generate(list(range(min(len(pick), len(model.images)))))
                     else:
-                        fake = []
-                        for i in range(0, len(pick), 64):
-                            check(i, len(pick))
-                            fake.append(model.generate(list(range(i, min(i + 64, len(pick))))))
-                        fake = np.concatenate(fake)
+                        fake = model.generate_many(range(len(pick)), each=check)
                     n = min(len(against), len(fake))
                     if n < len(against):  # fewer images than the dataset's pick: as many of it, at random
                         against = against[np.sort(rng.permutation(len(against))[:n])]

@@ -94,6 +94,9 @@ def test_dcgan_engine_and_seeds(runs, tmp_path):
     faces = model.generate([0, 1, 2])
     assert faces.shape == (3, 3, 32, 32) and faces.dtype == np.uint8
     assert np.array_equal(model.generate([1]), faces[1:2])
+    reported = []  # many seeds, a batch at a time: the same faces, and where it is after each batch
+    assert np.array_equal(model.generate_many([0, 1, 2], batch=2, each=lambda *a: reported.append(a)), faces)
+    assert reported == [(2, 3), (3, 3)]
     with pytest.raises(ModelError, match="StyleGAN2"):
         model.generate([1], truncation=0.5)
     with pytest.raises(ModelError, match="StyleGAN2"):
