@@ -268,9 +268,29 @@ class GeneratePanel(QWidget):
                       "(on anime faces, a copy with some noise is about 0.02), while a real face that is no copy "
                       "is 0.06 to 0.26 from its nearest other one, 0.19 typically. Hover a face for its file.")
         note.setWordWrap(True)
+
+        def save(path: str | None = None) -> str | None:
+            """The sheet as an image file (the dialog asks where); the PNG text names the model and the dataset."""
+            path = path or ask_save_path(dialog, self.state, "Save nearest real faces",
+                                         f"{model.info.stem}-nearest.png", IMAGE_FILTERS)
+            if not path:
+                return None
+            try:
+                save_image(path, sheet, {"model": model.info.path, "real": images.report.folder,
+                                         "seeds": ", ".join(map(str, seeds))})
+            except (OSError, ValueError) as exc:
+                note.setText(f"Cannot write {path}: {exc}")
+                return None
+            self.status.setText(f"Saved {path}")
+            return path
+
+        dialog.save = save
+        save_button = QPushButton("Save sheet…")
+        set_icon(save_button, "grid")
+        save_button.clicked.connect(lambda: save())
         layout = QVBoxLayout(dialog)
         layout.addWidget(view, 1)
-        layout.addWidget(note)
+        layout.addLayout(row(note, save_button, stretch=False))
         dialog.resize(760, 560)
         dialog.show()
         self._dialogs.append(dialog)

@@ -335,6 +335,9 @@ def test_nearest_real_faces_show_beside_each_face_and_a_copy_is_called_one(qtbot
     assert np.array_equal(view.image[y - 16 : y + 16, 40:72], panel.grid.faces[2].transpose(1, 2, 0))
     assert view.describe(4 + 2 * 36 + 16, y).endswith("away from seed 2")  # the next nearest, another file
     assert "copy-of-seed-2" not in view.describe(4 + 2 * 36 + 16, y)
+    saved = panel._dialogs[-1].save(str(tmp_path / "near.png"))  # the sheet, as shown
+    with Image.open(saved) as png:
+        assert np.array_equal(np.asarray(png.convert("RGB")), view.image) and png.text["seeds"] == "0, 2"
 
 
 def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_models):
