@@ -44,7 +44,7 @@ def main() -> None:
 
     faces = images[: args.faces]
     started = time.perf_counter()
-    found, distances = nearest_images(faces, images, k=5)
+    found, distances, _ = nearest_images(faces, images, k=5)
     seconds = time.perf_counter() - started
     right = int((distances[:, 0] < 1e-3).sum())
     print(f"nearest real faces: {len(faces)} faces against {len(images):,} images in {seconds:.2f} s "
@@ -53,7 +53,7 @@ def main() -> None:
     started = time.perf_counter()
     pairs = duplicate_pairs(images)
     seconds = time.perf_counter() - started
-    copies = len({j for _, j, _ in pairs})
+    copies = len({j for _, j, _, _ in pairs})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(f"find duplicates: {len(images):,} images, every pair, in {seconds:.1f} s: {len(pairs):,} pairs, "
           f"{copies:,} copies")

@@ -195,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     v.add_argument("--device", default="auto", help="auto, cpu or cuda")
 
-    n = sub.add_parser("nearest", help="the real images most like a model's faces: does it copy its training images?")
+    n = sub.add_parser("nearest", help="the real images most like a model's faces (plain or mirrored): does it copy "
+                       "its training images?")
     n.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
     n.add_argument("--real", metavar="DATA", help="folder (or .zip) of images to search (default: the images the "
                    "model trained on)")
@@ -725,7 +726,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_nearest(args: argparse.Namespace) -> int:
 
     from trainers.data import DatasetError, load_folder
-    from trainers.explore import COPY_DISTANCE, nearest_images, nearest_sheet
+    from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, nearest_images, nearest_sheet
     from trainers.images import save_image
     from trainers.inference import ModelError, open_model
 
@@ -745,17 +746,20 @@ def cmd_nearest(args: argparse.Namespace) -> int:
         return _error(str(exc))
     print(f"looking for the images of {real} ({len(images):,}) most like {len(seeds)} faces of {model.info.label} …",
           file=sys.stderr)
-    found, distances = nearest_images(faces, images.images, k=args.k)
+    nearest = nearest_images(faces, images.images, k=args.k)
+    found, distances = nearest.index, nearest.distance
     print(f"{'seed':>10}  {'distance':>8}  nearest image")
-    for seed, i, d in zip(seeds, found[:, 0], distances[:, 0]):
-        print(f"{seed:>10}  {d:>8.3f}  {images.paths[i]}" + ("  (a copy)" if d < COPY_DISTANCE else ""))
+    for seed, i, d, m in zip(seeds, found[:, 0], distances[:, 0], nearest.mirrored[:, 0]):
+        print(f"{seed:>10}  {d:>8.3f}  {images.paths[i]}" + ", mirrored" * bool(m)
+              + ("  (a copy)" if d < COPY_DISTANCE else ""))
     copies = int((distances[:, 0] < COPY_DISTANCE).sum())
     print(f"{copies} of {len(seeds)} faces look like copies of a real image (under {COPY_DISTANCE}); the "
           f"closest is {distances[:, 0].min():.3f} away" if copies else
           f"no face is a copy of a real image: the closest is {distances[:, 0].min():.3f} away (a copy is under "
-          f"{COPY_DISTANCE}; a real face that is no copy is typically about 0.2 from its nearest other)")
+          f"{COPY_DISTANCE}; a real face that is no copy is typically about 0.8 from its nearest other)")
+    print(f"distance: {DISTANCE_SCALE}; faces are also compared mirrored, as training flips them", file=sys.stderr)
     if args.out:
-        sheet = nearest_sheet(seeds, faces, images.images, found, distances)
+        sheet = nearest_sheet(seeds, faces, images.images, nearest)
         try:
             save_image(args.out, sheet, {"model": model.info.path, "real": str(real),
                                          "seeds": f"{seeds[0]}-{seeds[-1]}"})
@@ -778,16 +782,16 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     bar.close()
     if pairs:
         print(f"{'distance':>8}  image, then its copy")
-    for i, j, d in pairs:
-        print(f"{d:>8.3f}  {images.paths[i]}  {images.paths[j]}")
-    copies = len({j for _, j, _ in pairs})
+    for i, j, d, mirrored in pairs:
+        print(f"{d:>8.3f}  {images.paths[i]}  {images.paths[j]}" + "  (mirrored)" * mirrored)
+    copies = len({j for _, j, _, _ in pairs})
     print(f"{copies:,} of {len(images):,} images are copies of an earlier one ({len(pairs):,} "
           f"pair{'s' * (len(pairs) != 1)} under "
           f"{COPY_DISTANCE} apart); nothing was changed" if pairs else
           f"no image of the {len(images):,} is a copy of another (none under {COPY_DISTANCE} apart)")
     if args.holdout:
         start = len(images) - args.holdout
-        crossing = {j for i, j, _ in pairs if i < start <= j}
+        crossing = {j for i, j, _, _ in pairs if i < start <= j}
         print(f"{len(crossing):,} of the last {args.holdout:,} files (held out) have a copy among the files before "
               "them: those are not unseen")
     return EXIT_OK

@@ -5,7 +5,7 @@ files that name their seed, model and truncation and never overwrite another mod
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from PIL import Image
@@ -68,32 +68,49 @@ def mix_grid(model: GeneratorModel, row_seeds: Sequence[int], column_seeds: Sequ
 
 NEAREST_SIZE = 32  # faces are compared averaged down to this many pixels a side
 QUERY_BLOCK = 4096  # faces compared with the images at a time
-# A generated face this close to a dataset image is a copy of it. Measured on anime-faces-64 (CPU, 2026-11-28):
-# an image against itself 0.000, against a copy with +-20 levels of noise 0.023, shifted by 2 pixels 0.14; a
-# held-out real face against its nearest training face 0.063 at the least, 0.19 typically (docs/QUALITY.md).
-COPY_DISTANCE = 0.05
+# A face this close to a dataset image is a copy of it. Measured on anime-faces-64 (CPU, 2026-11-28; medians of 64
+# training images against the 18,000): the image itself 0.000, with half its contrast 0.004, 20 levels brighter
+# 0.057, with +-20 levels of noise 0.094, shifted by 2 pixels 0.61; a held-out real face from its nearest training
+# image 0.84, two random faces 1.25. Held-out faces under 0.4 from a training image were the same picture
+# (re-encoded, recoloured, retouched), seen by eye; near 0.4 a few blurred or pale pairs are not (docs/QUALITY.md).
+COPY_DISTANCE = 0.4
+DISTANCE_SCALE = (f"the root-mean-square difference of the pixels, both pictures averaged down to {NEAREST_SIZE} "
+                  "pixels a side and brought to the same brightness and contrast; 0 is the same picture")
+CONTRAST_FLOOR = 0.02  # standard deviation (0-1) under which an image counts as flat
 
 
 def _small(images: np.ndarray, size: int):
-    """uint8 [n, 3, R, R] -> float32 [n, 3 * size * size], 0-1, each pixel the average of its R/size square."""
+    """uint8 [n, 3, R, R] -> float32 [n, 3 * size * size]: each pixel the average of its R/size square, and each
+    image brought to mean 0 and standard deviation 1 over its pixels and channels (its brightness and contrast)."""
     import torch
     import torch.nn.functional as F
 
     x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255)
     if x.shape[-1] != size:
         x = F.adaptive_avg_pool2d(x, size)
-    # Centred on grey: |a|^2 + |b|^2 - 2ab then loses fewer digits. Uncentred, a bright image came out about
-    # 0.001 from itself; centred, under 0.0005 (demo and anime faces), so a copy pixel for pixel shows 0.000.
-    return x.flatten(1).sub_(0.5)
+    x = x.flatten(1)
+    x = x - x.mean(1, keepdim=True)
+    # Pale, low-contrast images differ by little in plain pixels: on anime-faces-64, 16 of the 94 pairs under 0.05
+    # apart in plain RMS were such images and different pictures. Standardised, they are as far apart as any.
+    # The floor (5 levels of 255) keeps a flat image's faint noise from being blown up to full contrast.
+    return x.div_(x.std(1, keepdim=True).clamp_(min=CONTRAST_FLOOR))
+
+
+class Nearest(NamedTuple):
+    """`nearest_images`' answer, nearest first: for each face, k images of the set."""
+    index: np.ndarray  # [N, k] into the images
+    distance: np.ndarray  # [N, k]: RMS difference of the standardised pixels (DISTANCE_SCALE)
+    mirrored: np.ndarray  # [N, k] bool: the image matches the face mirrored left to right
 
 
 def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int = NEAREST_SIZE, chunk: int = 2048,
-                   cancel=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """For each face, the k images most like it: by the root-mean-square difference of their pixels (0-1), both
-    averaged down to `size` pixels a side so that a copy with a little noise or a shifted detail is still close.
-    A model that copies its training images makes faces whose nearest image is the same picture (a distance near
-    0). faces and images: uint8 [N, 3, R, R] of one size. cancel() is polled and progress(done, total) called
-    between chunks of images. -> (indices [N, k] into images, distances [N, k]), nearest first."""
+                   cancel=None, progress=None) -> Nearest:
+    """For each face, the k images most like it, as it is or mirrored left to right (training flips its images, so a
+    mirrored copy is a copy too): by the root-mean-square difference of their pixels, both averaged down to `size`
+    pixels a side so that a copy with a little noise or a shifted detail is still close, and each brought to the same
+    brightness and contrast (`_small`). A model that copies its training images makes faces whose nearest image is
+    the same picture (a distance near 0; unrelated faces are about 1.25 apart). faces and images:
+    uint8 [N, 3, R, R] of one size. cancel() is polled and progress(done, total) called between chunks of images."""
     import torch
 
     if faces.shape[1:] != images.shape[1:]:
@@ -105,49 +122,72 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
                                 None if progress is None else
                                 lambda done, total, b=b: progress(b * total + done, len(blocks) * total))
                  for b, first in enumerate(blocks)]
-        return np.concatenate([f for f, _ in parts]), np.concatenate([d for _, d in parts])
+        return Nearest(*(np.concatenate(column) for column in zip(*parts)))
     k = min(k, len(images))
     size = min(size, faces.shape[-1])
     chunk = max(1, min(chunk, (128 << 20) // (4 * images[0].size)))  # at most 128 MB of float pixels at a time
-    a = _small(faces, size)
+    n = len(faces)
+    a = _small(np.concatenate([faces, faces[..., ::-1]]), size)  # the faces, then their mirror images
     a_norm = (a * a).sum(1, keepdim=True)
-    best_d = torch.full((len(a), k), float("inf"))
-    best_i = torch.zeros((len(a), k), dtype=torch.long)
+    best_d = torch.full((2 * n, k), float("inf"))
+    best_i = torch.zeros((2 * n, k), dtype=torch.long)
     for start in range(0, len(images), chunk):
         if cancel is not None and cancel():
             raise InterruptedError("cancelled")
         b = _small(images[start : start + chunk], size)
-        d = (a_norm + (b * b).sum(1)[None] - 2 * a @ b.T).clamp_(min=0)  # squared distances [N, chunk]
+        d = (a_norm + (b * b).sum(1)[None] - 2 * a @ b.T).clamp_(min=0)  # squared distances [2N, chunk]
         d = torch.cat([best_d, d], 1)
-        i = torch.cat([best_i, torch.arange(start, start + len(b)).expand(len(a), -1)], 1)
+        i = torch.cat([best_i, torch.arange(start, start + len(b)).expand(2 * n, -1)], 1)
         best_d, order = d.topk(k, dim=1, largest=False)
         best_i = i.gather(1, order)
         if progress is not None:
             progress(start + len(b), len(images))
-    return best_i.numpy(), (best_d / a.shape[1]).sqrt().numpy()
+    # Each face's 2k candidates: k plain, k mirrored. The search's |a|^2 + |b|^2 - 2ab loses digits in float32 (a
+    # picture came out up to 0.0013 from itself), which matters only near 0: those few are measured again directly.
+    i = torch.cat([best_i[:n], best_i[n:]], 1)  # [n, 2k]
+    mirrored = torch.arange(2 * k).expand(n, -1) >= k
+    d = torch.cat([best_d[:n], best_d[n:]], 1) / a.shape[1]  # mean squared difference
+    near = (d < 0.02**2).nonzero()
+    for first in range(0, len(near), 4096):
+        r, c = near[first : first + 4096].T
+        query = a[r + n * mirrored[r, c].long()]  # the face, or its mirror image
+        d[r, c] = (query - _small(images[i[r, c].numpy()], size)).pow_(2).mean(1)
+    # Then its k nearest, an image once (the nearer of its plain and mirrored matches).
+    d, order = d.sort(dim=1, stable=True)
+    i, mirrored = i.gather(1, order), mirrored.gather(1, order)
+    again = ((i[:, :, None] == i[:, None, :]) & torch.ones(2 * k, 2 * k, dtype=torch.bool).tril(-1)).any(2)
+    d, order = d.masked_fill(again, float("inf")).topk(k, dim=1, largest=False)
+    return Nearest(i.gather(1, order).numpy(), d.sqrt().numpy(), mirrored.gather(1, order).numpy())
 
 
 def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel=None,
-                    progress=None) -> list[tuple[int, int, float]]:
-    """Images of one set that are copies of one another (under `threshold` apart, as `nearest_images` measures;
-    re-encoded or recoloured a little): each pair once, as (earlier index, later index, distance), closest
-    first. Up to three copies of each image are found."""
-    found, distances = nearest_images(images, images, k=min(4, len(images)), cancel=cancel, progress=progress)
-    pairs: dict[tuple[int, int], float] = {}
-    for i, (others, apart) in enumerate(zip(found, distances)):
-        for j, d in zip(others.tolist(), apart.tolist()):
+                    progress=None) -> list[tuple[int, int, float, bool]]:
+    """Images of one set that are copies of one another (under `threshold` apart, as `nearest_images` measures:
+    re-encoded, recoloured a little, or mirrored, which a trainer that flips its images sees as the same face): each
+    pair once, as (earlier index, later index, distance, mirrored), closest first. Up to three copies of each image
+    are found."""
+    found, distances, mirrored = nearest_images(images, images, k=min(4, len(images)), cancel=cancel,
+                                                progress=progress)
+    pairs: dict[tuple[int, int], tuple[float, bool]] = {}
+    for i, (others, apart, flipped) in enumerate(zip(found, distances, mirrored)):
+        for j, d, m in zip(others.tolist(), apart.tolist(), flipped.tolist()):
             if j != i and d < threshold:
-                pairs[min(i, j), max(i, j)] = d
-    return sorted(((i, j, d) for (i, j), d in pairs.items()), key=lambda pair: (pair[2], pair[0]))
+                pairs[min(i, j), max(i, j)] = min((d, m), pairs.get((min(i, j), max(i, j)), (d, m)))
+    return sorted(((i, j, d, m) for (i, j), (d, m) in pairs.items()), key=lambda pair: (pair[2], pair[0]))
 
 
-def nearest_sheet(seeds: Sequence[int], faces: np.ndarray, images: np.ndarray, found: np.ndarray,
-                  distances: np.ndarray) -> np.ndarray:
-    """A row per face: the face, then its nearest images (`nearest_images`' indices into `images`), captioned with
-    the seed and how far they are. -> [H, W, 3] uint8 (`captioned_rows`)."""
+def nearest_sheet(seeds: Sequence[int], faces: np.ndarray, images: np.ndarray, nearest: Nearest) -> np.ndarray:
+    """A row per face: the face, then its nearest images (`nearest_images`' answer), captioned with the seed and how
+    far they are; an image that matched mirrored is shown mirrored, as it matched. -> [H, W, 3] uint8
+    (`captioned_rows`)."""
     titles = [f"seed {s}, then its nearest real faces ({d[0]:.3f} to {d[-1]:.3f} away)"
-              for s, d in zip(seeds, distances)]
-    return captioned_rows(titles, [np.concatenate([face[None], images[i]]) for face, i in zip(faces, found)])
+              for s, d in zip(seeds, nearest.distance)]
+    rows = []
+    for face, index, mirrored in zip(faces, nearest.index, nearest.mirrored):
+        found = images[index]
+        found[mirrored] = found[mirrored][..., ::-1]
+        rows.append(np.concatenate([face[None], found]))
+    return captioned_rows(titles, rows)
 
 
 def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[str, str]:

@@ -52,7 +52,7 @@ class DatasetPanel(QWidget):
         self.folder = ""
         self.duplicates_job: Call | None = None
         self._stop_duplicates = threading.Event()
-        self.duplicates: list[tuple[str, str, float]] | None = None  # (file, the later copy of it, distance)
+        self.duplicates: list[tuple[str, str, float, bool]] | None = None  # (file, its later copy, distance, mirrored)
         self._duplicate_items: list[QTreeWidgetItem] = []  # their rows in the report
         self._loaded_summary = ""  # what the summary said when the open folder had been read
 
@@ -74,7 +74,8 @@ class DatasetPanel(QWidget):
         self.resolution.currentIndexChanged.connect(lambda _: self.folder and self.load(self.folder))
         self.duplicates_button = QPushButton("Find duplicates")
         self.duplicates_button.setToolTip(
-            "Look for images that are copies of one another (re-encoded, resized or recoloured a little): a GAN sees "
+            "Look for images that are copies of one another (re-encoded, resized, recoloured, or mirrored, which "
+            "training's flips make the same face): a GAN sees "
             "such a face more often than the others, and a held-out copy of a training image is not unseen. They "
             "are listed in the report below; nothing is deleted")
         self.duplicates_button.clicked.connect(self.find_duplicates)
@@ -183,11 +184,12 @@ class DatasetPanel(QWidget):
         self.report.setVisible(self.report.topLevelItemCount() > 0)
         self.duplicates_button.setEnabled(self.state.dataset is not None)
 
-    def _on_duplicates(self, images: ImageSet, pairs: list[tuple[int, int, float]]) -> None:
-        self.duplicates = [(images.paths[i], images.paths[j], d) for i, j, d in pairs]
-        copies = len({j for _, j, _ in pairs})
-        self._duplicate_items = [QTreeWidgetItem(self.report, [copy, f"a copy of {first} ({d:.3f} apart)"])
-                                 for first, copy, d in self.duplicates]
+    def _on_duplicates(self, images: ImageSet, pairs: list[tuple[int, int, float, bool]]) -> None:
+        self.duplicates = [(images.paths[i], images.paths[j], d, m) for i, j, d, m in pairs]
+        copies = len({j for _, j, _, _ in pairs})
+        self._duplicate_items = [
+            QTreeWidgetItem(self.report, [copy, f"a {'mirror image' if m else 'copy'} of {first} ({d:.3f} apart)"])
+            for first, copy, d, m in self.duplicates]
         self._after_duplicates(
             f"<b>{copies:,} image{'s are copies' if copies != 1 else ' is a copy'} of another</b>, listed below "
             f"(under {COPY_DISTANCE} apart); nothing was removed." if copies else

@@ -16,7 +16,7 @@ from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView, show_enlarged
 from studio.widgets.layout import row
 from studio.workers import Renderer
-from trainers.explore import (COPY_DISTANCE, NEAREST_SIZE, export_faces, grid_filename, grid_metadata,
+from trainers.explore import (COPY_DISTANCE, DISTANCE_SCALE, export_faces, grid_filename, grid_metadata,
                               nearest_images, nearest_sheet)
 from trainers.images import make_grid, save_image, sheet_cell
 from trainers.inference import GeneratorModel
@@ -230,22 +230,24 @@ class GeneratePanel(QWidget):
 
         def job():
             try:
-                found, distances = nearest_images(faces, images.images, k=NEAREST_K,
-                                                  cancel=lambda: renderer.superseded("nearest"))
+                nearest = nearest_images(faces, images.images, k=NEAREST_K,
+                                         cancel=lambda: renderer.superseded("nearest"))
             except InterruptedError:  # a newer look-up waits (or the studio closes): this one is not wanted
                 return None
-            sheet = nearest_sheet(seeds, faces, images.images, found, distances)
-            return model, seeds, found, distances, sheet, images
+            return model, seeds, nearest, nearest_sheet(seeds, faces, images.images, nearest), images
 
         renderer.submit("nearest", job)
 
-    def _show_nearest(self, model, seeds, found, distances, sheet, images) -> None:
+    def _show_nearest(self, model, seeds, nearest, sheet, images) -> None:
+        found, distances, mirrored = nearest
         closest = int(distances[:, 0].argmin())
         copies = int((distances[:, 0] < COPY_DISTANCE).sum())
         more = f"; {copies} of these {len(seeds)} faces look like copies" if copies > 1 else ""
         self.status.setText(
-            f"Seed {seeds[closest]} looks like a copy of {images.paths[found[closest, 0]]} "
-            f"({distances[closest, 0]:.3f} away){more}" if copies else
+            f"Seed {seeds[closest]} looks like a copy of "
+            f"{images.paths[found[closest, 0]]}{', mirrored' * bool(mirrored[closest, 0])} "
+            f"({distances[closest, 0]:.3f} away){more}"
+            if copies else
             f"No copy of a dataset image among them: the closest is {distances[closest, 0]:.3f} away (seed "
             f"{seeds[closest]})")
         dialog = QDialog(self)
@@ -260,13 +262,14 @@ class GeneratePanel(QWidget):
                 return ""
             if c == 0:
                 return f"Seed {seeds[r]} from {model.info.label}"
-            return f"{images.paths[found[r, c - 1]]}: {distances[r, c - 1]:.3f} away from seed {seeds[r]}"
+            return (f"{images.paths[found[r, c - 1]]}{', mirrored' * bool(mirrored[r, c - 1])}: "
+                    f"{distances[r, c - 1]:.3f} away from seed {seeds[r]}")
 
         view.describe = describe
-        note = QLabel(f"Distance: the root-mean-square difference of the pixels (0 to 1), both faces averaged down "
-                      f"to {NEAREST_SIZE} pixels a side. A copy of a dataset image is under {COPY_DISTANCE} "
-                      "(on anime faces, a copy with some noise is about 0.02), while a real face that is no copy "
-                      "is 0.06 to 0.26 from its nearest other one, 0.19 typically. Hover a face for its file.")
+        note = QLabel(f"Distance: {DISTANCE_SCALE}. A copy of a dataset image is under {COPY_DISTANCE} (on anime "
+                      "faces, one with some noise is about 0.1), while a real face that is no copy is typically 0.8 "
+                      "from its nearest other one, and two random faces 1.25 apart. Faces are also compared "
+                      "mirrored, as training flips them; such a match is shown mirrored. Hover a face for its file.")
         note.setWordWrap(True)
 
         def save(path: str | None = None) -> str | None:

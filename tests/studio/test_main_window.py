@@ -949,7 +949,7 @@ def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtb
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
     panel.duplicates_button.click()
     qtbot.waitUntil(lambda: panel.duplicates is not None and panel.duplicates_button.isEnabled(), timeout=20000)
-    assert [(a, b) for a, b, _ in panel.duplicates] == [(first.name, "zz-copy.png")]
+    assert [(a, b) for a, b, _, _ in panel.duplicates] == [(first.name, "zz-copy.png")]
     assert "<b>1 image is a copy of another</b>" in panel.summary.text() and "13 images" in panel.summary.text()
     rows = [(panel.report.topLevelItem(i).text(0), panel.report.topLevelItem(i).text(1))
             for i in range(panel.report.topLevelItemCount())]

@@ -13,6 +13,7 @@ from PIL import Image
 
 from tests.helpers import faces_folder
 from trainers.cli import main
+from trainers.explore import COPY_DISTANCE
 
 TINY = ["--resolution", "32", "--batch", "4", "--device", "cpu", "--g-width", "32", "--d-width", "8",
         "--log-every", "2", "--sample-every", "2", "--grid", "2", "--quiet"]
@@ -219,16 +220,21 @@ def test_nearest_finds_the_real_images_a_model_copies(tmp_path, capsys):
     model = Path(__file__).parents[2] / "resources" / "demo" / "dcgan-tutorial.onnx"  # trained: varied faces
     data = faces_folder(tmp_path, n=8, size=64)
     assert main(["sample", str(model), "--n", "2", "--out", str(data) + "/"]) == 0  # seeds 0 and 1 join the images
+    [second] = data.glob("*seed000001.png")
+    Image.open(second).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(second)  # seed 1's face, mirrored
     capsys.readouterr()
     assert main(["nearest", str(model), "--real", str(data), "--n", "4", "--k", "3",
                  "--out", str(tmp_path / "near.png")]) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in out[1:5]]
     assert rows[0][2].endswith("seed000000.png") and out[1].endswith("(a copy)") and float(rows[0][1]) < 0.01
-    assert rows[1][2].endswith("seed000001.png") and out[2].endswith("(a copy)")
-    assert not out[3].endswith("(a copy)") and float(rows[2][1]) > 0.05  # seeds 2 and 3 were not put there
+    assert out[2].endswith(f"  {second.name}, mirrored  (a copy)") and float(rows[1][1]) < 0.01
+    assert not out[3].endswith("(a copy)") and float(rows[2][1]) > COPY_DISTANCE  # seeds 2 and 3 were not there
     assert out[5].startswith("2 of 4 faces look like copies of a real image")
-    assert Image.open(tmp_path / "near.png").size == (4 * (64 + 4) + 4, 4 * (18 + 64 + 4) + 4)  # face + 3, 4 rows
+    sheet = np.asarray(Image.open(tmp_path / "near.png").convert("RGB"))
+    assert sheet.shape == (4 * (18 + 64 + 4) + 4, 4 * (64 + 4) + 4, 3)  # the face and 3 nearest, 4 rows
+    top = (18 + 64 + 4) + 18 + 4  # the second row: seed 1, then its nearest image, shown as it matched (mirrored)
+    assert np.array_equal(sheet[top : top + 64, 4 + 68 : 4 + 68 + 64], sheet[top : top + 64, 4 : 4 + 64])
     assert main(["nearest", str(model), "--n", "1"]) == 2  # an exported demo model's images are not here
     assert "give --real DATA" in capsys.readouterr().err
 
@@ -242,7 +248,7 @@ def test_duplicates_lists_copies_and_says_which_held_out_files_are_not_unseen(tm
     assert main(["duplicates", str(data), "--resolution", "32", "--holdout", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["0.000", first.name, "zz-copy.png"]
-    assert lines[2].startswith("1 of 9 images are copies of an earlier one (1 pair under 0.05 apart)")
+    assert lines[2].startswith(f"1 of 9 images are copies of an earlier one (1 pair under {COPY_DISTANCE} apart)")
     assert lines[3].startswith("1 of the last 1 files (held out) have a copy among the files before them")
     (data / "zz-copy.png").unlink()
     assert main(["duplicates", str(data), "--resolution", "32"]) == 0

@@ -235,16 +235,19 @@ def test_a_set_of_images_shows_one_image_per_seed_and_has_no_latent_space(tmp_pa
 
 def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
     from trainers.demo_faces import demo_faces
-    from trainers.explore import nearest_images
+    from trainers.explore import COPY_DISTANCE, nearest_images
 
     images = demo_faces(40, 32)
     rng = np.random.default_rng(0)
     copies = np.clip(images[[3, 17]].astype(int) + rng.integers(-20, 21, (2, 3, 32, 32)), 0, 255).astype(np.uint8)
-    found, distances = nearest_images(copies, images, k=4, chunk=16)  # in chunks, as a large dataset is read
-    assert found[:, 0].tolist() == [3, 17] and (distances[:, 0] < 0.05).all()  # noisy copies, found first
+    copies[1] = copies[1][..., ::-1]  # and the second one mirrored, as training flips images
+    found, distances, mirrored = nearest_images(copies, images, k=4, chunk=16)  # in chunks, as a dataset is read
+    assert found[:, 0].tolist() == [3, 17] and (distances[:, 0] < COPY_DISTANCE).all()  # noisy copies, found first
+    assert mirrored[:, 0].tolist() == [False, True]
     assert (np.diff(distances, axis=1) >= 0).all() and (distances[:, 1] > 3 * distances[:, 0]).all()
-    same, exact = nearest_images(images[:5], images, k=1)
-    assert same[:, 0].tolist() == list(range(5)) and (exact < 1e-3).all()
+    assert all(len(set(row)) == 4 for row in found.tolist())  # an image once, though it matches both ways
+    same, exact, _ = nearest_images(images[:5], images, k=1)
+    assert same[:, 0].tolist() == list(range(5)) and (exact < 1e-4).all()  # 0.000 on screen
     assert nearest_images(images[:1], images[:3], k=10)[0].shape == (1, 3)  # no more than there are
     with pytest.raises(ValueError, match="faces are 16px and the images 32px: read the images at 16px"):
         nearest_images(images[:1, :, :16, :16], images)
@@ -254,17 +257,19 @@ def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
 
 def test_duplicate_pairs_finds_each_copy_once_and_nothing_else():
     from trainers.demo_faces import demo_faces
-    from trainers.explore import duplicate_pairs
+    from trainers.explore import COPY_DISTANCE, duplicate_pairs
 
-    images = demo_faces(30, 32)
+    images = demo_faces(21, 32)  # (demo face 23 is face 21 on another background: a copy too)
     rng = np.random.default_rng(1)
-    recoloured = np.clip(images[4].astype(int) + 6, 0, 255).astype(np.uint8)  # a little brighter
+    paler = (images[4] * 0.6 + 90).astype(np.uint8)  # brighter and less contrasted, as a faded print
     noisy = np.clip(images[9].astype(int) + rng.integers(-10, 11, images[9].shape), 0, 255).astype(np.uint8)
-    dataset = np.concatenate([images, images[[4]], recoloured[None], noisy[None]])  # 30, 31, 32 are copies
+    mirrored = images[[12]][..., ::-1]
+    dataset = np.concatenate([images, images[[4]], paler[None], noisy[None], mirrored])  # 21-24 are copies
     seen = []
     pairs = duplicate_pairs(dataset, progress=lambda done, total: seen.append((done, total)))
-    assert sorted((i, j) for i, j, _ in pairs) == [(4, 30), (4, 31), (9, 32), (30, 31)]  # each pair once
-    distances = [d for _, _, d in pairs]
-    assert pairs[0][:2] == (4, 30) and distances[0] < 1e-3 and distances == sorted(distances)  # closest first
-    assert max(distances) < 0.05 and seen[-1] == (33, 33)
+    assert sorted((i, j) for i, j, _, _ in pairs) == [(4, 21), (4, 22), (9, 23), (12, 24), (21, 22)]  # each once
+    assert [(i, j) for i, j, _, flipped in pairs if flipped] == [(12, 24)]
+    distances = [d for _, _, d, _ in pairs]
+    assert distances[0] < 1e-3 and distances == sorted(distances)  # closest first
+    assert max(distances) < COPY_DISTANCE and seen[-1] == (25, 25)
     assert duplicate_pairs(images) == []  # 30 different faces
