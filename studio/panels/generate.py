@@ -293,7 +293,9 @@ class GeneratePanel(QWidget):
         save_button.clicked.connect(lambda: save())
         layout = QVBoxLayout(dialog)
         layout.addWidget(view, 1)
-        layout.addLayout(row(note, save_button, stretch=False))
+        buttons = row(note, save_button, stretch=False)
+        buttons.setStretch(0, 1)  # the note takes the width; the button keeps its own
+        layout.addLayout(buttons)
         dialog.resize(760, 560)
         dialog.show()
         self._dialogs.append(dialog)
