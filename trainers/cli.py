@@ -41,6 +41,11 @@ def _family_table() -> str:
     return "\n".join(rows)
 
 
+def _model_device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the faces are made: auto "
+                   "(the GPU when there is one), cpu or cuda")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m trainers",
@@ -77,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--minutes", type=float, help="wall-clock minutes of training in this session")
     t.add_argument("--batch", type=int, help="images per discriminator step (default 64)")
     t.add_argument("--resolution", type=int, help="training resolution, a power of two (default 64)")
-    t.add_argument("--device", help="auto, cpu, cuda or cuda:N (default auto: the GPU when there is one)")
+    t.add_argument("--device", help="auto, cpu, cuda or cuda:N, or mps on an Apple-silicon Mac (untested) (default "
+                   "auto: the GPU when there is one)")
     t.add_argument("--seed", type=int, help="seed for weights, data order and latents (default 0)")
     fast = t.add_argument_group("speed (the same training, faster on some GPUs: bench/train_speed.py measures each)")
     fast.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None,
@@ -140,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "named FAMILY-MODEL-seedN[-psiP].png, MODEL being RUN-step-N for a run's checkpoint (another model's face of that name is kept: 'NAME (2).png')")
     s.add_argument("--columns", type=int, help="faces per grid row (default: square)")
     s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
-    s.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _model_device_option(s)
 
     i = sub.add_parser("interpolate", help="an animation walking between seeds' faces: GIF, MP4 or numbered PNGs")
     i.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
@@ -154,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--loop", action="store_true", help="walk back to the first seed, for a seamless loop")
     i.add_argument("--scale", type=int, default=1, help="enlarge each frame by this whole number (default 1)")
     i.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
-    i.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _model_device_option(i)
 
     tl = sub.add_parser("timelapse", help="a run's snapshot grids, in training order, as one animation: GIF, MP4 or PNGs")
     tl.add_argument("run", metavar="RUN_DIR", help="a run folder (its samples/ holds the snapshots)")
@@ -176,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and up: colours), or a layer range FIRST-LAST of ws (default coarse)")
     m.add_argument("--out", required=True, metavar="FILE.png", help="the grid to write")
     m.add_argument("--truncation", type=float, default=1.0, help="truncation psi (default 1 = none)")
-    m.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _model_device_option(m)
 
     v = sub.add_parser("eval", help="score models (or folders of images) against real images: SWD, FID, KID")
     v.add_argument("models", nargs="+", metavar="MODEL",
@@ -193,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--inception", metavar="FILE", help="local Inception weights for FID/KID (default: "
                    "the cached copy, else a download)")
     v.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    v.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _model_device_option(v)
 
     n = sub.add_parser("nearest", help="the real images most like a model's faces (plain or mirrored): does it copy "
                        "its training images?")
@@ -205,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--k", type=int, default=5, help="real images shown per face (default 5)")
     n.add_argument("--out", metavar="FILE.png", help="also write a sheet: each face, then its nearest real images")
     n.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
-    n.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    _model_device_option(n)
 
     u = sub.add_parser("duplicates", help="images of a folder (or .zip) that are copies of one another")
     u.add_argument("data", metavar="DATA", help="folder (or .zip) of images")

@@ -258,6 +258,8 @@ class TorchGenerator(GeneratorModel):
             raise ModelError(str(exc)) from None
         except ConfigError as exc:
             raise ModelError(f"{path}: {exc}") from None
+        except ValueError as exc:  # a device this machine lacks
+            raise ModelError(str(exc)) from None
         except (KeyError, RuntimeError) as exc:
             raise ModelError(f"{path} does not match its family's networks: {str(exc).splitlines()[0]}") from None
         config = self.recipe.config
@@ -324,4 +326,4 @@ def open_model(path: str | os.PathLike, provider: str = "auto") -> GeneratorMode
                          "or an exported .onnx file instead")
     if p.suffix.lower() == ".onnx":
         return OnnxGenerator(p, provider)
-    return TorchGenerator(p, "cpu" if provider == "cpu" else "auto")
+    return TorchGenerator(p, provider)  # "cuda" without a GPU says so, as onnxruntime's CUDA provider does

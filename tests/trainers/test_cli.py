@@ -118,6 +118,28 @@ def test_unusable_data_and_bad_usage_exit_with_2(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "g.png")]) == 2
 
 
+def test_a_device_this_machine_lacks_is_a_message_not_a_traceback(tmp_path, capsys):
+    import torch
+
+    data = faces_folder(tmp_path, n=8, size=32)
+    train = ["train", str(data), *TINY, "--steps", "2"]
+    asked = {"tpu": "--device tpu: not a device; use auto, cpu, cuda (or cuda:N) or mps",
+             "cuda:x": "--device cuda:x: not a device", "meta": "--device meta: GAN Studio runs on cpu, cuda"}
+    if not torch.backends.mps.is_available():
+        asked["mps"] = "--device mps needs an Apple-silicon Mac"
+    if not torch.cuda.is_available():
+        asked["cuda:1"] = "--device cuda:1 was asked for, but no CUDA GPU is available here"
+    for device, message in asked.items():
+        assert main([*train, "--device", device, "--out", str(tmp_path / device)]) == 2, device
+        assert message in capsys.readouterr().err, device
+        assert not (tmp_path / device / "checkpoints").exists()
+    if not torch.cuda.is_available():  # a checkpoint asked to run on a GPU that is not there says so, as ONNX does
+        assert main([*train, "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
+        capsys.readouterr()
+        assert main(["sample", str(tmp_path / "run"), "--device", "cuda", "--out", str(tmp_path / "g.png")]) == 2
+        assert "no CUDA GPU is available here" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
+
+
 def test_an_existing_run_is_not_overwritten(tmp_path, capsys):
     data = faces_folder(tmp_path, n=8)
     run = str(tmp_path / "run")
