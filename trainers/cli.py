@@ -628,9 +628,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from trainers.data import DatasetError, is_archive, load_folder
     from trainers.inference import ModelError, open_model
-    from trainers.metrics import MetricError, evaluate, floor_pair
+    from trainers.metrics import METRICS, MetricError, evaluate, floor_pair
 
     metrics = [m.strip().lower() for m in args.metric.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:  # said now, not after the first model's scoring
+        return _error(f"unknown metric {', '.join(unknown) or repr(args.metric)}; choose from {', '.join(METRICS)}")
+    if args.n < 2 or (args.real_last is not None and args.real_last < 2):
+        return _error("--n and --real-last must be at least 2: a score compares sets of images")
     if args.json and not Path(args.json).absolute().parent.is_dir():  # say so now, not after minutes of scoring
         return _error(f"cannot write {args.json}: its folder does not exist")
     try:

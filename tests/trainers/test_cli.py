@@ -116,6 +116,12 @@ def test_unusable_data_and_bad_usage_exit_with_2(tmp_path, capsys):
     assert main(["train", str(faces_folder(tmp_path)), "--resolution", "48", "--out", str(tmp_path / "r")]) == 2
     assert "resolutions" in capsys.readouterr().err
     assert main(["sample", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "g.png")]) == 2
+    capsys.readouterr()
+    for args, message in ((["--n", "0"], "--n and --real-last must be at least 2"),
+                          (["--real-last", "-5"], "--n and --real-last must be at least 2"),
+                          (["--metric", "swd,fdi"], "unknown metric fdi; choose from swd, fid, kid")):
+        assert main(["eval", str(tmp_path / "nothing-here"), *args]) == 2  # before any model is opened
+        assert message in capsys.readouterr().err
 
 
 def test_a_device_this_machine_lacks_is_a_message_not_a_traceback(tmp_path, capsys):
