@@ -784,10 +784,14 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     from trainers.data import DatasetError, load_folder
     from trainers.explore import COPY_DISTANCE, duplicate_pairs
 
+    if args.holdout is not None and args.holdout < 1:
+        return _error(f"--holdout must be at least 1, not {args.holdout}")
     try:
         images = load_folder(args.data, args.resolution)
     except DatasetError as exc:
         return _error(str(exc))
+    if args.holdout is not None and args.holdout >= len(images):
+        return _error(f"--holdout {args.holdout:,} would hold out every image: {args.data} has {len(images):,}")
     bar = _tqdm(False)(total=len(images), desc="comparing", unit="img", leave=False)
     pairs = duplicate_pairs(images.images, progress=lambda done, total: bar.update(done - bar.n))
     bar.close()

@@ -282,6 +282,9 @@ def test_duplicates_lists_copies_and_says_which_held_out_files_are_not_unseen(tm
     assert main(["duplicates", str(data), "--resolution", "32"]) == 0
     assert capsys.readouterr().out.startswith("no image of the 8 is a copy of another")
     assert main(["duplicates", str(tmp_path / "nothing")]) == 2
+    for holdout, message in (("0", "--holdout must be at least 1, not 0"), ("8", "would hold out every image")):
+        assert main(["duplicates", str(data), "--resolution", "32", "--holdout", holdout]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_eval_of_models_of_two_sizes_shows_every_level_and_scores_images_at_the_models_size(tmp_path, capsys):
