@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from trainers.checkpoint import CheckpointError
+from trainers.config import ConfigError
 from trainers.data import DatasetError, ImageSet, ScanCancelled, load_folder
 from trainers.loop import TrainControl, train
 
@@ -123,6 +125,8 @@ class TrainingRun(BackgroundJob):
         try:
             for event in train(self.config, images=self.images, control=self.control, resume=self.resume):
                 self.event.emit(event)
+        except (ConfigError, DatasetError, CheckpointError) as exc:  # set-up errors: the message says it all
+            self.event.emit(ev.Failed(str(exc), details=traceback.format_exc()))
         except Exception as exc:
             self.event.emit(ev.Failed(f"{type(exc).__name__}: {exc}", details=traceback.format_exc()))
         finally:

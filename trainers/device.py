@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import torch
 
+from trainers.config import ConfigError
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' -> the first CUDA GPU when one works, else the CPU. Also 'cpu', 'cuda', 'cuda:N' and 'mps' (Apple
     silicon's GPU, only when asked for: untested by this project). A device this machine lacks, or a name that is
-    none of these, is a ValueError that says so."""
+    none of these, is a ConfigError (a ValueError) that says so."""
     if name in ("auto", "", None):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError):
-        raise ValueError(f"--device {name}: not a device; use auto, cpu, cuda (or cuda:N) or mps") from None
+        raise ConfigError(f"device {name!r} is not a device; use auto, cpu, cuda (or cuda:N) or mps") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"--device {name} was asked for, but no CUDA GPU is available here; use --device cpu")
+            raise ConfigError(f"device {name} was asked for, but no CUDA GPU is available here; use cpu or auto")
         if device.index is not None and device.index >= torch.cuda.device_count():
             count = torch.cuda.device_count()
-            raise ValueError(f"--device {name}: this machine has {count} CUDA GPU{'s' * (count != 1)}, cuda:0 to "
-                             f"cuda:{count - 1}")
+            raise ConfigError(f"device {name}: this machine has {count} CUDA GPU{'s' * (count != 1)}, cuda:0 to "
+                              f"cuda:{count - 1}")
     elif device.type == "mps":
         if not torch.backends.mps.is_available():
-            raise ValueError(f"--device {name} needs an Apple-silicon Mac and a PyTorch build for it; use --device "
-                             "cpu")
+            raise ConfigError(f"device {name} needs an Apple-silicon Mac and a PyTorch build for it; use cpu or "
+                              "auto")
     elif device.type != "cpu":
-        raise ValueError(f"--device {name}: GAN Studio runs on cpu, cuda (or cuda:N) or mps")
+        raise ConfigError(f"device {name}: GAN Studio runs on cpu, cuda (or cuda:N) or mps")
     return device
 
 

@@ -461,6 +461,20 @@ def test_gpu_speed_options_apply_only_to_a_run_on_a_cuda_gpu(qtbot, window, tmp_
     assert not panel.cuda_graphs.isEnabled() and "no CUDA GPU" in panel.bf16.toolTip()
 
 
+def test_a_run_on_a_gpu_this_machine_lacks_says_so_plainly(qtbot, window, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    panel = prepare_training(qtbot, window, tmp_path, steps=4, batch=4)
+    panel.device.setCurrentText("cuda")
+    panel.start()
+    wait_until_ended(qtbot, panel)
+    assert panel.status.text() == ("<b>Training failed:</b> device cuda was asked for, but no CUDA GPU is available "
+                                   "here; use cpu or auto")  # not "ValueError: --device cuda …", a CLI's words
+    assert panel.start_button.isEnabled() and not (tmp_path / "run" / "checkpoints").exists()
+
+
 def test_switching_models_and_closing_during_training_and_export_leaves_nothing_running(qtbot, window, tiny_models,
                                                                                          tmp_path):
     panel = prepare_training(qtbot, window, tmp_path, steps=100_000, batch=4, sample_every=5)

@@ -129,12 +129,12 @@ def test_a_device_this_machine_lacks_is_a_message_not_a_traceback(tmp_path, caps
 
     data = faces_folder(tmp_path, n=8, size=32)
     train = ["train", str(data), *TINY, "--steps", "2"]
-    asked = {"tpu": "--device tpu: not a device; use auto, cpu, cuda (or cuda:N) or mps",
-             "cuda:x": "--device cuda:x: not a device", "meta": "--device meta: GAN Studio runs on cpu, cuda"}
+    asked = {"tpu": "device 'tpu' is not a device; use auto, cpu, cuda (or cuda:N) or mps",
+             "cuda:x": "device 'cuda:x' is not a device", "meta": "device meta: GAN Studio runs on cpu, cuda"}
     if not torch.backends.mps.is_available():
-        asked["mps"] = "--device mps needs an Apple-silicon Mac"
+        asked["mps"] = "device mps needs an Apple-silicon Mac"
     if not torch.cuda.is_available():
-        asked["cuda:1"] = "--device cuda:1 was asked for, but no CUDA GPU is available here"
+        asked["cuda:1"] = "device cuda:1 was asked for, but no CUDA GPU is available here"
     for device, message in asked.items():
         assert main([*train, "--device", device, "--out", str(tmp_path / device)]) == 2, device
         assert message in capsys.readouterr().err, device
