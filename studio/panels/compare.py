@@ -43,6 +43,8 @@ def title(model: GeneratorModel) -> str:
 
 COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on", "SWD", "FID", "KID"]
 SCORES = ("SWD", "FID", "KID")
+SCORE_FORMATS = {"SWD": ".2f", "FID": ".2f", "KID": ".4f"}  # fixed decimals, so that a column's figures line up
+NUMBER_COLUMNS = {"resolution", "step", "images seen", "training time", *SCORES}  # right-aligned
 
 
 class _ScoringCancelled(Exception):
@@ -330,12 +332,14 @@ class ComparePanel(QWidget):
         for r, model in enumerate(self.shown):
             score = self.scores.get(model.info.path)
             if isinstance(score, dict):
-                figures = [f"{score[k]:.4g}" if k in score else "" for k in SCORES]
+                figures = [format(score[k], SCORE_FORMATS[k]) if k in score else "" for k in SCORES]
             else:
                 figures = [score or "", "", ""]
             tip = self._score_tip(model, score) if isinstance(score, dict) else ""
             for c, text in enumerate(describe(model) + figures):
                 item = QTableWidgetItem(text)
+                if COLUMNS[c] in NUMBER_COLUMNS and (COLUMNS[c] not in SCORES or isinstance(score, dict)):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if c >= len(COLUMNS) - len(SCORES):
                     item.setToolTip(tip)
                 self.table.setItem(r, c, item)

@@ -201,7 +201,8 @@ def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, wind
     qtbot.waitUntil(lambda: panel.score_button.text() == "Score against the dataset (SWD)", timeout=60000)
     assert len(panel.scores) == 2
     swd_column = [panel.table.item(r, 7).text() for r in range(2)]
-    assert all(float(v) > 0 for v in swd_column)
+    assert all(float(v) > 0 and len(v.split(".")[1]) == 2 for v in swd_column)  # two decimals each: they line up
+    assert panel.table.item(0, 7).textAlignment() & Qt.AlignmentFlag.AlignRight
     assert panel.table.item(0, 8).text() == ""  # no Inception weights chosen: no FID
 
     from tests.helpers import random_inception_weights
