@@ -6,13 +6,15 @@ import os
 import threading
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHeaderView, QLabel, QProgressBar, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from studio.convert import to_pixmap
 from studio.icons import set_icon
 from studio.state import StudioState
-from studio.widgets.faces import FaceGrid
+from studio.widgets.faces import FaceGrid, show_enlarged
 from studio.widgets.layout import row, split
 from studio.workers import Call, FolderScan
 from trainers.config import RESOLUTIONS
@@ -100,6 +102,8 @@ class DatasetPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.report.setColumnWidth(1, 240)
         self.report.setVisible(False)  # until a folder has files to report
+        self.report.itemDoubleClicked.connect(self.show_pair)
+        self.report.setIconSize(QSize(32, 32))  # a duplicate's row shows both images
 
         layout = QVBoxLayout(self)
         layout.addLayout(row(self.open_button, self.zip_button, self.demo_button, QLabel("Resolution"), self.resolution,
@@ -153,8 +157,8 @@ class DatasetPanel(QWidget):
         return any(job is not None and job.is_running() for job in (self.scan, self.duplicates_job))
 
     def find_duplicates(self) -> None:
-        """Compare every image of the open dataset with every other, in the background (about 15 s for 20,000
-        faces on a 2-core CPU); copies are listed in the report."""
+        """Compare every image of the open dataset with every other, plain and mirrored, in the background (about
+        30 s for 20,000 faces on a 2-core CPU); copies are listed in the report."""
         images = self.state.dataset
         if images is None or self.busy():
             return
@@ -187,13 +191,37 @@ class DatasetPanel(QWidget):
     def _on_duplicates(self, images: ImageSet, pairs: list[tuple[int, int, float, bool]]) -> None:
         self.duplicates = [(images.paths[i], images.paths[j], d, m) for i, j, d, m in pairs]
         copies = len({j for _, j, _, _ in pairs})
-        self._duplicate_items = [
-            QTreeWidgetItem(self.report, [copy, f"a {'mirror image' if m else 'copy'} of {first} ({d:.3f} apart)"])
-            for first, copy, d, m in self.duplicates]
+        self._duplicate_items = []
+        for (i, j, _, _), (first, copy, d, m) in zip(pairs, self.duplicates):
+            item = QTreeWidgetItem(self.report, [copy, f"a {'mirror image' if m else 'copy'} of {first} ({d:.3f} "
+                                                       "apart)"])
+            item.setData(0, Qt.ItemDataRole.UserRole, (images, i, j))
+            item.setIcon(0, QIcon(to_pixmap(images.images[j])))  # the copy, then the image it copies
+            item.setIcon(1, QIcon(to_pixmap(images.images[i])))
+            item.setToolTip(0, "Double-click to see the two images side by side")
+            self._duplicate_items.append(item)
+        if pairs:  # room for the image and the words, measured once
+            self.report.setColumnWidth(1, max(240, self.report.sizeHintForColumn(1)))
         self._after_duplicates(
             f"<b>{copies:,} image{'s are copies' if copies != 1 else ' is a copy'} of another</b>, listed below "
             f"(under {COPY_DISTANCE} apart); nothing was removed." if copies else
             f"No image is a copy of another (none under {COPY_DISTANCE} apart).")
+
+    def show_pair(self, item: QTreeWidgetItem) -> None:
+        """A duplicate's row, double-clicked: the image and its copy side by side, as read for training."""
+        pair = item.data(0, Qt.ItemDataRole.UserRole)
+        if pair is None:  # a skipped or upscaled file's row
+            return
+        images, i, j = pair
+        first, copy = images.images[i], images.images[j]
+        gap = np.full((3, first.shape[1], max(2, first.shape[2] // 16)), 255, np.uint8)
+        dialog = show_enlarged(self, np.concatenate([first, gap, copy], axis=2),
+                               f"{images.paths[i]} and {images.paths[j]}")
+        size = first.shape[2]
+        dialog.view.describe = lambda x, y: (images.paths[i] if x < size else
+                                             images.paths[j] if x >= size + gap.shape[2] else "")
+        dialog.resize(760, 430)
+        self._pair_dialog = dialog  # kept alive while it is open
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, max(total, 1))

@@ -968,6 +968,12 @@ def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtb
     rows = [(panel.report.topLevelItem(i).text(0), panel.report.topLevelItem(i).text(1))
             for i in range(panel.report.topLevelItemCount())]
     assert rows == [("zz-copy.png", f"a copy of {first.name} (0.000 apart)")] and panel.report.isVisible()
+    assert not panel.report.topLevelItem(0).icon(0).isNull() and not panel.report.topLevelItem(0).icon(1).isNull()
+    panel.report.itemDoubleClicked.emit(panel.report.topLevelItem(0), 0)  # the two, side by side
+    view = panel._pair_dialog.view
+    assert view.image.shape == (3, 32, 32 + 2 + 32)
+    assert np.array_equal(view.image[:, :, :32], view.image[:, :, -32:])  # the same picture twice
+    assert view.describe(5, 5) == first.name and view.describe(40, 5) == "zz-copy.png"
 
     def slow(images, cancel=None, progress=None):  # a search through a large dataset, stopped from the panel
         for step in range(200):
