@@ -163,7 +163,7 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
 def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel=None,
                     progress=None) -> list[tuple[int, int, float, bool]]:
     """Images of one set that are copies of one another (under `threshold` apart, as `nearest_images` measures:
-    re-encoded, recoloured a little, or mirrored, which a trainer that flips its images sees as the same face): each
+    re-encoded, recoloured, or mirrored, which a trainer that flips its images sees as the same face): each
     pair once, as (earlier index, later index, distance, mirrored), closest first. Up to three copies of each image
     are found."""
     found, distances, mirrored = nearest_images(images, images, k=min(4, len(images)), cancel=cancel,
