@@ -364,9 +364,9 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 yield progress
 
             if main and (step % config.sample_every == 0 or done):
-                samples = _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
-                yield samples
-                spread = _spread(_faces(recipe, fixed_z[:64]))
+                faces = _faces(recipe, fixed_z)
+                yield _snapshot(faces, recipe, config, run_dir, step, images_seen)
+                spread = _spread(faces[:64])  # the snapshot's own faces (they were made twice before)
                 if (images_seen >= config.collapse_after and real_spread > 0
                         and spread < config.collapse_threshold * real_spread):
                     yield ev.Notice(f"possible mode collapse at step {step}: the snapshot faces vary "
@@ -404,7 +404,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             values = {name: float(v) / counts[name] for name, v in sums.items()}
             _append_log(log_path, ev.Progress(step=step, images_seen=images_seen, stats=values, img_per_s=0.0,
                                               elapsed_s=elapsed_before + session_s, eta_s=None))
-        yield _snapshot(recipe, fixed_z, config, run_dir, step, images_seen)
+        yield _snapshot(_faces(recipe, fixed_z), recipe, config, run_dir, step, images_seen)
         try:
             ck = checkpoint()
             last_checkpoint = ck.path
@@ -456,9 +456,8 @@ def _spread(faces: np.ndarray) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
-def _snapshot(recipe: Recipe, fixed_z: torch.Tensor, config: TrainConfig, run_dir: Path, step: int,
+def _snapshot(faces: np.ndarray, recipe: Recipe, config: TrainConfig, run_dir: Path, step: int,
               images_seen: int) -> ev.Samples:
-    faces = _faces(recipe, fixed_z)
     grid = make_grid(faces, columns=config.grid_size)
     path = run_dir / "samples" / f"step-{step:09d}.png"
     save_png(path, grid, {"step": str(step), "model": config.model})
