@@ -735,6 +735,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_nearest(args: argparse.Namespace) -> int:
+    import numpy as np
 
     from trainers.data import DatasetError, load_folder
     from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, nearest_images, nearest_sheet
@@ -764,10 +765,11 @@ def cmd_nearest(args: argparse.Namespace) -> int:
         print(f"{seed:>10}  {d:>8.3f}  {images.paths[i]}" + ", mirrored" * bool(m)
               + ("  (a copy)" if d < COPY_DISTANCE else ""))
     copies = int((distances[:, 0] < COPY_DISTANCE).sum())
-    print(f"{copies} of {len(seeds)} faces look like copies of a real image (under {COPY_DISTANCE}); the "
-          f"closest is {distances[:, 0].min():.3f} away" if copies else
-          f"no face is a copy of a real image: the closest is {distances[:, 0].min():.3f} away (a copy is under "
-          f"{COPY_DISTANCE}; a real face that is no copy is typically about 0.8 from its nearest other)")
+    spread = f"the closest is {distances[:, 0].min():.3f} away, the median {float(np.median(distances[:, 0])):.3f}"
+    print(f"{copies} of {len(seeds)} faces look like copies of a real image (under {COPY_DISTANCE}); {spread}"
+          if copies else
+          f"no face is a copy of a real image: {spread} (a copy is under {COPY_DISTANCE}; a real face that is no "
+          "copy is typically about 0.8 from its nearest other)")
     print(f"distance: {DISTANCE_SCALE}; faces are also compared mirrored, as training flips them", file=sys.stderr)
     if args.out:
         sheet = nearest_sheet(seeds, faces, images.images, nearest)

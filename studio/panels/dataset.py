@@ -56,6 +56,7 @@ class DatasetPanel(QWidget):
         self._stop_duplicates = threading.Event()
         self.duplicates: list[tuple[str, str, float, bool]] | None = None  # (file, its later copy, distance, mirrored)
         self._duplicate_items: list[QTreeWidgetItem] = []  # their rows in the report
+        self._pair_dialog = None  # the last pair opened from the report, side by side
         self._loaded_summary = ""  # what the summary said when the open folder had been read
 
         self.open_button = QPushButton("Open folder…")
@@ -251,6 +252,9 @@ class DatasetPanel(QWidget):
         self._loaded_summary = text
         self._duplicate_items = []
         self.report.clear()
+        if self._pair_dialog is not None:  # it shows the folder open before
+            self._pair_dialog.close()
+            self._pair_dialog = None
         for reason, paths in sorted(report.rejected.items()):
             for path in paths:
                 QTreeWidgetItem(self.report, [path, f"skipped: {reason}"])
