@@ -113,12 +113,10 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
     pixels a side so that a copy with a little noise or a shifted detail is still close, and each brought to the same
     brightness and contrast (`_small`). A model that copies its training images makes faces whose nearest image is
     the same picture (a distance near 0; unrelated faces are about 1.25 apart). faces and images:
-    uint8 [N, 3, R, R] of one size. cancel() is polled and progress(done, total) called between chunks of images."""
+    uint8 [N, 3, R, R], and the images [M, 3, S, S] (S may differ from R: both are compared at the smaller size, if
+    it is under `size`). cancel() is polled and progress(done, total) called between chunks of images."""
     import torch
 
-    if faces.shape[1:] != images.shape[1:]:
-        raise ValueError(f"faces are {faces.shape[-1]}px and the images {images.shape[-1]}px: read the images at "
-                         f"{faces.shape[-1]}px")
     if len(faces) > QUERY_BLOCK:  # many faces (a whole dataset's, for duplicates): a block at a time, to bound memory
         blocks = range(0, len(faces), QUERY_BLOCK)
         parts = [nearest_images(faces[first : first + QUERY_BLOCK], images, k, size, chunk, cancel,
@@ -127,7 +125,7 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
                  for b, first in enumerate(blocks)]
         return Nearest(*(np.concatenate(column) for column in zip(*parts)))
     k = min(k, len(images))
-    size = min(size, faces.shape[-1])
+    size = min(size, faces.shape[-1], images.shape[-1])
     chunk = max(1, min(chunk, (128 << 20) // (4 * images[0].size)))  # at most 128 MB of float pixels at a time
     n = len(faces)
     a = _small(faces, size)
@@ -182,16 +180,28 @@ def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel
 
 def nearest_sheet(seeds: Sequence[int], faces: np.ndarray, images: np.ndarray, nearest: Nearest) -> np.ndarray:
     """A row per face: the face, then its nearest images (`nearest_images`' answer), captioned with the seed and how
-    far they are; an image that matched mirrored is shown mirrored, as it matched. -> [H, W, 3] uint8
-    (`captioned_rows`)."""
+    far they are; an image that matched mirrored is shown mirrored, as it matched, and images of another size are
+    resized to the faces'. -> [H, W, 3] uint8 (`captioned_rows`)."""
     titles = [f"seed {s}, then its nearest real faces ({d[0]:.3f} to {d[-1]:.3f} away)"
               for s, d in zip(seeds, nearest.distance)]
     rows = []
     for face, index, mirrored in zip(faces, nearest.index, nearest.mirrored):
         found = images[index]
         found[mirrored] = found[mirrored][..., ::-1]
+        if found.shape[-1] != face.shape[-1]:
+            found = _resized(found, face.shape[-1])
         rows.append(np.concatenate([face[None], found]))
     return captioned_rows(titles, rows)
+
+
+def _resized(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 [n, 3, S, S] -> uint8 [n, 3, size, size], smoothly (antialiased when made smaller)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(images)).float()
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
 def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[str, str]:

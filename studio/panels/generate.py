@@ -216,13 +216,8 @@ class GeneratePanel(QWidget):
         if model is None or not len(self.grid.faces):
             return
         rows = self.grid.selected_rows()[:NEAREST_FACES] or list(range(min(NEAREST_FACES, len(self.seeds))))
-        size = self.grid.faces.shape[-1]
         if images is None:
             self.status.setText("Open a dataset (the Dataset tab) to look for the real faces most like these")
-            return
-        if images.resolution != size:
-            self.status.setText(f"The open dataset is read at {images.resolution}px and these faces are {size}px: "
-                                f"choose {size} x {size} in the Dataset tab")
             return
         faces, seeds = self.grid.faces[rows], [self.seeds[i] for i in rows]
         self.status.setText(f"Looking for the real faces most like {len(rows)} of these among {len(images):,} …")
@@ -254,7 +249,7 @@ class GeneratePanel(QWidget):
         dialog.setWindowTitle(f"Nearest real faces — {model.info.label}")
         dialog.view = view = ImageView()
         view.set_image(sheet)
-        size = images.resolution
+        size = self.grid.faces.shape[-1]  # the sheet's cells: the dataset's images are shown at the faces' size
 
         def describe(x: int, y: int) -> str:
             r, c = sheet_cell(x, y, size, len(seeds), 1 + found.shape[1])

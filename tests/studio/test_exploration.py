@@ -315,17 +315,20 @@ def test_nearest_real_faces_show_beside_each_face_and_a_copy_is_called_one(qtbot
     Image.fromarray(panel.grid.faces[2].transpose(1, 2, 0)).save(data / "copy-of-seed-2.png")  # a "memorised" face
     panel.nearest_button.click()
     assert panel.status.text() == "Open a dataset (the Dataset tab) to look for the real faces most like these"
-    window.dataset_panel.load(str(data))  # at 64 px, the panel's default
+    window.dataset_panel.load(str(data))  # at 64 px, the panel's default: the copy, upscaled, is still found
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
+    panel.grid.item(2).setSelected(True)
     panel.nearest_button.click()
-    assert panel.status.text() == ("The open dataset is read at 64px and these faces are 32px: choose 32 x 32 in the "
-                                   "Dataset tab")
+    qtbot.waitUntil(lambda: len(panel._dialogs) == 1, timeout=20000)
+    assert panel.status.text().startswith("Seed 2 looks like a copy of copy-of-seed-2.png")
+    assert panel._dialogs[-1].view.image.shape[:2] == (18 + 32 + 4 + 4, 6 * (32 + 4) + 4)  # shown at 32 px
+    assert panel._dialogs[-1].view.describe(4 + 36 + 16, 18 + 4 + 16).startswith("copy-of-seed-2.png: ")
     window.dataset_panel.resolution.setValue(32)
     qtbot.waitUntil(lambda: window.state.dataset.resolution == 32, timeout=20000)
     panel.grid.item(0).setSelected(True)
     panel.grid.item(2).setSelected(True)
     panel.nearest_button.click()
-    qtbot.waitUntil(lambda: len(panel._dialogs) == 1, timeout=20000)
+    qtbot.waitUntil(lambda: len(panel._dialogs) == 2, timeout=20000)
     # (this two-step model's faces are all much alike, so seed 0 is close to the copied face too)
     assert panel.status.text().startswith("Seed 2 looks like a copy of copy-of-seed-2.png (0.000 away)")
     view = panel._dialogs[-1].view

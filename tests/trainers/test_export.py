@@ -235,7 +235,7 @@ def test_a_set_of_images_shows_one_image_per_seed_and_has_no_latent_space(tmp_pa
 
 def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
     from trainers.demo_faces import demo_faces
-    from trainers.explore import COPY_DISTANCE, nearest_images
+    from trainers.explore import COPY_DISTANCE, nearest_images, nearest_sheet
 
     images = demo_faces(40, 32)
     rng = np.random.default_rng(0)
@@ -249,8 +249,13 @@ def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
     same, exact, _ = nearest_images(images[:5], images, k=1)
     assert same[:, 0].tolist() == list(range(5)) and (exact < 1e-4).all()  # 0.000 on screen
     assert nearest_images(images[:1], images[:3], k=10)[0].shape == (1, 3)  # no more than there are
-    with pytest.raises(ValueError, match="faces are 16px and the images 32px: read the images at 16px"):
-        nearest_images(images[:1, :, :16, :16], images)
+    # Faces of another size than the images (a 32 px model, a dataset read at 64 px): compared at the smaller size.
+    large = demo_faces(40, 64)
+    found, distances, _ = nearest_images(copies, large, k=2)
+    assert found[:, 0].tolist() == [3, 17] and (distances[:, 0] < COPY_DISTANCE).all()
+    assert nearest_images(large[[5]], images, k=1).index[0, 0] == 5
+    sheet = nearest_sheet([3, 17], copies, large, nearest_images(copies, large, k=2))
+    assert sheet.shape == (2 * (18 + 32 + 4) + 4, 3 * (32 + 4) + 4, 3)  # the images shown at the faces' size
     with pytest.raises(InterruptedError):
         nearest_images(images[:1], images, cancel=lambda: True)
 
