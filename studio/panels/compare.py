@@ -43,6 +43,7 @@ def title(model: GeneratorModel) -> str:
 
 COLUMNS = ["model", "family", "resolution", "step", "images seen", "training time", "runs on", "SWD", "FID", "KID"]
 SCORES = ("SWD", "FID", "KID")
+OTHER_SIZE = "dataset is"  # a score's place, for a model whose faces are not the dataset's size: "dataset is 64px"
 SCORE_FORMATS = {"SWD": ".2f", "FID": ".2f", "KID": ".4f"}  # fixed decimals, so that a column's figures line up
 NUMBER_COLUMNS = {"resolution", "step", "images seen", "training time", *SCORES}  # right-aligned
 
@@ -417,7 +418,7 @@ class ComparePanel(QWidget):
                     break
                 self.score_progress.emit(number, len(models), model.info.label)
                 if model.info.resolution != real.shape[-1]:
-                    self.scored.emit(model.info.path, f"dataset is {real.shape[-1]}px")
+                    self.scored.emit(model.info.path, f"{OTHER_SIZE} {real.shape[-1]}px")
                     continue
                 try:
                     against = real[pick]
@@ -461,6 +462,9 @@ class ComparePanel(QWidget):
         if isinstance(self.scores.get(self.dataset_path), dict):
             text += (f" The dataset's own row scores {Path(self.dataset_path).name} against other images of its own: "
                      "about as low as a model can go.")
+        if any(isinstance(s, str) and s.startswith(OTHER_SIZE) for s in self.scores.values()):
+            text += (" A model marked 'dataset is …px' makes faces of another size: read the dataset at that size "
+                     "(Dataset tab) to score it.")
         return text
 
     def choose_inception(self) -> None:
