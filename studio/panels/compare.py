@@ -307,7 +307,9 @@ class ComparePanel(QWidget):
             self.view.set_image(self.sheet)
             self._fill_table()
             self.table.resizeColumnsToContents()
-            self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every row")
+            # (what the scores mean stays said when the sheet is drawn again after them)
+            self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every row."
+                                 + (f" {self._scores_message()}" if self.scores else ""))
 
     def describe(self, x: int, y: int) -> str:
         """What the sheet shows at (x, y): a model's caption or one of its faces."""
