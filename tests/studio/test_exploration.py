@@ -184,27 +184,11 @@ def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_m
     assert panel.save(str(tmp_path / "a-file" / "sheet.png")) is None and "Cannot write" in panel.message.text()
 
 
-def test_compare_says_how_to_score_a_model_of_another_size_than_the_dataset(qtbot, window, tiny_models, tmp_path):
+def score_both_tiny_models(qtbot, window, tiny_models, tmp_path, resolution):
+    """Compare's two tiny 32 px models against 24 demo faces read at `resolution`, scoring started."""
     from tests.helpers import faces_folder
 
-    window.dataset_panel.load(str(faces_folder(tmp_path, n=24, size=32)))  # read at 64 px; the model makes 32 px
-    qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
-    panel = window.compare_panel
-    panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"])])
-    qtbot.waitUntil(lambda: len(window.state.models) == 2, timeout=30000)
-    panel.set_checked(list(window.state.models))
-    qtbot.waitUntil(lambda: len(panel.shown) == 2, timeout=30000)
-    panel.score()
-    qtbot.waitUntil(lambda: len(panel.scores) == 2 and not panel._score_thread.is_alive(), timeout=60000)
-    assert [panel.table.item(r, 7).text() for r in range(2)] == ["dataset is 64px"] * 2
-    assert "read the dataset at that size (Dataset tab) to score it" in panel.message.text()
-
-
-def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, window, tiny_models, tmp_path,
-                                                                     monkeypatch):
-    from tests.helpers import faces_folder
-
-    window.dataset_panel.resolution.setValue(32)
+    window.dataset_panel.resolution.setValue(resolution)
     window.dataset_panel.load(str(faces_folder(tmp_path, n=24, size=32)))
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
     panel = window.compare_panel
@@ -213,6 +197,19 @@ def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, wind
     panel.set_checked(list(window.state.models))
     qtbot.waitUntil(lambda: len(panel.shown) == 2, timeout=30000)
     panel.score()
+    return panel
+
+
+def test_compare_says_how_to_score_a_model_of_another_size_than_the_dataset(qtbot, window, tiny_models, tmp_path):
+    panel = score_both_tiny_models(qtbot, window, tiny_models, tmp_path, resolution=64)  # the models make 32 px
+    qtbot.waitUntil(lambda: len(panel.scores) == 2 and not panel._score_thread.is_alive(), timeout=60000)
+    assert [panel.table.item(r, 7).text() for r in range(2)] == ["dataset is 64px"] * 2
+    assert "read the dataset at that size (Dataset tab) to score it" in panel.message.text()
+
+
+def test_compare_scores_models_against_the_dataset_in_the_background(qtbot, window, tiny_models, tmp_path,
+                                                                     monkeypatch):
+    panel = score_both_tiny_models(qtbot, window, tiny_models, tmp_path, resolution=32)
     # done when the button offers scoring again (the scores arrive a moment before)
     qtbot.waitUntil(lambda: panel.score_button.text() == "Score against the dataset (SWD)", timeout=60000)
     assert len(panel.scores) == 2
