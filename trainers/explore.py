@@ -180,28 +180,16 @@ def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel
 
 def nearest_sheet(seeds: Sequence[int], faces: np.ndarray, images: np.ndarray, nearest: Nearest) -> np.ndarray:
     """A row per face: the face, then its nearest images (`nearest_images`' answer), captioned with the seed and how
-    far they are; an image that matched mirrored is shown mirrored, as it matched, and images of another size are
-    resized to the faces'. -> [H, W, 3] uint8 (`captioned_rows`)."""
+    far they are; an image that matched mirrored is shown mirrored, as it matched. Faces and images of different
+    sizes are shown at the larger one. -> [H, W, 3] uint8 (`captioned_rows`)."""
     titles = [f"seed {s}, then its nearest real faces ({d[0]:.3f} to {d[-1]:.3f} away)"
               for s, d in zip(seeds, nearest.distance)]
     rows = []
     for face, index, mirrored in zip(faces, nearest.index, nearest.mirrored):
         found = images[index]
         found[mirrored] = found[mirrored][..., ::-1]
-        if found.shape[-1] != face.shape[-1]:
-            found = _resized(found, face.shape[-1])
-        rows.append(np.concatenate([face[None], found]))
+        rows.append([face, *found])
     return captioned_rows(titles, rows)
-
-
-def _resized(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 [n, 3, S, S] -> uint8 [n, 3, size, size], smoothly (antialiased when made smaller)."""
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(images)).float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x.round_().clamp_(0, 255).to(torch.uint8).numpy()
 
 
 def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[str, str]:

@@ -16,7 +16,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -236,12 +236,12 @@ SHEET_HEADER = 18  # pixels of caption above each row of a captioned sheet
 SHEET_PADDING = 4  # pixels around each face
 
 
-def captioned_rows(titles: list[str], rows: list[np.ndarray], padding: int = SHEET_PADDING) -> np.ndarray:
-    """A sheet of captioned rows: each row's caption, then its faces left to right ([S, 3, h, w] uint8, all rows
-    as many, scaled to the largest size). Rows suit a wide window and leave the whole row's width for long
-    captions. -> [H, W, 3] uint8."""
-    size = max(f.shape[-1] for f in rows)
-    width = rows[0].shape[0] * (size + padding) + padding
+def captioned_rows(titles: list[str], rows: list[Sequence[np.ndarray]], padding: int = SHEET_PADDING) -> np.ndarray:
+    """A sheet of captioned rows: each row's caption, then its faces left to right (each [3, h, w] uint8, all rows
+    as many; faces of any size, each scaled to the largest, pixel for pixel). Rows suit a wide window and leave the
+    whole row's width for long captions. -> [H, W, 3] uint8."""
+    size = max(face.shape[-1] for faces in rows for face in faces)
+    width = len(rows[0]) * (size + padding) + padding
     row_height = SHEET_HEADER + size + padding
     sheet = Image.new("RGB", (width, len(rows) * row_height + padding), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)

@@ -249,7 +249,7 @@ class GeneratePanel(QWidget):
         dialog.setWindowTitle(f"Nearest real faces — {model.info.label}")
         dialog.view = view = ImageView()
         view.set_image(sheet)
-        size = self.grid.faces.shape[-1]  # the sheet's cells: the dataset's images are shown at the faces' size
+        size = max(self.grid.faces.shape[-1], images.resolution)  # the sheet's cells: the larger of the two
 
         def describe(x: int, y: int) -> str:
             r, c = sheet_cell(x, y, size, len(seeds), 1 + found.shape[1])

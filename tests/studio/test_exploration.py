@@ -334,8 +334,8 @@ def test_nearest_real_faces_show_beside_each_face_and_a_copy_is_called_one(qtbot
     panel.nearest_button.click()
     qtbot.waitUntil(lambda: len(panel._dialogs) == 1, timeout=20000)
     assert panel.status.text().startswith("Seed 2 looks like a copy of copy-of-seed-2.png")
-    assert panel._dialogs[-1].view.image.shape[:2] == (18 + 32 + 4 + 4, 6 * (32 + 4) + 4)  # shown at 32 px
-    assert panel._dialogs[-1].view.describe(4 + 36 + 16, 18 + 4 + 16).startswith("copy-of-seed-2.png: ")
+    assert panel._dialogs[-1].view.image.shape[:2] == (18 + 64 + 4 + 4, 6 * (64 + 4) + 4)  # shown at 64 px
+    assert panel._dialogs[-1].view.describe(4 + 68 + 32, 18 + 4 + 32).startswith("copy-of-seed-2.png: ")
     window.dataset_panel.resolution.setValue(32)
     qtbot.waitUntil(lambda: window.state.dataset.resolution == 32, timeout=20000)
     panel.grid.item(0).setSelected(True)

@@ -255,7 +255,7 @@ def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
     assert found[:, 0].tolist() == [3, 17] and (distances[:, 0] < COPY_DISTANCE).all()
     assert nearest_images(large[[5]], images, k=1).index[0, 0] == 5
     sheet = nearest_sheet([3, 17], copies, large, nearest_images(copies, large, k=2))
-    assert sheet.shape == (2 * (18 + 32 + 4) + 4, 3 * (32 + 4) + 4, 3)  # the images shown at the faces' size
+    assert sheet.shape == (2 * (18 + 64 + 4) + 4, 3 * (64 + 4) + 4, 3)  # shown at the larger size, 64 px
     with pytest.raises(InterruptedError):
         nearest_images(images[:1], images, cancel=lambda: True)
 
