@@ -21,6 +21,7 @@ from studio.state import StudioState
 from studio.workers import Renderer
 from trainers import __version__
 from trainers.data import is_archive
+from trainers.explore import FaceOrigin, face_origin
 from trainers.images import is_image_name
 from trainers.inference import GeneratorModel, open_model
 
@@ -47,6 +48,18 @@ def about_text() -> str:
             f"Python {python} · {' · '.join(parts)}")
 
 
+def seeds_text(origin: FaceOrigin) -> str:
+    last = origin.first_seed + origin.count - 1
+    return f"seed {origin.first_seed}" if origin.count == 1 else f"seeds {origin.first_seed}-{last}"
+
+
+def same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 class MainWindow(QMainWindow):
     device_found = Signal(str)
     gpus_found = Signal(int)  # CUDA GPUs on this machine (0 when none or CUDA is broken)
@@ -58,6 +71,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.state = StudioState()
         self.renderer = Renderer(self)
+        self._pending_face: tuple[str, FaceOrigin] | None = None  # a saved face whose model is being opened
         self.renderer.done.connect(self._on_rendered)
         self.renderer.failed.connect(self._on_render_failed)
 
@@ -193,7 +207,7 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  open a model (.onnx or checkpoint)", "Ctrl+D  open a dataset folder",
+            "Ctrl+O  open a model (.onnx or checkpoint), or a face saved by the studio", "Ctrl+D  open a dataset folder",
             "Ctrl+E  export the selected faces", "Ctrl+Shift+E  export all faces",
             "Ctrl+1 … Ctrl+6  switch panels", "F1  this list", "Ctrl+Q  quit"]))
 
@@ -202,9 +216,38 @@ class MainWindow(QMainWindow):
 
     # -- models ----------------------------------------------------------------------------------------------
     def choose_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", "Models (*.onnx *.pt);;All files (*)")
-        if path:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", "Models (*.onnx *.pt);;Faces and grids saved "
+                                              "by GAN Studio (*.png *.jpg *.jpeg);;All files (*)")
+        if path and not (is_image_name(path) and self.open_face_file(path)):
             self.open_model_file(path)
+
+    def open_face_file(self, path: str) -> bool:
+        """A face or grid the studio saved, opened again: its model in Generate, at its seeds and truncation, the
+        face selected. False when the image holds no such record (it was not saved by GAN Studio)."""
+        origin = face_origin(path)
+        if origin is None:
+            return False
+        name = os.path.basename(path)
+        if not os.path.exists(origin.model):
+            self.statusBar().showMessage(f"{name} was made by {origin.model} ({seeds_text(origin)}), which is no "
+                                         "longer there: open that model where it is now and go to those seeds", 20000)
+            return True
+        self.tabs.setCurrentWidget(self.generate_panel)
+        model = self.state.model
+        if model is not None and same_file(model.info.path, origin.model):
+            self.generate_panel.show_seeds(origin.first_seed, origin.count, origin.truncation)
+            self._say_face_opened(name, origin, model)
+        else:
+            self._pending_face = (name, origin)
+            self.open_model_file(origin.model)
+        return True
+
+    def _say_face_opened(self, name: str, origin: FaceOrigin, model: GeneratorModel) -> None:
+        text = f"{name}: {seeds_text(origin)} of {model.info.label}"
+        if origin.step is not None and origin.step != model.info.step:
+            text += (f". It was made at step {origin.step:,} and this model is at step {model.info.step:,} now, so "
+                     "its faces may differ")
+        self.statusBar().showMessage(text, 20000)
 
     def open_model_file(self, path: str) -> None:
         """Open a model in the background (onnxruntime sessions and torch loads stay off the GUI thread)."""
@@ -239,14 +282,21 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Wrote {result.path} (parity {result.max_abs_diff:.1e})", 10000)
         elif key == "open-model":
             model: GeneratorModel = result
+            face, self._pending_face = self._pending_face, None
+            if face is not None and same_file(model.info.path, face[1].model):  # set before the model renders
+                self.generate_panel.show_seeds(face[1].first_seed, face[1].count, face[1].truncation, render=False)
             self.state.set_model(model)
             self.provider_label.setText(f"Inference: {model.info.provider}")
             self.statusBar().showMessage(f"Opened {model.info.path}", 5000)
+            if face is not None and same_file(model.info.path, face[1].model):
+                self._say_face_opened(*face, model)
             if not is_demo_model(model.info.path):
                 self._remember("recent_models", model.info.path)
                 self.settings.setValue("last_model", model.info.path)
 
     def _on_render_failed(self, key: str, message: str) -> None:
+        if key == "open-model":
+            self._pending_face = None
         if key in ("open-model", "export"):
             what = "Cannot open the model" if key == "open-model" else "Cannot export the model"
             self.statusBar().showMessage(f"{what}: {message}", 15000)
@@ -281,6 +331,8 @@ class MainWindow(QMainWindow):
                 self.dataset_panel.load(path)
             elif path.lower().endswith(MODEL_SUFFIXES) or (Path(path) / "checkpoints").is_dir():
                 self.open_model_file(path)
+            elif is_image_name(path) and self.open_face_file(path):
+                pass
             elif is_image_name(path):
                 self.statusBar().showMessage(f"{os.path.basename(path)} is one image: to train on images, drop the "
                                              "folder that holds them", 10000)

@@ -4,6 +4,7 @@ files that name their seed, model and truncation and never overwrite another mod
 
 from __future__ import annotations
 
+import math
 import os
 from typing import NamedTuple, Sequence
 
@@ -193,10 +194,10 @@ def nearest_sheet(seeds: Sequence[int], faces: np.ndarray, images: np.ndarray, n
 
 
 def face_metadata(model: GeneratorModel, seed: int, truncation: float) -> dict[str, str]:
-    """PNG text that is enough to make the same face again."""
+    """PNG text that is enough to make the same face again (`face_origin` reads it back)."""
     info = model.info
-    return {"seed": str(seed), "truncation": f"{truncation:g}", "model": info.path, "family": info.family,
-            "step": str(info.step), "software": "GAN Studio"}
+    return {"seed": str(seed), "truncation": f"{truncation:g}", "model": os.path.abspath(info.path),
+            "family": info.family, "step": str(info.step), "software": "GAN Studio"}
 
 
 def grid_metadata(model: GeneratorModel, seeds: Sequence[int], truncation: float) -> dict[str, str]:
@@ -204,6 +205,43 @@ def grid_metadata(model: GeneratorModel, seeds: Sequence[int], truncation: float
     text = face_metadata(model, seeds[0], truncation)
     del text["seed"]
     return {"seeds": f"{seeds[0]}-{seeds[-1]}", **text}
+
+
+class FaceOrigin(NamedTuple):
+    """What made a face, or a grid of faces, that GAN Studio saved: enough to show them again."""
+    model: str  # the model file's absolute path when it was saved
+    first_seed: int
+    count: int  # 1 for a face; a grid holds seeds first_seed to first_seed + count - 1
+    truncation: float
+    step: int | None  # the model's training step then
+
+
+def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
+    """The model, seeds and truncation that a face or grid saved by GAN Studio holds (in its PNG text, or its
+    JPEG comment); None for any other file, and for one that cannot be read."""
+    try:
+        with Image.open(path) as image:
+            text = dict(getattr(image, "text", None) or {})
+            comment = image.info.get("comment")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if not text and isinstance(comment, bytes):  # a JPEG: "key: value; key: value"
+        text = dict(part.partition(": ")[::2] for part in comment.decode("utf-8", "replace").split("; "))
+    if text.get("software") != "GAN Studio" or not text.get("model"):
+        return None
+    try:
+        if "seed" in text:
+            first = last = int(text["seed"])
+        else:
+            first_text, _, last_text = text.get("seeds", "").partition("-")
+            first, last = int(first_text), int(last_text)
+        truncation = float(text.get("truncation", 1.0))
+        step = int(text["step"]) if text.get("step", "").isdigit() else None
+    except ValueError:
+        return None
+    if not 0 <= first <= last or not math.isfinite(truncation):
+        return None
+    return FaceOrigin(text["model"], first, last - first + 1, truncation, step)
 
 
 def face_filename(model: GeneratorModel, seed: int, truncation: float = 1.0) -> str:

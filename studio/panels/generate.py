@@ -36,6 +36,7 @@ class GeneratePanel(QWidget):
         self.state, self.renderer = state, renderer
         self.seeds: list[int] = []
         self.rendered_truncation = 1.0
+        self._select_seed: int | None = None  # a face to select once it is drawn (a saved face opened again)
         self._dialogs = []
 
         self.info = QLabel("No model open: File > Open model, or train one.")
@@ -160,6 +161,19 @@ class GeneratePanel(QWidget):
         if len(self.grid.faces):
             self.grid.set_faces(self.grid.faces, [f"seed {s}" for s in self.seeds])
 
+    def show_seeds(self, first: int, count: int, truncation: float, render: bool = True) -> None:
+        """Go to these seeds' faces at this truncation (a saved face or grid opened again); the first is selected
+        once drawn. render=False when the model about to open will draw them."""
+        values = ((self.first_seed, first), (self.count, count), (self.truncation, round(truncation * 100)))
+        for box, value in values:
+            box.blockSignals(True)
+            box.setValue(value)
+            box.blockSignals(False)
+        self.truncation_label.setText(f"ψ {self.truncation.value() / 100:.2f}")
+        self._select_seed = first
+        if render:
+            self.render()
+
     def render(self) -> None:
         model = self.state.model
         if model is None:
@@ -194,6 +208,13 @@ class GeneratePanel(QWidget):
             return
         self.seeds, self.rendered_truncation, faces = result
         self.grid.set_faces(faces, [f"seed {s}" for s in self.seeds])
+        if self._select_seed is not None and self.seeds[0] == self.first_seed.value():  # what was last asked for
+            if self._select_seed in self.seeds:
+                item = self.grid.item(self.seeds.index(self._select_seed))
+                self.grid.clearSelection()
+                item.setSelected(True)
+                self.grid.scrollToItem(item)
+            self._select_seed = None
         self.status.setText(f"{len(self.seeds)} faces")
 
     def _send_selection(self) -> None:

@@ -18,6 +18,7 @@ from tests.studio.conftest import dispose, open_model
 from tests.studio.test_icons import icon_pixels
 from trainers import events as ev
 from trainers.checkpoint import latest_checkpoint
+from trainers.images import save_png
 from trainers.inference import open_model as engine_open
 
 
@@ -212,6 +213,40 @@ def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocki
     assert finished and finished[-1].stopped
     assert latest_checkpoint(tmp_path / "run") is not None
     assert panel.checkpoints.count() >= 1
+
+
+def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, window, tiny_models, tmp_path):
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    panel.count.setValue(4)
+    panel.first_seed.setValue(40)
+    panel.truncation.setValue(70)
+    qtbot.waitUntil(lambda: panel.seeds == [40, 41, 42, 43] and panel.rendered_truncation == 0.7, timeout=20000)
+    face = panel.export(selected_only=False, folder=str(tmp_path / "out"))[2]
+    grid = panel.save_grid_png(str(tmp_path / "grid.jpg"))
+    open_model(qtbot, window, tiny_models["dcgan"])
+    panel.first_seed.setValue(0)
+    window.tabs.setCurrentWidget(window.dataset_panel)
+
+    drop_folder(window, face)  # seed 42 of the StyleGAN2 model at ψ 0.7, with another model open
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"]) and panel.seeds
+                    and panel.seeds[0] == 42 and panel.rendered_truncation == 0.7, timeout=20000)
+    assert window.tabs.currentWidget() is panel and panel.selected_seeds() == [42]
+    assert np.array_equal(panel.grid.faces[0].transpose(1, 2, 0), np.asarray(Image.open(face)))  # the same face
+    assert panel.truncation_label.text() == "ψ 0.70"
+    assert "seed 42 of stylegan2.onnx" in window.statusBar().currentMessage()
+
+    drop_folder(window, grid)  # a grid (a JPEG, its record in the comment): all its seeds, the first selected
+    qtbot.waitUntil(lambda: panel.seeds == [40, 41, 42, 43], timeout=20000)
+    assert panel.selected_seeds() == [40]
+
+    gone = tmp_path / "gone.png"
+    save_png(gone, np.asarray(Image.open(face)), {"seed": "5", "model": str(tmp_path / "deleted.onnx"),
+                                                   "software": "GAN Studio"})
+    drop_folder(window, gone)
+    assert "made by " + str(tmp_path / "deleted.onnx") + " (seed 5), which is no longer there" in \
+        window.statusBar().currentMessage()
+    assert window.state.model.info.path == str(tiny_models["stylegan2"])  # nothing else changed
 
 
 def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_path):

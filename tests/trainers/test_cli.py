@@ -13,7 +13,7 @@ from PIL import Image
 
 from tests.helpers import faces_folder
 from trainers.cli import main
-from trainers.explore import COPY_DISTANCE
+from trainers.explore import COPY_DISTANCE, FaceOrigin, face_origin
 
 TINY = ["--resolution", "32", "--batch", "4", "--device", "cpu", "--g-width", "32", "--d-width", "8",
         "--log-every", "2", "--sample-every", "2", "--grid", "2", "--quiet"]
@@ -39,8 +39,11 @@ def test_train_sample_and_resume(tmp_path, capsys):
     # the grid's PNG text says how to make it again, as the studio's grids do
     assert grid.text["family"] == "wgan-gp" and grid.text["seeds"] == "0-63" and grid.text["truncation"] == "1"
     assert grid.text["model"] == str(run / "checkpoints" / "step-000000003.pt") and grid.text["step"] == "3"
+    checkpoint = str(run / "checkpoints" / "step-000000003.pt")
+    assert face_origin(tmp_path / "grid.png") == FaceOrigin(checkpoint, 0, 64, 1.0, 3)  # the studio reopens it
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.jpg"), "--device", "cpu"]) == 0
     assert Image.open(tmp_path / "grid.jpg").format == "JPEG"  # not PNG bytes under a .jpg name
+    assert face_origin(tmp_path / "grid.jpg") == FaceOrigin(checkpoint, 0, 4, 1.0, 3)  # from its comment
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.tiff"), "--device", "cpu"]) == 2
     assert "cannot write .tiff images; use .png, .jpg or .webp" in capsys.readouterr().err
     assert not (tmp_path / "grid.tiff").exists()
@@ -52,6 +55,7 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert files == [name.format(10), name.format(11), name.format(12)]
     face11 = np.asarray(Image.open(tmp_path / "out" / files[1]))
     assert Image.open(tmp_path / "out" / files[1]).text["seed"] == "11"
+    assert face_origin(tmp_path / "out" / files[1]) == FaceOrigin(checkpoint, 11, 1, 1.0, 3)
     # The same seed gives the same face alone or inside a larger batch.
     assert main(["sample", str(run), "--n", "1", "--seed", "11", "--out", str(tmp_path / "one") + "/",
                  "--device", "cpu"]) == 0

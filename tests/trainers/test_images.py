@@ -10,6 +10,7 @@ from PIL import Image
 
 from trainers import images as imgs
 from trainers.demo_faces import demo_face
+from trainers.explore import FaceOrigin, face_origin
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -173,3 +174,21 @@ def test_saved_images_are_in_the_format_their_name_says(tmp_path):
     with pytest.raises(ValueError, match="use .png, .jpg or .webp"):
         imgs.save_image(tmp_path / "grid.gif", pixels)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.JPG", "grid.png", "grid.webp"]  # nothing else
+
+
+def test_only_faces_saved_by_the_studio_say_what_made_them(tmp_path):
+    pixels = np.asarray(demo_face(3, 32))
+    ours = {"seed": "7", "truncation": "0.5", "model": "/models/a.onnx", "step": "120", "software": "GAN Studio"}
+    imgs.save_png(tmp_path / "face.png", pixels, ours)
+    assert face_origin(tmp_path / "face.png") == FaceOrigin("/models/a.onnx", 7, 1, 0.5, 120)
+    unreadable = [{}, {**ours, "software": "another tool"}, {**ours, "seed": "-3"}, {**ours, "seed": "seven"},
+                  {**ours, "truncation": "nan"}, {k: v for k, v in ours.items() if k != "model"},
+                  {**{k: v for k, v in ours.items() if k != "seed"}, "seeds": "9-2"}]
+    for i, text in enumerate(unreadable):
+        imgs.save_png(tmp_path / f"other{i}.png", pixels, text)
+        assert face_origin(tmp_path / f"other{i}.png") is None, text
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    assert face_origin(tmp_path / "broken.png") is None and face_origin(tmp_path / "missing.png") is None
+    big = {**{k: v for k, v in ours.items() if k != "seed"}, "seeds": "0-9999999999"}  # read, never listed
+    imgs.save_png(tmp_path / "big.png", pixels, big)
+    assert face_origin(tmp_path / "big.png").count == 10_000_000_000
