@@ -138,14 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "is not a terminal, such as a log file)")
 
     s = sub.add_parser("sample", help="generate faces from a run, a checkpoint or an exported .onnx file")
-    s.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
-    s.add_argument("--n", type=int, default=64, help="number of faces (default 64)")
-    s.add_argument("--seed", type=int, default=0, help="first seed; face i uses seed + i (default 0)")
+    s.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx "
+                   "file; or a face or grid saved by GAN Studio: its model, at its seeds and truncation unless --n, "
+                   "--seed or --truncation say otherwise")
+    s.add_argument("--n", type=int, help="number of faces (default 64)")
+    s.add_argument("--seed", type=int, help="first seed; face i uses seed + i (default 0)")
     s.add_argument("--out", required=True,
                    help="grid.png for one grid, or DIR/ (a trailing slash or an existing folder) for one PNG per face, "
                         "named FAMILY-MODEL-seedN[-psiP].png, MODEL being RUN-step-N for a run's checkpoint (another model's face of that name is kept: 'NAME (2).png')")
     s.add_argument("--columns", type=int, help="faces per grid row (default: square)")
-    s.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
+    s.add_argument("--truncation", type=float, help="stylegan2 truncation psi (default 1 = none)")
     _model_device_option(s)
 
     i = sub.add_parser("interpolate", help="an animation walking between seeds' faces: GIF, MP4 or numbered PNGs")
@@ -468,10 +470,25 @@ def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minut
 
 def cmd_sample(args: argparse.Namespace) -> int:
 
-    from trainers.explore import export_faces, grid_metadata
-    from trainers.images import make_grid, save_image
+    from trainers.explore import export_faces, face_origin, grid_metadata
+    from trainers.images import is_image_name, make_grid, save_image
     from trainers.inference import ModelError, open_model
 
+    origin = face_origin(args.model) if is_image_name(args.model) and os.path.isfile(args.model) else None
+    if origin is not None:  # a face or grid the studio or `sample` saved: made again from its record
+        print(f"{args.model} was made by {origin.model}, seed{'s' * (origin.count > 1)} {origin.first_seed}"
+              f"{f'-{origin.first_seed + origin.count - 1}' if origin.count > 1 else ''}, truncation "
+              f"{origin.truncation:g}", file=sys.stderr)
+        if not os.path.exists(origin.model):
+            return _error(f"{origin.model} is no longer there: give the model where it is now as MODEL, with "
+                          f"--seed {origin.first_seed} --n {origin.count} --truncation {origin.truncation:g}")
+        args.model = origin.model
+        args.seed = origin.first_seed if args.seed is None else args.seed
+        args.n = origin.count if args.n is None else args.n
+        args.truncation = origin.truncation if args.truncation is None else args.truncation
+    args.n = 64 if args.n is None else args.n
+    args.seed = 0 if args.seed is None else args.seed
+    args.truncation = 1.0 if args.truncation is None else args.truncation
     if args.n < 1:
         return _error("--n must be at least 1")
     try:
@@ -481,6 +498,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     except (ModelError, ValueError) as exc:
         return _error(str(exc))
     info = model.info
+    if origin is not None and origin.step is not None and origin.step != info.step:
+        print(f"note: it was made at step {origin.step:,} and the model there is at step {info.step:,} now, so its "
+              "faces may differ", file=sys.stderr)
     out = args.out
     try:
         if out.endswith(("/", os.sep)) or os.path.isdir(out):

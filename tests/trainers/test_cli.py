@@ -14,6 +14,7 @@ from PIL import Image
 from tests.helpers import faces_folder
 from trainers.cli import main
 from trainers.explore import COPY_DISTANCE, FaceOrigin, face_origin
+from trainers.images import save_png
 
 TINY = ["--resolution", "32", "--batch", "4", "--device", "cpu", "--g-width", "32", "--d-width", "8",
         "--log-every", "2", "--sample-every", "2", "--grid", "2", "--quiet"]
@@ -56,6 +57,16 @@ def test_train_sample_and_resume(tmp_path, capsys):
     face11 = np.asarray(Image.open(tmp_path / "out" / files[1]))
     assert Image.open(tmp_path / "out" / files[1]).text["seed"] == "11"
     assert face_origin(tmp_path / "out" / files[1]) == FaceOrigin(checkpoint, 11, 1, 1.0, 3)
+    # a saved face as MODEL: its model makes it again, at its seed (here as a one-face grid, in its frame)
+    assert main(["sample", str(tmp_path / "out" / files[1]), "--out", str(tmp_path / "again.png"),
+                 "--device", "cpu"]) == 0
+    assert "was made by " + checkpoint + ", seed 11, truncation 1" in capsys.readouterr().err
+    assert np.array_equal(face11, np.asarray(Image.open(tmp_path / "again.png"))[2:-2, 2:-2])
+    save_png(tmp_path / "moved.png", face11, {"seed": "3", "model": str(tmp_path / "moved.pt"), "software": "GAN Studio"})
+    assert main(["sample", str(tmp_path / "moved.png"), "--out", str(tmp_path / "x.png"), "--device", "cpu"]) == 2
+    assert "moved.pt is no longer there: give the model where it is now as MODEL, with --seed 3 --n 1" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
     # The same seed gives the same face alone or inside a larger batch.
     assert main(["sample", str(run), "--n", "1", "--seed", "11", "--out", str(tmp_path / "one") + "/",
                  "--device", "cpu"]) == 0
