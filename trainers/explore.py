@@ -220,13 +220,17 @@ def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
     """The model, seeds and truncation that a face or grid saved by GAN Studio holds (in its PNG text, or its
     JPEG comment); None for any other file, and for one that cannot be read."""
     try:
+        # Only what precedes the pixels (image.info), where our text is written: `image.text` would decode the
+        # whole picture to look for text after it, and any large image dropped on the window would wait for that.
         with Image.open(path) as image:
-            text = dict(getattr(image, "text", None) or {})
-            comment = image.info.get("comment")
+            info = dict(image.info)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
-    if not text and isinstance(comment, bytes):  # a JPEG: "key: value; key: value"
+    comment = info.get("comment")
+    if isinstance(comment, bytes):  # a JPEG: "key: value; key: value"
         text = dict(part.partition(": ")[::2] for part in comment.decode("utf-8", "replace").split("; "))
+    else:
+        text = {k: v for k, v in info.items() if isinstance(v, str)}
     if text.get("software") != "GAN Studio" or not text.get("model"):
         return None
     try:
