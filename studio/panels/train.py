@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QLabel,
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPushButton, QSlider, QSpinBox,
                                QVBoxLayout, QWidget)
 
@@ -683,6 +683,7 @@ class TrainPanel(QWidget):
             self.status.setText(event.message)
         elif isinstance(event, ev.Failed):
             self.status.setText(f"<b>Training failed:</b> {event.message}")
+            QApplication.alert(self.window())  # the task bar says so when the user is in another program
         elif isinstance(event, ev.Finished):
             if self.score.text().startswith("Scoring"):  # the stop came while a score was being taken
                 self.score.setText(self.score_text)
@@ -694,6 +695,8 @@ class TrainPanel(QWidget):
                         f"(SWD {event.best_swd:.1f}).")
             self.status.setText(f"{how} at step {event.step:,} ({event.images_seen:,} images, "
                                 f"{format_duration(event.elapsed_s)}); checkpoint saved.{best}")
+            if not event.stopped:  # a run the user did not stop themselves ended: tell them, if they are elsewhere
+                QApplication.alert(self.window())
             if event.checkpoint:
                 self.trained.emit(event.checkpoint)
 

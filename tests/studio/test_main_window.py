@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from tests.helpers import faces_folder
 from tests.studio.conftest import dispose, open_model
@@ -166,7 +167,8 @@ def test_choosing_another_resolution_reads_the_open_folder_at_that_size(qtbot, w
     assert "at 32x32" in window.dataset_panel.summary.text()
 
 
-def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocking_the_gui(qtbot, window, tmp_path):
+def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocking_the_gui(qtbot, window, tmp_path,
+                                                                                              monkeypatch):
     panel = prepare_training(qtbot, window, tmp_path, steps=100_000, batch=8, sample_every=3, checkpoint_every=1000)
     events = []
 
@@ -206,9 +208,11 @@ def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocki
     panel.toggle_pause()
     qtbot.waitUntil(lambda: any(isinstance(e, ev.Resumed) for e in events), timeout=20000)
     assert panel.pause_button.text() == "Pause" and np.array_equal(icon_pixels(panel.pause_button.icon()), pause_look)
+    alerts = []
+    monkeypatch.setattr(QApplication, "alert", lambda widget, msec=0: alerts.append(widget))
     panel.stop()
     qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=30000)  # the user can start again
-    assert not panel.is_training()
+    assert not panel.is_training() and alerts == []  # the user stopped it: nothing to tell them
     finished = [e for e in events if isinstance(e, ev.Finished)]
     assert finished and finished[-1].stopped
     assert latest_checkpoint(tmp_path / "run") is not None
@@ -758,8 +762,11 @@ def test_a_run_trained_over_the_demo_replaces_the_demo_model_in_generate(qtbot, 
     qtbot.waitUntil(lambda: window.state.dataset is not None and len(window.state.models) == 2, timeout=60000)
     window.state.dataset = None  # the user's own folder comes next
     panel = prepare_training(qtbot, window, tmp_path, steps=2, batch=4)
+    alerts = []
+    monkeypatch.setattr(QApplication, "alert", lambda widget, msec=0: alerts.append(widget))
     panel.start()
     qtbot.waitUntil(lambda: "It is open in Generate." in panel.status.text(), timeout=180000)
+    assert alerts == [window]  # the task bar flashes for a run that ended while the user was elsewhere
     qtbot.waitUntil(lambda: window.state.model.info.path == str(latest_checkpoint(tmp_path / "run")), timeout=60000)
     assert len(window.state.models) == 3  # the demo models stay at hand in Compare
 
