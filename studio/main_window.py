@@ -182,11 +182,12 @@ class MainWindow(QMainWindow):
         return action
 
     def _interpolate_seeds(self, seeds: list[int]) -> None:
-        self.interpolate_panel.set_seeds(seeds)
+        # at the truncation their faces were seen at, so that the walk starts and ends on those faces
+        self.interpolate_panel.set_seeds(seeds, self.generate_panel.rendered_truncation)
         self.tabs.setCurrentWidget(self.interpolate_panel)
 
     def _mix_seeds(self, seeds: list[int]) -> None:
-        self.style_mix_panel.set_seeds(seeds, seeds)
+        self.style_mix_panel.set_seeds(seeds, seeds, self.generate_panel.rendered_truncation)
         self.tabs.setCurrentWidget(self.style_mix_panel)
 
     def _fill_recent(self) -> None:

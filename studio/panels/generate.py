@@ -15,6 +15,7 @@ from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView, show_enlarged
 from studio.widgets.layout import row
+from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
 from trainers.explore import (COPY_DISTANCE, DISTANCE_SCALE, export_faces, grid_filename, grid_metadata,
                               nearest_images, nearest_sheet)
@@ -44,9 +45,8 @@ class GeneratePanel(QWidget):
         self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
         self.count = QSpinBox(); self.count.setRange(1, 1024); self.count.setValue(32)
         self.random_button = QPushButton("Random seeds")
-        self.truncation = QSlider(Qt.Orientation.Horizontal); self.truncation.setRange(0, 150); self.truncation.setValue(100)
-        self.truncation.setToolTip("StyleGAN2 truncation ψ: lower is more typical and less varied; 1 is untouched")
-        self.truncation_label = QLabel("ψ 1.00")
+        self.truncation = TruncationSlider()
+        self.truncation_label = self.truncation.label
         self.first_seed.setToolTip("Face i shows seed first + i; the same seed always gives the same face")
         self.export_selected = QPushButton("Export selected…")
         self.export_all = QPushButton("Export all…")
@@ -83,7 +83,7 @@ class GeneratePanel(QWidget):
 
         self.first_seed.valueChanged.connect(self.render)
         self.count.valueChanged.connect(self.render)
-        self.truncation.valueChanged.connect(self._on_truncation)
+        self.truncation.valueChanged.connect(self.render)
         self.random_button.clicked.connect(lambda: self.first_seed.setValue(random.randrange(0, 2**31 - 1024)))
         self.size_slider.valueChanged.connect(self._on_size)
         self.grid.enlarged.connect(self._enlarge)
@@ -150,11 +150,7 @@ class GeneratePanel(QWidget):
 
     def truncation_value(self) -> float:
         model = self.state.model
-        return self.truncation.value() / 100 if model is not None and model.info.style_based else 1.0
-
-    def _on_truncation(self, value: int) -> None:
-        self.truncation_label.setText(f"ψ {value / 100:.2f}")
-        self.render()
+        return self.truncation.psi() if model is not None and model.info.style_based else 1.0
 
     def _on_size(self, size: int) -> None:
         self.grid.set_face_size(size)
@@ -164,12 +160,11 @@ class GeneratePanel(QWidget):
     def show_seeds(self, first: int, count: int, truncation: float, render: bool = True) -> None:
         """Go to these seeds' faces at this truncation (a saved face or grid opened again); the first is selected
         once drawn. render=False when the model about to open will draw them."""
-        values = ((self.first_seed, first), (self.count, count), (self.truncation, round(truncation * 100)))
-        for box, value in values:
+        for box, value in ((self.first_seed, first), (self.count, count)):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
-        self.truncation_label.setText(f"ψ {self.truncation.value() / 100:.2f}")
+        self.truncation.set_psi(truncation, quiet=True)
         self._select_seed = first
         if render:
             self.render()

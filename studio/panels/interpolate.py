@@ -15,6 +15,7 @@ from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView
 from studio.widgets.layout import row, split
+from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
 from trainers.animation import ExportCancelled, write_animation
 from trainers.explore import METHODS, parse_seeds, render_latents, walk_latents
@@ -31,6 +32,7 @@ class InterpolatePanel(QWidget):
         super().__init__(parent)
         self.state, self.renderer = state, renderer
         self.space, self.latents = "z", np.zeros((0, 1), np.float32)
+        self.psi = 1.0  # the truncation the current walk's frames are made at
         self.walk_seeds: list[int] = []  # the seeds the current walk goes through
         self._export_thread: threading.Thread | None = None
         self._path_id = 0  # which walk self.latents is; rendered frames carry it
@@ -43,6 +45,9 @@ class InterpolatePanel(QWidget):
         self.loop = QCheckBox("Loop")
         self.frames = QSpinBox(); self.frames.setRange(2, 2000); self.frames.setValue(60)
         self.seconds = QDoubleSpinBox(); self.seconds.setRange(0.1, 600); self.seconds.setValue(3.0)
+        self.truncation = TruncationSlider()
+        self.truncation.setMaximumWidth(120)
+        self.truncation.setEnabled(False)  # StyleGAN2's
         self.scale = QSpinBox(); self.scale.setRange(1, 8); self.scale.setValue(4)
         self.scale.setToolTip("Exported frames are enlarged by this factor")
         self.scrub = QSlider(Qt.Orientation.Horizontal)
@@ -69,7 +74,8 @@ class InterpolatePanel(QWidget):
         scrub_row.addWidget(self.frame_label)
         layout = QVBoxLayout(self)
         layout.addLayout(row(QLabel("Seeds"), self.seeds, self.method, self.loop, QLabel("Frames"), self.frames,
-                             QLabel("Seconds"), self.seconds, QLabel("Export scale"), self.scale, stretch=False))
+                             QLabel("Seconds"), self.seconds, QLabel("Truncation"), self.truncation,
+                             self.truncation.label, QLabel("Export scale"), self.scale, stretch=False))
         layout.addLayout(scrub_row)
         layout.addWidget(split(self.view, self.strip, sizes=[400, 120], vertical=True), 1)
         layout.addLayout(row(self.export_button, self.progress, self.cancel_button, self.message))
@@ -78,6 +84,7 @@ class InterpolatePanel(QWidget):
         self.method.currentTextChanged.connect(self.update_path)
         self.loop.toggled.connect(self.update_path)
         self.frames.valueChanged.connect(self.update_path)
+        self.truncation.valueChanged.connect(self.update_path)
         self.scrub.valueChanged.connect(self.render_frame)
         self.play_button.toggled.connect(self._on_play)
         self.strip.itemClicked.connect(lambda item: self._go_to_strip_frame(self.strip.row(item)))
@@ -92,8 +99,11 @@ class InterpolatePanel(QWidget):
         renderer.failed.connect(lambda key, msg: key.startswith("interp") and self.message.setText(f"Error: {msg}"))
         state.model_changed.connect(lambda model: self.update_path())
 
-    def set_seeds(self, seeds: list[int]) -> None:
+    def set_seeds(self, seeds: list[int], truncation: float | None = None) -> None:
+        """Walk through these seeds' faces (at this truncation, e.g. the one they were seen at in Generate)."""
         self.seeds.setText(", ".join(map(str, seeds)))
+        if truncation is not None:
+            self.truncation.set_psi(truncation, quiet=True)
         self.update_path()
 
     def update_path(self) -> None:
@@ -103,6 +113,7 @@ class InterpolatePanel(QWidget):
             return
         w_item = self.method.model().item(2)
         w_item.setEnabled(model.info.style_based)
+        self.truncation.setEnabled(model.info.style_based)
         if not model.info.style_based and self.method.currentIndex() == 2:
             self.method.setCurrentIndex(0)
             return
@@ -110,9 +121,10 @@ class InterpolatePanel(QWidget):
             seeds = parse_seeds(self.seeds.text())
             if len(seeds) < 2:
                 raise ValueError("give at least two seeds")
+            psi = self.truncation.psi() if model.info.style_based else 1.0
             self.space, self.latents = walk_latents(model, seeds, self.frames.value(), self.method.currentText(),
-                                                    self.loop.isChecked())
-            self.walk_seeds = seeds
+                                                    self.loop.isChecked(), psi)
+            self.walk_seeds, self.psi = seeds, psi
         except ValueError as exc:
             self.message.setText(str(exc))
             return
@@ -124,8 +136,8 @@ class InterpolatePanel(QWidget):
             self._render_walk()
         self.render_frame(self.scrub.value())
         picks = np.linspace(0, len(self.latents) - 1, min(STRIP, len(self.latents))).round().astype(int)
-        space, latents = self.space, self.latents[picks]
-        self.renderer.submit("interp-strip", lambda: (picks, render_latents(model, space, latents)))
+        space, latents, psi = self.space, self.latents[picks], self.psi
+        self.renderer.submit("interp-strip", lambda: (picks, render_latents(model, space, latents, psi)))
 
     def render_frame(self, index: int) -> None:
         model = self.state.model
@@ -136,8 +148,8 @@ class InterpolatePanel(QWidget):
         if self._frames is not None:  # rendered for playback: every frame is at hand
             self.view.set_image(self._frames[index])
             return
-        space, latent = self.space, self.latents[index : index + 1]
-        self.renderer.submit("interp-frame", lambda: render_latents(model, space, latent)[0])
+        space, latent, psi = self.space, self.latents[index : index + 1], self.psi
+        self.renderer.submit("interp-frame", lambda: render_latents(model, space, latent, psi)[0])
 
     # -- playback ----------------------------------------------------------------------------------------------
     def _on_play(self, on: bool) -> None:
@@ -155,7 +167,7 @@ class InterpolatePanel(QWidget):
         model = self.state.model
         if model is None or not len(self.latents):
             return
-        path_id, space, latents, renderer = self._path_id, self.space, self.latents, self.renderer
+        path_id, space, latents, psi, renderer = self._path_id, self.space, self.latents, self.psi, self.renderer
         self.timer.stop()
 
         def job():
@@ -163,7 +175,7 @@ class InterpolatePanel(QWidget):
             for i in range(0, len(latents), WALK_CHUNK):
                 if i and renderer.superseded("interp-walk"):
                     return None
-                parts.append(render_latents(model, space, latents[i : i + WALK_CHUNK]))
+                parts.append(render_latents(model, space, latents[i : i + WALK_CHUNK], psi))
                 renderer.progress.emit("interp-walk", min(i + WALK_CHUNK, len(latents)), len(latents))
             return path_id, np.concatenate(parts).transpose(0, 2, 3, 1)
 
@@ -213,12 +225,13 @@ class InterpolatePanel(QWidget):
             return
         if path is None:
             seeds = "-".join(map(str, self.walk_seeds[:8]))
+            psi = "" if self.psi == 1 else f"-psi{self.psi:.2f}"  # as exported faces are named
             path = ask_save_path(self, self.state, "Export animation",
-                                 f"{model.info.stem}-walk-{seeds}.gif",
+                                 f"{model.info.stem}-walk-{seeds}{psi}.gif",
                                  "GIF (*.gif);;MP4 (*.mp4);;PNG frames (folder name, no suffix) (*)")
             if not path:
                 return
-        space, latents = self.space, self.latents.copy()
+        space, latents, psi = self.space, self.latents.copy(), self.psi
         seconds, scale = self.seconds.value(), self.scale.value()
         self._cancel_export.clear()
         self.progress.setRange(0, len(latents))
@@ -234,7 +247,7 @@ class InterpolatePanel(QWidget):
                     if self._cancel_export.is_set():
                         self.export_done.emit("Export cancelled; nothing was written.")
                         return
-                    frames.append(render_latents(model, space, latents[i : i + 16]))
+                    frames.append(render_latents(model, space, latents[i : i + 16], psi))
                     self.export_progress.emit(min(i + 16, len(latents)), len(latents))
                 frames = np.concatenate(frames).transpose(0, 2, 3, 1)
                 written = write_animation(path, frames, seconds, scale, cancel=self._cancel_export.is_set)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QPushButton, QSlider, QSpinBox,
+from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
 from studio.dialogs import IMAGE_FILTERS, ask_save_path
@@ -15,6 +14,7 @@ from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row
+from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
 from trainers.explore import mix_grid, parse_seeds
 from trainers.images import save_image
@@ -39,8 +39,8 @@ class StyleMixPanel(QWidget):
         self.first = QSpinBox(); self.last = QSpinBox()
         self.first.setToolTip("First ws layer taken from the rows (custom range)")
         self.last.setToolTip("Last ws layer taken from the rows (custom range)")
-        self.truncation = QSlider(Qt.Orientation.Horizontal); self.truncation.setRange(0, 150); self.truncation.setValue(100)
-        self.truncation_label = QLabel("ψ 1.00")
+        self.truncation = TruncationSlider()
+        self.truncation_label = self.truncation.label
         self.random_button = QPushButton("Random seeds")
         set_icon(self.random_button, "dice")
         self.random_button.setToolTip("New random seeds for the rows and the columns, as many of each as now")
@@ -64,7 +64,7 @@ class StyleMixPanel(QWidget):
         self.preset.currentTextChanged.connect(self._on_preset)
         self.first.valueChanged.connect(self._on_custom)
         self.last.valueChanged.connect(self._on_custom)
-        self.truncation.valueChanged.connect(self._on_truncation)
+        self.truncation.valueChanged.connect(self.update_grid)
         self.save_button.clicked.connect(lambda: self.save())
         self.random_button.clicked.connect(self.random_seeds)
         renderer.done.connect(self._on_rendered)
@@ -120,13 +120,12 @@ class StyleMixPanel(QWidget):
             self.preset.blockSignals(False)
         self.update_grid()
 
-    def _on_truncation(self, value: int) -> None:
-        self.truncation_label.setText(f"ψ {value / 100:.2f}")
-        self.update_grid()
-
-    def set_seeds(self, rows: list[int], columns: list[int]) -> None:
+    def set_seeds(self, rows: list[int], columns: list[int], truncation: float | None = None) -> None:
+        """Mix these seeds' styles (at this truncation, e.g. the one their faces were seen at in Generate)."""
         self.rows.setText(", ".join(map(str, rows)))
         self.columns.setText(", ".join(map(str, columns)))
+        if truncation is not None:
+            self.truncation.set_psi(truncation, quiet=True)
         self.update_grid()
 
     def random_seeds(self) -> None:
@@ -154,7 +153,7 @@ class StyleMixPanel(QWidget):
             self._say("Give at least one row seed and one column seed.")
             return
         self._say("")
-        layers, psi = self.layers(), self.truncation.value() / 100
+        layers, psi = self.layers(), self.truncation.psi()
         styles = self.preset.currentText().split(" (")[0] if PRESETS[self.preset.currentText()] else "chosen"
         what = f"{styles} styles (layers {layers[0]}-{layers[-1]})"
         self.renderer.submit("style-mix", lambda: ((rows, cols, what), *mix_grid(model, rows, cols, layers, psi)))

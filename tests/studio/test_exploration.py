@@ -362,15 +362,21 @@ def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_
     panel = window.generate_panel
     panel.first_seed.setValue(20)
     panel.count.setValue(6)
-    qtbot.waitUntil(lambda: panel.seeds == list(range(20, 26)), timeout=20000)
+    panel.truncation.setValue(60)
+    qtbot.waitUntil(lambda: panel.seeds == list(range(20, 26)) and panel.rendered_truncation == 0.6, timeout=20000)
     panel.grid.item(1).setSelected(True)
     panel.mix_button.click()  # one face is not enough
     assert panel.status.text() == "Select two or more faces to mix their styles"
     assert window.tabs.currentWidget() is not window.style_mix_panel
     panel.grid.item(4).setSelected(True)
     panel.send_button.click()
-    assert window.tabs.currentWidget() is window.interpolate_panel
-    assert window.interpolate_panel.seeds.text() == "21, 24"
+    walk = window.interpolate_panel
+    assert window.tabs.currentWidget() is walk
+    assert walk.seeds.text() == "21, 24" and walk.truncation.label.text() == "ψ 0.60"  # as the faces were seen
+    walk.scrub.setValue(walk.scrub.maximum())
+    qtbot.waitUntil(lambda: walk.view.image is not None and walk.frame_label.text().startswith("frame 60"),
+                    timeout=20000)
+    qtbot.waitUntil(lambda: np.array_equal(walk.view.image, panel.grid.faces[4]), timeout=20000)  # ends on seed 24
 
     window.tabs.setCurrentWidget(panel)
     menu = {action.text(): action for action in panel.grid.actions()}  # the faces' right-click menu
@@ -389,6 +395,7 @@ def test_style_mixing_from_generate_is_offered_only_for_stylegan2(qtbot, window,
     open_model(qtbot, window, tiny_models["dcgan"])
     panel = window.generate_panel
     assert panel.send_button.isEnabled() and not panel.mix_button.isEnabled()
+    assert not panel.truncation.isEnabled() and not window.interpolate_panel.truncation.isEnabled()  # StyleGAN2's
     assert not {a.text(): a for a in panel.grid.actions()}["Style-mix selected"].isEnabled()
 
 
