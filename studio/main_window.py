@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open &dataset folder…", QKeySequence("Ctrl+D"), self.dataset_panel.choose_folder)
-        self._action(file_menu, "Open dataset &zip…", None, self.dataset_panel.choose_archive)
+        self._action(file_menu, "Open dataset &archive (.zip, .tar)…", None, self.dataset_panel.choose_archive)
         self._action(file_menu, "&Open model…", QKeySequence.StandardKey.Open, self.choose_model)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
@@ -208,7 +208,8 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  open a model (.onnx or checkpoint), or a face saved by the studio", "Ctrl+D  open a dataset folder",
+            "Ctrl+O  open a model (.onnx or checkpoint), or a face saved by the studio",
+            "Ctrl+D  open a dataset folder",
             "Ctrl+E  export the selected faces", "Ctrl+Shift+E  export all faces",
             "Ctrl+1 … Ctrl+6  switch panels", "F1  this list", "Ctrl+Q  quit"]))
 
@@ -339,7 +340,7 @@ class MainWindow(QMainWindow):
                                              "folder that holds them", 10000)
                 continue
             else:
-                self.statusBar().showMessage(f"Not a folder (or .zip) of images, nor a model: {path}", 8000)
+                self.statusBar().showMessage(f"Not a folder (or .zip or .tar) of images, nor a model: {path}", 8000)
                 continue
             event.acceptProposedAction()
             return

@@ -25,6 +25,7 @@ def test_data_speed_prints_the_ratio():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ratio (classic / cached)" in result.stdout
     assert "first read of a stored zip:" in result.stdout and "first read of a deflated zip:" in result.stdout
+    assert "first read of a tar:" in result.stdout
 
 
 def test_inference_speed_prints_both_engines():

@@ -67,13 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a model on a folder (or .zip) of images",
+    t = sub.add_parser("train", help="train a model on a folder (or a .zip or .tar) of images",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_family_table()
                        + "\n\nUnset hyperparameters take the family's default; every value used is saved in "
                        "RUN_DIR/config.json.\n--steps counts generator steps; with --resume, steps beyond the checkpoint "
                        "(without --steps a resumed run finishes its plan).")
     t.add_argument("data", nargs="?",
-                   help="folder of images (searched recursively) or a .zip of them; optional with --resume")
+                   help="folder of images (searched recursively), or a .zip or uncompressed .tar of them; optional "
+                        "with --resume")
     t.add_argument("--model", choices=FAMILIES, default=None, help="model family (default dcgan)")
     t.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL)")
     length = t.add_argument_group("run length (default 1,000 steps; with several, the first reached ends the run)")
@@ -188,10 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("eval", help="score models (or folders of images) against real images: SWD, FID, KID")
     v.add_argument("models", nargs="+", metavar="MODEL",
-                   help="run folders, checkpoints, .onnx files, or folders (or .zip files) of images to score as "
-                   "they are; DATA itself scores real images against other real ones of DATA, the floor")
-    v.add_argument("--real", metavar="DATA", help="folder (or .zip) of real images (default: the first model's own "
-                   "training images, its --holdout files when it held some out)")
+                   help="run folders, checkpoints, .onnx files, or folders (or .zip or .tar files) of images to score "
+                   "as they are; DATA itself scores real images against other real ones of DATA, the floor")
+    v.add_argument("--real", metavar="DATA", help="folder (or .zip or .tar) of real images (default: the first "
+                   "model's own training images, its --holdout files when it held some out)")
     v.add_argument("--real-last", type=int, metavar="N",
                    help="use only the last N files of DATA (sorted by path): the held-out part of a --holdout run")
     v.add_argument("--metric", default="swd", help="comma list of swd, fid, kid (default swd)")
@@ -206,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     n = sub.add_parser("nearest", help="the real images most like a model's faces (plain or mirrored): does it copy "
                        "its training images?")
     n.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
-    n.add_argument("--real", metavar="DATA", help="folder (or .zip) of images to search (default: the images the "
-                   "model trained on)")
+    n.add_argument("--real", metavar="DATA", help="folder (or .zip or .tar) of images to search (default: the images "
+                   "the model trained on)")
     n.add_argument("--n", type=int, default=16, help="faces to look up (default 16)")
     n.add_argument("--seed", type=int, default=0, help="first seed; face i uses seed + i (default 0)")
     n.add_argument("--k", type=int, default=5, help="real images shown per face (default 5)")
@@ -215,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     _model_device_option(n)
 
-    u = sub.add_parser("duplicates", help="images of a folder (or .zip) that are copies of one another")
-    u.add_argument("data", metavar="DATA", help="folder (or .zip) of images")
+    u = sub.add_parser("duplicates", help="images of a folder (or .zip or .tar) that are copies of one another")
+    u.add_argument("data", metavar="DATA", help="folder (or .zip or .tar) of images")
     u.add_argument("--resolution", type=int, default=64, help="the size they are read at, as for training "
                    "(default 64)")
     u.add_argument("--holdout", type=int, metavar="N", help="also say how many of the last N files (a --holdout "
@@ -279,7 +280,7 @@ def _error(message: str) -> int:
 
 
 def _own_images(model, source) -> tuple[str | None, int, str]:
-    """The images a model trained on, from its config: (folder or zip, how many of its last files were held
+    """The images a model trained on, from its config: (folder or archive, how many of its last files were held
     out, "") or (None, 0, why they are not at hand)."""
     own = model.info.config if model is not None else {}
     if not own.get("data"):
@@ -681,7 +682,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         images, pick = real_set(resolution)
         return images[pick]
 
-    def is_images(path: Path) -> bool:  # a folder (not a run's) or a zip: images, scored as they are
+    def is_images(path: Path) -> bool:  # a folder (not a run's) or an archive: images, scored as they are
         return (path.is_dir() and not (path / "checkpoints").is_dir()) or is_archive(path)
 
     rows = []

@@ -1,11 +1,11 @@
-"""Image folders (or zip archives of images) -> one uint8 [N, 3, R, R] array, with a report of skipped files
-and an on-disk cache.
+"""Image folders (or zip and tar archives of images) -> one uint8 [N, 3, R, R] array, with a report of skipped
+files and an on-disk cache.
 
-Scanning is recursive and safe against symlink loops and special files. A `.zip` is read in place, member by
-member, never unpacked to disk. Large folders are decoded by a pool of worker processes, one per core. The
-result is cached under the user's cache folder, keyed by the folder's file list, sizes and modification times
-(an archive's member list, sizes and CRC-32s), so reopening a large folder reads one file instead of decoding
-every image again.
+Scanning is recursive and safe against symlink loops and special files. A `.zip` or an uncompressed `.tar` is
+read in place, member by member, never unpacked to disk. Large folders are decoded by a pool of worker
+processes, one per core. The result is cached under the user's cache folder, keyed by the folder's file list,
+sizes and modification times (an archive's member list, sizes and CRC-32s or times), so reopening a large
+folder reads one file instead of decoding every image again.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import tarfile
 import time
 import zipfile
 from collections import Counter
@@ -102,9 +103,21 @@ class FileEntry:
     stamp: int  # what changes with the content: a file's modification time in ns, a member's CRC-32
 
 
+ARCHIVE_SUFFIXES = (".zip", ".tar")
+COMPRESSED_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst")
+
+
 def is_archive(path: str | os.PathLike) -> bool:
-    """Whether `path` is a zip file to read images from (rather than a folder)."""
-    return os.fspath(path).lower().endswith(".zip") and os.path.isfile(path)
+    """Whether `path` is a zip or tar file to read images from (rather than a folder)."""
+    return os.fspath(path).lower().endswith(ARCHIVE_SUFFIXES) and os.path.isfile(path)
+
+
+def _not_a_folder(path: str | os.PathLike) -> str:
+    if os.fspath(path).lower().endswith(COMPRESSED_TAR_SUFFIXES) and os.path.isfile(path):
+        # each image would have to be unpacked from the start of the stream: no reading in place
+        return (f"{path} is a compressed tar archive, which cannot be read in place: unpack it, or pack its "
+                "images as a .zip or an uncompressed .tar")
+    return f"{path} is not a folder (nor a .zip or .tar of images)"
 
 
 def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = None,
@@ -116,8 +129,7 @@ def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = N
     """
     root = Path(folder)
     if not root.is_dir():
-        raise DatasetError(f"{folder} does not exist" if not root.exists() else
-                           f"{folder} is not a folder (nor a .zip of images)")
+        raise DatasetError(f"{folder} does not exist" if not root.exists() else _not_a_folder(folder))
     entries: list[FileEntry] = []
     rejected: dict[str, list[str]] = {}
     seen_dirs: set[tuple[int, int]] = set()
@@ -165,24 +177,36 @@ def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = N
 
 
 def scan_archive(archive: str | os.PathLike) -> list[FileEntry]:
-    """Every member with an image extension in a zip archive, in the order scan_folder gives an unpacked copy.
+    """Every member with an image extension in a zip or tar archive, in the order scan_folder gives an unpacked
+    copy.
 
-    macOS's `__MACOSX/` resource forks are left out (they carry image names but hold no image).
+    macOS's `__MACOSX/` resource forks and `._` AppleDouble files are left out (they carry image names but hold
+    no image).
     """
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DatasetError(f"{archive} is not a readable zip archive ({exc})") from None
-    members = {info.filename: FileEntry(info.filename, info.file_size, info.CRC) for info in infos if not info.is_dir()
-               and imgs.is_image_name(info.filename) and not info.filename.startswith("__MACOSX/")}
+    if os.fspath(archive).lower().endswith(".tar"):
+        try:
+            tar = imgs.TarArchive(archive)
+        except (tarfile.TarError, OSError) as exc:
+            raise DatasetError(f"{archive} is not a readable uncompressed tar archive ({exc}); a compressed one "
+                               "cannot be read in place: unpack it, or pack its images as a .zip") from None
+        with contextlib.closing(tar):
+            found = [FileEntry(m.name, m.size, int(m.mtime)) for m in tar.members.values()]
+    else:
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                found = [FileEntry(i.filename, i.file_size, i.CRC) for i in zf.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DatasetError(f"{archive} is not a readable zip archive ({exc})") from None
+    members = {e.path: e for e in found if imgs.is_image_name(e.path) and not e.path.startswith("__MACOSX/")
+               and not e.path.rpartition("/")[2].startswith("._")}
     # component by component, as a folder walk orders them: the held-out files of --holdout are the same
     return sorted(members.values(), key=lambda e: e.path.split("/"))
 
 
-def cache_key(entries: list[FileEntry], resolution: int, max_pixels: int, archive: bool = False) -> str:
+def cache_key(entries: list[FileEntry], resolution: int, max_pixels: int, archive: str = "") -> str:
+    """archive: "" for a folder, else the archive's kind ("zip", "tar")."""
     h = hashlib.sha256()
-    h.update(json.dumps([CACHE_VERSION, resolution, max_pixels] + (["zip"] if archive else [])).encode())
+    h.update(json.dumps([CACHE_VERSION, resolution, max_pixels] + ([archive] if archive else [])).encode())
     for e in entries:
         h.update(f"{e.path}\0{e.size}\0{e.stamp}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
@@ -206,7 +230,8 @@ def load_folder(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> ImageSet:
-    """Read every usable image under `folder` (or in a `.zip` archive) as [N, 3, resolution, resolution] uint8.
+    """Read every usable image under `folder` (or in a `.zip` or `.tar` archive) as [N, 3, resolution, resolution]
+    uint8.
 
     progress(done, total) is called as files are decoded; cancel() is polled and raises ScanCancelled.
     Raises DatasetError when the folder holds no usable image.
@@ -215,7 +240,7 @@ def load_folder(
     folder = os.path.abspath(os.fspath(folder))
     archive = is_archive(folder)
     entries, listing_rejects = (scan_archive(folder), {}) if archive else scan_folder(folder, cancel)
-    key = cache_key(entries, resolution, max_pixels, archive)
+    key = cache_key(entries, resolution, max_pixels, Path(folder).suffix.lower().lstrip(".") if archive else "")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if use_cache:
         cached = _read_cache(cache, key, folder)
@@ -243,7 +268,7 @@ def load_folder(
             sizes[f"{result.source_size[0]}x{result.source_size[1]}"] += 1
             if result.upscaled:
                 report.upscaled.append(entries[i].path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, OSError) as exc:
         if not archive:
             raise
         # the archive went away or was replaced while it was read (a file is only ever rejected, one by one)
@@ -269,7 +294,7 @@ def load_folder(
 def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int | None,
                 progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
                 archive: str | None = None) -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
-    """Decode every path (member names when `archive` is a zip's path), yielding (index, result). Large folders
+    """Decode every path (member names when `archive` is a zip's or tar's path), yielding (index, result). Large folders
     use a pool of processes: PIL's Python-side work per file outweighs the decoding itself for small images, so
     threads would mostly wait on the GIL."""
     total = len(paths)
@@ -284,8 +309,10 @@ def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int
             if archive is None:
                 decode = functools.partial(imgs.decode_files, resolution=resolution, max_pixels=max_pixels)
             else:
-                zf = stack.enter_context(zipfile.ZipFile(archive))
-                decode = functools.partial(imgs.decode_members, zf, resolution=resolution, max_pixels=max_pixels)
+                opened = imgs.open_archive(archive)
+                stack.callback(opened.close)
+                decode = functools.partial(imgs.decode_members, opened, resolution=resolution,
+                                           max_pixels=max_pixels)
             for start in range(0, total, CHUNK):
                 if start in finished_chunks:
                     continue

@@ -85,11 +85,11 @@ class ComparePanel(QWidget):
         self.add_run_button = QPushButton("Add a run's checkpoints…")
         self.add_run_button.setToolTip("Every checkpoint of one run, to compare across training time")
         self.add_images_button = QPushButton("Add images…")
-        self.add_images_button.setToolTip("A folder or zip of images (samples from another tool, another dataset) "
+        self.add_images_button.setToolTip("A folder, zip or tar of images (samples from another tool, another dataset) "
                                           "as a row of its own; the open dataset is in the list already")
         images_menu = QMenu(self.add_images_button)
         images_menu.addAction("A folder of images…", self.choose_image_folder)
-        images_menu.addAction("A zip of images…", self.choose_image_zip)
+        images_menu.addAction("A zip or tar of images…", self.choose_image_zip)
         self.add_images_button.setMenu(images_menu)
         self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
         self.count = QSpinBox(); self.count.setRange(1, 32); self.count.setValue(6)
@@ -249,7 +249,8 @@ class ComparePanel(QWidget):
             self.add_images(folder)
 
     def choose_image_zip(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Add a zip of images", "", "Zip archives (*.zip)")
+        path, _ = QFileDialog.getOpenFileName(self, "Add an archive of images", "",
+                                              "Archives of images (*.zip *.tar)")
         if path:
             self.add_images(path)
 

@@ -63,9 +63,9 @@ class DatasetPanel(QWidget):
         self.open_button.setToolTip("Choose a folder of images (searched recursively); you can also drop one here")
         self.open_button.clicked.connect(self.choose_folder)
         set_icon(self.open_button, "folder")
-        self.zip_button = QPushButton("Open .zip…")
-        self.zip_button.setToolTip("Choose a zip archive of images: read in place, never unpacked to disk; you can "
-                                   "also drop one here")
+        self.zip_button = QPushButton("Open archive…")
+        self.zip_button.setToolTip("Choose a .zip or an uncompressed .tar of images: read in place, never unpacked to "
+                                   "disk; you can also drop one here")
         self.zip_button.clicked.connect(self.choose_archive)
         set_icon(self.zip_button, "archive")
         self.demo_button = QPushButton("Use demo faces")
@@ -91,8 +91,8 @@ class DatasetPanel(QWidget):
         self.summary = QLabel("No folder open yet.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.grid = FaceGrid(72, placeholder="Drop a folder of images (or a .zip of them) here: faces, or any pictures "
-                                              "you want more of.\n"
+        self.grid = FaceGrid(72, placeholder="Drop a folder of images (or a .zip or .tar of them) here: faces, or "
+                                              "any pictures you want more of.\n"
                                               "Subfolders are read too; files that are not usable images are "
                                               "listed with the reason.")
         self.report = QTreeWidget()
@@ -122,8 +122,8 @@ class DatasetPanel(QWidget):
             self.load(folder)
 
     def choose_archive(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a zip archive of images", self._start_folder(),
-                                              "Zip archives (*.zip)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open an archive of images", self._start_folder(),
+                                              "Archives of images (*.zip *.tar)")
         if path:
             self.load(path)
 

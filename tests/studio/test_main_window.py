@@ -2,6 +2,7 @@
 
 import json
 import os
+import tarfile
 import threading
 import time
 import zipfile
@@ -64,7 +65,7 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     grid = window.dataset_panel.grid
     window.tabs.setCurrentWidget(window.dataset_panel)
     # before any folder, the empty area says what to do and the skipped-files list is out of the way
-    assert "Drop a folder of images (or a .zip of them) here" in grid.placeholder and ink_in_the_middle(grid) > 50
+    assert "Drop a folder of images (or a .zip or .tar of them) here" in grid.placeholder and ink_in_the_middle(grid) > 50
     assert not window.dataset_panel.report.isVisible()
     folder = faces_folder(tmp_path, n=12, size=64)
     (folder / "broken.png").write_bytes(b"not a png")
@@ -80,24 +81,25 @@ def test_dropping_a_folder_loads_it(qtbot, window, tmp_path):
     assert "1 file skipped" in window.dataset_panel.summary.text()
 
 
-def test_dropping_a_zip_of_images_loads_it_in_place(qtbot, window, tmp_path):
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_dropping_an_archive_of_images_loads_it_in_place(qtbot, window, tmp_path, kind):
     folder = faces_folder(tmp_path, n=6, size=32)
     (tmp_path / "drop").mkdir()
-    path = tmp_path / "drop" / "faces.zip"
-    with zipfile.ZipFile(path, "w") as zf:
+    path = tmp_path / "drop" / f"faces.{kind}"
+    with zipfile.ZipFile(path, "w") if kind == "zip" else tarfile.open(path, "w") as archive:
         for p in sorted(folder.iterdir()):
-            zf.write(p, f"faces/{p.name}")
+            (archive.write if kind == "zip" else archive.add)(p, f"faces/{p.name}")
     window.tabs.setCurrentWidget(window.train_panel)
     drop_folder(window, path)
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
     assert window.tabs.currentWidget() is window.dataset_panel
     assert len(window.state.dataset) == 6 and window.dataset_panel.grid.count() == 6
     assert window.dataset_panel.grid.item(0).toolTip() == "faces/face-00000.png"
-    assert "faces.zip" in window.dataset_panel.summary.text()
-    assert os.listdir(tmp_path / "drop") == ["faces.zip"]  # nothing unpacked beside it
+    assert f"faces.{kind}" in window.dataset_panel.summary.text()
+    assert os.listdir(tmp_path / "drop") == [f"faces.{kind}"]  # nothing unpacked beside it
 
 
-def test_the_open_zip_button_loads_one_and_the_next_dialog_starts_beside_it(qtbot, window, tmp_path, monkeypatch):
+def test_the_open_archive_button_loads_one_and_the_next_dialog_starts_beside_it(qtbot, window, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
     folder = faces_folder(tmp_path, n=4, size=32)
@@ -113,7 +115,7 @@ def test_the_open_zip_button_loads_one_and_the_next_dialog_starts_beside_it(qtbo
     window.dataset_panel.zip_button.click()
     qtbot.waitUntil(lambda: window.state.dataset is not None, timeout=20000)
     assert window.state.dataset.report.folder == str(path) and len(window.state.dataset) == 4
-    assert started[0][1] == "Zip archives (*.zip)"
+    assert started[0][1] == "Archives of images (*.zip *.tar)"
     window.dataset_panel.open_button.click()  # cancelled: nothing else changes
     window.dataset_panel.zip_button.click()
     assert [s for s, _ in started[1:]] == [str(tmp_path), str(tmp_path)]  # the zip's folder, not the zip

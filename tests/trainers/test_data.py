@@ -1,6 +1,8 @@
 """Folder datasets: recursive scans, the bad-file report, the cache, and batches on the tensor."""
 
+import io
 import os
+import tarfile
 import zipfile
 
 import numpy as np
@@ -71,7 +73,7 @@ def test_folder_without_images_is_a_clear_error(tmp_path):
         load_folder(tmp_path / "d", 32)
     with pytest.raises(DatasetError, match="nope does not exist"):
         load_folder(tmp_path / "nope", 32)
-    with pytest.raises(DatasetError, match=r"a.txt is not a folder \(nor a .zip of images\)"):
+    with pytest.raises(DatasetError, match=r"a.txt is not a folder \(nor a .zip or .tar of images\)"):
         load_folder(tmp_path / "d" / "a.txt", 32)
 
 
@@ -262,3 +264,61 @@ def test_worker_processes_read_a_zip_as_one_process_does(hostile, tmp_path, monk
     pooled = load_folder(path, 32, use_cache=False, workers=2)
     assert len(single) == 11 and pooled.paths == single.paths and np.array_equal(pooled.images, single.images)
     assert pooled.report.rejected == single.report.rejected
+
+
+def tar_folder(folder, path, mode="w"):
+    """`folder` packed as `tar cf` does (its name as the top folder; links kept as links), in no particular order."""
+    with tarfile.open(path, mode) as tar:
+        for p in sorted(folder.rglob("*"), reverse=True):
+            if p.name != "pipe.jpg" and (p.is_symlink() or p.is_file()):
+                tar.add(p, p.relative_to(folder.parent).as_posix(), recursive=False)
+    return path
+
+
+def test_a_tar_gives_the_images_of_its_folder_and_reports_its_bad_members(hostile, tmp_path, monkeypatch):
+    import trainers.data as data
+
+    unpacked = load_folder(hostile, 32, use_cache=False)
+    path = tar_folder(hostile, tmp_path / "faces.tar")
+    with tarfile.open(path, "a") as tar:  # what a Mac's tar adds beside each file: not an image, left out
+        fork = b"\x00\x05\x16\x07 apple double"
+        info = tarfile.TarInfo("data/._face-00000.png")
+        info.size = len(fork)
+        tar.addfile(info, io.BytesIO(fork))
+    packed = load_folder(path, 32, use_cache=False)
+    assert packed.paths == ["data/" + p for p in unpacked.paths]  # the same order: --holdout keeps the same files
+    assert np.array_equal(packed.images, unpacked.images) and packed.report.upscaled == ["data/tiny.png"]
+    assert packed.report.rejected == {imgs.ZERO_BYTE: ["data/empty.jpg"], imgs.NOT_AN_IMAGE: ["data/page.png"],
+                                      imgs.CORRUPT: ["data/cut.png"]}  # links are not files to read: not listed
+    monkeypatch.setattr(data, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(data, "CHUNK", 3)
+    pooled = load_folder(path, 32, use_cache=False, workers=2)  # worker processes read it as one process does
+    assert pooled.paths == packed.paths and np.array_equal(pooled.images, packed.images)
+
+    write_demo_folder(tmp_path / "plain", 5, size=32)
+    whole = tar_folder(tmp_path / "plain", tmp_path / "plain.tar")
+    last = tarfile.open(whole).getmembers()[-1]  # an archive cut short inside its last image: that one is reported
+    (tmp_path / "cut.tar").write_bytes(whole.read_bytes()[: last.offset_data + last.size // 2])
+    cut = load_folder(tmp_path / "cut.tar", 32, use_cache=False)
+    assert cut.report.rejected == {imgs.CORRUPT: [last.name]} and len(cut) == 4  # and the others kept
+
+
+def test_a_tar_is_cached_by_its_members_and_a_compressed_one_is_a_clear_error(tmp_path):
+    folder = tmp_path / "data"
+    write_demo_folder(folder, 4, size=32)
+    path = tar_folder(folder, tmp_path / "faces.tar")
+    first = load_folder(path, 32, cache_dir=tmp_path / "c")
+    assert load_folder(path, 32, cache_dir=tmp_path / "c").report.from_cache
+    demo_face(99, 32).save(folder / "face-00002.png")
+    os.utime(folder / "face-00002.png", (1, 1))  # another face, another time
+    tar_folder(folder, path)
+    changed = load_folder(path, 32, cache_dir=tmp_path / "c")
+    assert not changed.report.from_cache and not np.array_equal(changed.images, first.images)
+
+    tar_folder(folder, tmp_path / "faces.tar.gz", "w:gz")
+    with pytest.raises(DatasetError, match="faces.tar.gz is a compressed tar archive, which cannot be read in "
+                                           "place: unpack it, or pack its images as a .zip or an uncompressed .tar"):
+        load_folder(tmp_path / "faces.tar.gz", 32)
+    (tmp_path / "gz.tar").write_bytes((tmp_path / "faces.tar.gz").read_bytes())  # compressed, misnamed
+    with pytest.raises(DatasetError, match="gz.tar is not a readable uncompressed tar archive"):
+        load_folder(tmp_path / "gz.tar", 32)
