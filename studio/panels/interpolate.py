@@ -36,6 +36,11 @@ class InterpolatePanel(QWidget):
         self.walk_seeds: list[int] = []  # the seeds the current walk goes through
         self._export_thread: threading.Thread | None = None
         self._path_id = 0  # which walk self.latents is; rendered frames carry it
+        self._path_model = None  # the model the current walk's latents are for
+        self._path_applied = 0  # the newest walk whose latents are here
+        self._export_when_ready: str | None = None  # an export asked for while its walk was being made
+        self._path_request = 0  # the newest walk asked for: its latents are made in the background (a walk in w
+        # runs the mapping network)
         self._frames: np.ndarray | None = None  # every frame of the current walk, once rendered for playback
         self._cancel_export = threading.Event()
 
@@ -121,14 +126,26 @@ class InterpolatePanel(QWidget):
             seeds = parse_seeds(self.seeds.text())
             if len(seeds) < 2:
                 raise ValueError("give at least two seeds")
-            psi = self.truncation.psi() if model.info.style_based else 1.0
-            self.space, self.latents = walk_latents(model, seeds, self.frames.value(), self.method.currentText(),
-                                                    self.loop.isChecked(), psi)
-            self.walk_seeds, self.psi = seeds, psi
         except ValueError as exc:
             self.message.setText(str(exc))
             return
         self.message.setText("")
+        psi = self.truncation.psi() if model.info.style_based else 1.0
+        frames, method, loop = self.frames.value(), self.method.currentText(), self.loop.isChecked()
+        self._path_request += 1
+        request = self._path_request
+        self.renderer.submit("interp-path", lambda: (request, model, seeds, psi,
+                                                     *walk_latents(model, seeds, frames, method, loop, psi)))
+
+    def _walk_model(self):
+        """The model the current walk was made for, while it is the open one (else a new walk is on its way)."""
+        return self._path_model if self._path_model is self.state.model else None
+
+    def _on_path(self, request: int, model, seeds: list[int], psi: float, space: str, latents: np.ndarray) -> None:
+        if request != self._path_request or model is not self.state.model:  # a newer walk is on its way
+            return
+        self.space, self.latents, self.walk_seeds, self.psi = space, latents, seeds, psi
+        self._path_model, self._path_applied = model, request
         self._path_id += 1
         self._frames = None
         self.scrub.setRange(0, len(self.latents) - 1)
@@ -138,9 +155,12 @@ class InterpolatePanel(QWidget):
         picks = np.linspace(0, len(self.latents) - 1, min(STRIP, len(self.latents))).round().astype(int)
         space, latents, psi = self.space, self.latents[picks], self.psi
         self.renderer.submit("interp-strip", lambda: (picks, render_latents(model, space, latents, psi)))
+        if self._export_when_ready is not None:
+            path, self._export_when_ready = self._export_when_ready, None
+            self.export(path)
 
     def render_frame(self, index: int) -> None:
-        model = self.state.model
+        model = self._walk_model()
         if model is None or not len(self.latents):
             return
         index = min(index, len(self.latents) - 1)
@@ -164,7 +184,7 @@ class InterpolatePanel(QWidget):
 
     def _render_walk(self) -> None:
         """Render every frame of the walk in the background, in parts, then play from memory."""
-        model = self.state.model
+        model = self._walk_model()
         if model is None or not len(self.latents):
             return
         path_id, space, latents, psi, renderer = self._path_id, self.space, self.latents, self.psi, self.renderer
@@ -198,7 +218,9 @@ class InterpolatePanel(QWidget):
             self.scrub.setValue((self.scrub.value() + 1) % len(self.latents))
 
     def _on_rendered(self, key: str, result) -> None:
-        if key == "interp-frame":
+        if key == "interp-path":
+            self._on_path(*result)
+        elif key == "interp-frame":
             if self._frames is None:  # a frame asked for before playback began is stale by now
                 self.view.set_image(result)
         elif key == "interp-walk":
@@ -220,17 +242,27 @@ class InterpolatePanel(QWidget):
 
     # -- export ------------------------------------------------------------------------------------------------
     def export(self, path: str | None = None) -> None:
-        model = self.state.model
-        if model is None or not len(self.latents) or self.exporting():
+        if self.state.model is None or self.exporting():
             return
         if path is None:
-            seeds = "-".join(map(str, self.walk_seeds[:8]))
-            psi = "" if self.psi == 1 else f"-psi{self.psi:.2f}"  # as exported faces are named
+            try:
+                seeds = "-".join(map(str, parse_seeds(self.seeds.text())[:8]))
+            except ValueError:
+                seeds = "-".join(map(str, self.walk_seeds[:8]))
+            psi = self.truncation.psi() if self.state.model.info.style_based else 1.0
+            psi_part = "" if psi == 1 else f"-psi{psi:.2f}"  # as exported faces are named
             path = ask_save_path(self, self.state, "Export animation",
-                                 f"{model.info.stem}-walk-{seeds}{psi}.gif",
+                                 f"{self.state.model.info.stem}-walk-{seeds}{psi_part}.gif",
                                  "GIF (*.gif);;MP4 (*.mp4);;PNG frames (folder name, no suffix) (*)")
             if not path:
                 return
+        if self._path_applied != self._path_request:  # the walk asked for last is still being made: export it
+            self._export_when_ready = path
+            self.message.setText("Preparing the walk …")
+            return
+        model = self._walk_model()
+        if model is None or not len(self.latents):
+            return
         space, latents, psi = self.space, self.latents.copy(), self.psi
         seconds, scale = self.seconds.value(), self.scale.value()
         self._cancel_export.clear()
@@ -261,7 +293,9 @@ class InterpolatePanel(QWidget):
         self._export_thread.start()
 
     def exporting(self) -> bool:
-        return self._export_thread is not None and self._export_thread.is_alive()
+        """An export is under way (or waits for its walk to be made)."""
+        return self._export_when_ready is not None or (self._export_thread is not None
+                                                        and self._export_thread.is_alive())
 
     def _on_export_progress(self, done: int, total: int) -> None:
         self.progress.setValue(done)
@@ -274,6 +308,7 @@ class InterpolatePanel(QWidget):
 
     def shutdown(self) -> None:
         self.timer.stop()
+        self._export_when_ready = None  # its walk will not come now
         self._cancel_export.set()
         if self._export_thread is not None:
             self._export_thread.join(60)

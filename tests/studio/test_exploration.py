@@ -64,16 +64,17 @@ def test_scrubbing_renders_off_the_gui_thread(qtbot, window, tiny_models):
     panel = window.interpolate_panel
     panel.frames.setValue(200)
     panel.set_seeds([1, 2])
+    qtbot.waitUntil(lambda: len(panel.latents) == 200, timeout=30000)  # the walk is made in the background
     slowest = 0.0
     for value in range(0, 200, 5):
         start = time.perf_counter()
         panel.scrub.setValue(value)  # what a dragged slider does
         slowest = max(slowest, time.perf_counter() - start)
     assert slowest < 0.05  # the slider handler only queues work
-    qtbot.waitUntil(lambda: window.renderer.idle(), timeout=30000)
-    qtbot.wait(50)
     expected = panel.state.model.generate(z=panel.latents[195:196])[0]
-    assert np.array_equal(panel.view.image, expected)  # the view ends on the last position asked for
+    # the view ends on the last position asked for
+    qtbot.waitUntil(lambda: panel.view.image is not None and np.array_equal(panel.view.image, expected),
+                    timeout=30000)
 
 
 def test_play_runs_the_walk_at_its_timing_pause_holds_a_frame_and_a_new_path_plays_at_once(qtbot, window,
@@ -373,6 +374,7 @@ def test_faces_selected_in_generate_are_sent_to_interpolate(qtbot, window, tiny_
     walk = window.interpolate_panel
     assert window.tabs.currentWidget() is walk
     assert walk.seeds.text() == "21, 24" and walk.truncation.label.text() == "ψ 0.60"  # as the faces were seen
+    qtbot.waitUntil(lambda: walk.walk_seeds == [21, 24], timeout=20000)  # the walk is made in the background
     walk.scrub.setValue(walk.scrub.maximum())
     qtbot.waitUntil(lambda: walk.view.image is not None and walk.frame_label.text().startswith("frame 60"),
                     timeout=20000)

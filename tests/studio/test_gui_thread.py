@@ -46,6 +46,8 @@ def test_a_whole_session_runs_no_model_work_on_the_gui_thread(qtbot, window, tin
         open_model(qtbot, window, model)
         window.interpolate_panel.set_seeds([1, 2])
         window.interpolate_panel.scrub.setValue(10)
+        window.interpolate_panel.method.setCurrentText("lerp in w")  # a walk in w maps its seeds' z first
+        window.interpolate_panel.truncation.setValue(70)
         window.style_mix_panel.update_grid()
         qtbot.waitUntil(lambda: window.renderer.idle(), timeout=30000)
     compare = window.compare_panel
