@@ -400,7 +400,8 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                     status = EXIT_INTERRUPTED
                 continue
             if kind == "Started":
-                print(f"training {event.family} on {event.num_images:,} images, {event.device}, run {event.run_dir}"
+                images = f"{event.num_images:,} image{'s' * (event.num_images != 1)}"
+                print(f"training {event.family} on {images}, {event.device}, run {event.run_dir}"
                       + (f", resuming at step {event.step}" if event.step else ""), file=sys.stderr)
                 bar = tqdm(total=event.total_steps, initial=event.step, unit="step", dynamic_ncols=True)
                 planned_steps, first_step, started = event.total_steps, event.step, time.monotonic()

@@ -131,7 +131,8 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     pixels = images.images
     if config.holdout:
         if config.holdout >= len(pixels):
-            raise ConfigError(f"holdout {config.holdout} leaves no image to train on ({len(pixels)} images)")
+            raise ConfigError(f"holdout {config.holdout} leaves no image to train on ({len(pixels)} image"
+                              f"{'s' * (len(pixels) != 1)} in all)")
         pixels = pixels[: len(pixels) - config.holdout]
     reference = _score_reference(images.images, config) if main and config.score_every else None
     total_images = len(pixels)

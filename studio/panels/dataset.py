@@ -240,7 +240,7 @@ class DatasetPanel(QWidget):
     def _on_loaded(self, images: ImageSet) -> None:
         report = images.report
         sizes = ", ".join(f"{k} ({v:,})" for k, v in list(report.source_sizes.items())[:4])
-        text = (f"<b>{len(images):,} images</b> at {images.resolution}x{images.resolution} from {report.folder}"
+        text = (f"<b>{len(images):,} image{'s' * (len(images) != 1)}</b> at {images.resolution}x{images.resolution} from {report.folder}"
                 f"{' (from cache)' if report.from_cache else ''}. Source sizes: {sizes or '—'}.")
         if report.upscaled:
             text += f" {len(report.upscaled):,} smaller than {images.resolution}px were upscaled."

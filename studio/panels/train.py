@@ -655,7 +655,8 @@ class TrainPanel(QWidget):
     def _on_event(self, event) -> None:
         if isinstance(event, ev.Started):
             size = f" at {self.run.config.resolution}x{self.run.config.resolution}" if self.run is not None else ""
-            self.status.setText(f"Training {event.family} on {event.num_images:,} images{size} ({event.device})"
+            images = f"{event.num_images:,} image{'s' * (event.num_images != 1)}"
+            self.status.setText(f"Training {event.family} on {images}{size} ({event.device})"
                                 + (f", resumed at step {event.step:,}" if event.step else ""))
         elif isinstance(event, ev.Progress):
             self.plot.add_point(event.step, event.stats)
