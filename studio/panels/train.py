@@ -73,6 +73,13 @@ TIPS = {
 DIFFAUGMENT = "translation,cutout,color"  # the Augment box: all three, as the DiffAugment paper uses on small sets
 
 
+def default_run_folder() -> str:
+    """runs/studio where the studio was started (the project folder, under `make run`), or in the home folder when
+    that place cannot be written (a desktop launcher may start the studio in /)."""
+    base = os.getcwd() if os.access(os.getcwd(), os.W_OK) else os.path.join(os.path.expanduser("~"), "GAN Studio")
+    return os.path.abspath(os.path.join(base, "runs", "studio"))
+
+
 def next_run_folder(folder: str) -> str:
     """runs/studio -> runs/studio-2 (or -3 …): the first sibling that does not exist or is empty."""
     base = re.sub(r"-\d+$", "", os.path.normpath(folder))
@@ -118,7 +125,7 @@ class TrainPanel(QWidget):
         self.device = QComboBox(); self.device.addItems(["auto", "cpu", "cuda"])
         self.processes = QSpinBox(); self.processes.setRange(1, max(1, os.cpu_count() or 1))
         self.cuda_graphs = QCheckBox("CUDA graphs"); self.bf16 = QCheckBox("bf16")
-        self.out = QLineEdit(os.path.abspath(os.path.join("runs", "studio")))
+        self.out = QLineEdit(default_run_folder())
         browse = QPushButton("…"); browse.clicked.connect(self._choose_out)
         for name in TIPS:
             getattr(self, name).setToolTip(TIPS[name])

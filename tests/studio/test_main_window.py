@@ -646,6 +646,16 @@ def test_open_run_folder_shows_the_folder_or_says_it_does_not_exist_yet(qtbot, w
     assert opened == [str(tmp_path)]
 
 
+def test_runs_go_where_the_studio_started_or_home_when_that_cannot_be_written(tmp_path, monkeypatch):
+    from studio.panels.train import default_run_folder
+
+    monkeypatch.chdir(tmp_path)
+    assert default_run_folder() == str(tmp_path / "runs" / "studio")  # `make run`: the project folder
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(os, "access", lambda path, mode: path != str(tmp_path))  # as / is to a desktop launcher
+    assert default_run_folder() == str(tmp_path / "home" / "GAN Studio" / "runs" / "studio")
+
+
 def test_start_in_a_folder_that_holds_a_run_offers_to_continue_it_or_start_a_new_one(qtbot, window, tmp_path,
                                                                                       monkeypatch):
     from studio.panels.train import next_run_folder
