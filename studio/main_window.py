@@ -18,6 +18,7 @@ from studio.panels.dataset import DatasetPanel
 from studio.panels.generate import GeneratePanel
 from studio.panels.train import TrainPanel
 from studio.state import StudioState
+from studio.widgets.remember import restore_fields, save_fields
 from studio.workers import Renderer
 from trainers import __version__
 from trainers.data import is_archive
@@ -97,6 +98,8 @@ class MainWindow(QMainWindow):
         self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
         self.generate_panel.mix_seeds.connect(self._mix_seeds)
         self.train_panel.restore_form(self.settings)
+        for prefix, panel in self._remembered_panels():  # where the user's exploring was, before a model opens
+            restore_fields(self.settings, prefix, panel, panel.REMEMBERED)
         self.compare_panel.inception_path = str(self.settings.value("inception_weights", "") or "")
         self.state.export_folder = str(self.settings.value("export_folder", "") or "")  # save dialogs open there
         self.compare_panel.inception_changed.connect(lambda p: self.settings.setValue("inception_weights", p))
@@ -147,6 +150,10 @@ class MainWindow(QMainWindow):
             # once the new palette has reached the children too (Qt tells the window first)
             QTimer.singleShot(0, self._retint)
         super().changeEvent(event)
+
+    def _remembered_panels(self):
+        return (("generate", self.generate_panel), ("interpolate", self.interpolate_panel),
+                ("style_mix", self.style_mix_panel))
 
     # -- menus ---------------------------------------------------------------------------------------------
     def _make_menus(self) -> None:
@@ -389,6 +396,8 @@ class MainWindow(QMainWindow):
                 return
         self.shutdown()
         self.train_panel.save_form(self.settings)
+        for prefix, panel in self._remembered_panels():
+            save_fields(self.settings, prefix, panel, panel.REMEMBERED)
         self.settings.setValue("export_folder", self.state.export_folder)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())

@@ -31,6 +31,7 @@ NEAREST_K = 5  # real faces shown beside each
 class GeneratePanel(QWidget):
     interpolate_seeds = Signal(list)  # seeds the user wants to walk between
     mix_seeds = Signal(list)  # StyleGAN2 seeds whose styles the user wants to mix with one another
+    REMEMBERED = ("first_seed", "count", "truncation", "size_slider")  # kept for the next session
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
         super().__init__(parent)

@@ -27,6 +27,7 @@ WALK_CHUNK = 16  # frames rendered at a time for playback: progress shows and a 
 class InterpolatePanel(QWidget):
     export_progress = Signal(int, int)
     export_done = Signal(str)
+    REMEMBERED = ("seeds", "method", "loop", "frames", "seconds", "truncation", "scale")  # for the next session
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
         super().__init__(parent)

@@ -24,6 +24,7 @@ from studio.state import SCORE_IMAGES, StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row, split
 from studio.widgets.loss_plot import SCORE, LossPlot
+from studio.widgets.remember import restore_fields, save_fields
 from studio.workers import Call, ProcessRun, TrainingRun
 from trainers import events as ev
 from trainers.checkpoint import CheckpointError, checkpoint_step, latest_checkpoint, list_checkpoints
@@ -365,31 +366,10 @@ class TrainPanel(QWidget):
 
     def save_form(self, settings) -> None:
         """Remember the form (QSettings) so that the next session of the studio starts where this one was."""
-        for name in self.FORM:
-            w = getattr(self, name)
-            value = (w.currentText() if isinstance(w, QComboBox) else w.text() if isinstance(w, QLineEdit)
-                     else w.isChecked() if isinstance(w, QCheckBox) else w.value())
-            settings.setValue(f"train/{name}", value)
+        save_fields(settings, "train", self, self.FORM)
 
     def restore_form(self, settings) -> None:
-        for name in self.FORM:
-            value, w = settings.value(f"train/{name}"), getattr(self, name)
-            if value is None:
-                continue
-            try:
-                if isinstance(w, QComboBox):
-                    if w.findText(str(value)) >= 0:
-                        w.setCurrentText(str(value))
-                elif isinstance(w, QLineEdit):
-                    w.setText(str(value))
-                elif isinstance(w, QCheckBox):
-                    w.setChecked(str(value).lower() == "true")
-                elif isinstance(w, QDoubleSpinBox):
-                    w.setValue(float(value))
-                else:
-                    w.setValue(int(value))
-            except (TypeError, ValueError):
-                pass  # a setting from another version or edited by hand: keep the default
+        restore_fields(settings, "train", self, self.FORM)
 
     def set_gpu_count(self, gpus: int) -> None:
         self.gpus = gpus

@@ -699,7 +699,7 @@ def test_start_in_a_folder_that_holds_a_run_offers_to_continue_it_or_start_a_new
         assert {"Continue it", "New run in run-2"} <= set(seen[0])
 
 
-def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp_path):
+def test_the_training_form_and_the_exploring_are_remembered_for_the_next_session(qtbot, window, tmp_path):
     from studio.main_window import MainWindow
 
     panel = window.train_panel
@@ -714,6 +714,17 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
     panel.augment.setChecked(True)
     panel.holdout.setValue(2000)
     window.state.export_folder = str(tmp_path)  # where the last export went
+    window.generate_panel.first_seed.setValue(1200)
+    window.generate_panel.count.setValue(16)
+    window.generate_panel.truncation.setValue(70)
+    walk = window.interpolate_panel
+    walk.seeds.setText("3, 14, 27")
+    walk.method.setCurrentText("lerp in z")
+    walk.frames.setValue(90)
+    walk.loop.setChecked(True)
+    window.style_mix_panel.rows.setText("7, 8")
+    window.style_mix_panel.preset.setCurrentIndex(1)
+    preset = window.style_mix_panel.preset.currentText()
     window.close()
     again = MainWindow(window.settings)  # the studio started again
     qtbot.addWidget(again)
@@ -725,6 +736,12 @@ def test_the_training_form_is_remembered_for_the_next_session(qtbot, window, tmp
     assert form.smoothing.value() == 40 and form.n_critic.value() == 5 and form.augment.isChecked()
     assert form.holdout.value() == 2000
     assert again.state.export_folder == str(tmp_path)  # the next save dialog opens there
+    generate, walk, mix = again.generate_panel, again.interpolate_panel, again.style_mix_panel
+    assert (generate.first_seed.value(), generate.count.value(), generate.truncation.label.text()) == \
+        (1200, 16, "ψ 0.70")
+    assert (walk.seeds.text(), walk.method.currentText(), walk.frames.value(), walk.loop.isChecked()) == \
+        ("3, 14, 27", "lerp in z", 90, True)
+    assert mix.rows.text() == "7, 8" and mix.preset.currentText() == preset
     again.settings.setValue("train/batch", "lots")  # a damaged setting keeps the default
     again.settings.setValue("train/family", "no-such-family")
     again.shutdown()
