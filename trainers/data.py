@@ -294,9 +294,9 @@ def load_folder(
 def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int | None,
                 progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
                 archive: str | None = None) -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
-    """Decode every path (member names when `archive` is a zip's or tar's path), yielding (index, result). Large folders
-    use a pool of processes: PIL's Python-side work per file outweighs the decoding itself for small images, so
-    threads would mostly wait on the GIL."""
+    """Decode every path (member names when `archive` is a zip's or tar's path), yielding (index, result). Large
+    folders use a pool of processes: PIL's Python-side work per file outweighs the decoding itself for small
+    images, so threads would mostly wait on the GIL."""
     total = len(paths)
     workers = workers or os.cpu_count() or 1
     finished_chunks: set[int] = set()

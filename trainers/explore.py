@@ -207,6 +207,9 @@ def grid_metadata(model: GeneratorModel, seeds: Sequence[int], truncation: float
     return {"seeds": f"{seeds[0]}-{seeds[-1]}", **text}
 
 
+MAX_GRID_FACES = 100_000  # a saved grid of more faces than this is no grid of ours (it would be gigapixels)
+
+
 class FaceOrigin(NamedTuple):
     """What made a face, or a grid of faces, that GAN Studio saved: enough to show them again."""
     model: str  # the model file's absolute path when it was saved
@@ -243,7 +246,7 @@ def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
         step = int(text["step"]) if text.get("step", "").isdigit() else None
     except ValueError:
         return None
-    if not 0 <= first <= last or not math.isfinite(truncation):
+    if not 0 <= first <= last or last - first >= MAX_GRID_FACES or not math.isfinite(truncation):
         return None
     return FaceOrigin(text["model"], first, last - first + 1, truncation, step)
 
