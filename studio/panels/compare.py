@@ -20,6 +20,7 @@ from studio.icons import set_icon
 from studio.state import SCORE_IMAGES, StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row, split
+from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
 from trainers.checkpoint import list_checkpoints
 from trainers.data import DatasetError, ImageSet, load_folder
@@ -93,6 +94,10 @@ class ComparePanel(QWidget):
         self.add_images_button.setMenu(images_menu)
         self.first_seed = QSpinBox(); self.first_seed.setRange(0, 2**31 - 1)
         self.count = QSpinBox(); self.count.setRange(1, 32); self.count.setValue(6)
+        self.truncation = TruncationSlider()
+        self.truncation.setToolTip("Truncation ψ of the StyleGAN2 rows on the sheet (lower is more typical and less "
+                                   "varied); scores are always taken untruncated, as the metrics are defined")
+        self.sheet_psi = 1.0  # the StyleGAN2 rows' truncation on the sheet shown
         self.save_button = QPushButton("Save sheet…")
         self._inception_path = ""
         self.score_button = QPushButton(self._score_label())
@@ -119,6 +124,7 @@ class ComparePanel(QWidget):
         left.addWidget(self.add_run_button)
         left.addWidget(self.add_images_button)
         left.addLayout(row(QLabel("First seed"), self.first_seed, QLabel("Seeds"), self.count, stretch=False))
+        left.addLayout(row(QLabel("Truncation"), self.truncation, self.truncation.label, stretch=False))
         left.addWidget(self.save_button)
         left.addWidget(self.score_button)
         left.addWidget(self.inception_button)
@@ -133,6 +139,7 @@ class ComparePanel(QWidget):
         self.models.itemChanged.connect(lambda item: self.update_sheet())
         self.first_seed.valueChanged.connect(self.update_sheet)
         self.count.valueChanged.connect(self.update_sheet)
+        self.truncation.valueChanged.connect(self.update_sheet)
         self.save_button.clicked.connect(lambda: self.save())
         self.score_button.clicked.connect(self.score)
         self.inception_button.clicked.connect(self.choose_inception)
@@ -283,10 +290,11 @@ class ComparePanel(QWidget):
         self.message.setText("")
         models = [self.entry(p) for p in paths]
         seeds = list(range(self.first_seed.value(), self.first_seed.value() + self.count.value()))
+        psi = self.truncation.psi()
 
         def job():
-            faces = [m.generate(seeds) for m in models]
-            return models, seeds, faces
+            faces = [m.generate(seeds, truncation=psi) if m.info.style_based else m.generate(seeds) for m in models]
+            return models, seeds, psi, faces
 
         self.renderer.submit("compare-sheet", job)
 
@@ -301,15 +309,17 @@ class ComparePanel(QWidget):
                 self._add_image_set(result)
                 self.message.setText(f"Added {result.info.label}: tick it to see it beside the models")
         elif key == "compare-sheet":
-            models, seeds, faces = result
-            self.shown, self.sheet_seeds = models, seeds
+            models, seeds, psi, faces = result
+            self.shown, self.sheet_seeds, self.sheet_psi = models, seeds, psi
             self.sheet_face = max(f.shape[-1] for f in faces)
             self.sheet = captioned_rows([title(m) for m in models], faces)
             self.view.set_image(self.sheet)
             self._fill_table()
             self.table.resizeColumnsToContents()
             # (what the scores mean stays said when the sheet is drawn again after them)
-            self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every row."
+            truncated = psi != 1 and any(m.info.style_based for m in models)
+            self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every row"
+                                 + (f", StyleGAN2 rows at ψ {psi:.2f}." if truncated else ".")
                                  + (f" {self._scores_message()}" if self.scores else ""))
 
     def describe(self, x: int, y: int) -> str:
@@ -329,7 +339,8 @@ class ComparePanel(QWidget):
         seed = self.sheet_seeds[c]
         if image_set is not None:
             return f"{image_set.images.paths[image_set.index(seed)]} from {info.label} (seed {seed})"
-        return f"Seed {seed} from {info.label} (step {info.step:,})"
+        psi = f", ψ {self.sheet_psi:.2f}" if info.style_based and self.sheet_psi != 1 else ""
+        return f"Seed {seed} from {info.label} (step {info.step:,}{psi})"
 
     def _fill_table(self) -> None:
         self.table.setRowCount(len(self.shown))
@@ -494,7 +505,8 @@ class ComparePanel(QWidget):
             try:
                 save_image(path, self.sheet, {"models": "; ".join(m.info.path for m in self.shown),
                                               "first_seed": str(self.first_seed.value()),
-                                              "seeds": str(self.count.value())})
+                                              "seeds": str(self.count.value()),
+                                              "truncation": f"{self.sheet_psi:g}"})
             except (OSError, ValueError) as exc:
                 self.message.setText(f"Cannot write {path}: {exc}")
                 return None

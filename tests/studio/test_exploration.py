@@ -179,7 +179,20 @@ def test_compare_shows_one_row_per_model_on_the_same_seeds(qtbot, window, tiny_m
     assert panel.describe(x + 16, y + 16) == f"Seed 3 from dcgan.onnx (step {panel.shown[onnx_row].info.step:,})"
     assert panel.describe(x + 16, y - 10).startswith(str(tiny_models["dcgan"]) + "\n")
     assert panel.describe(x + 33, y + 16) == ""  # the gap between two faces
+    # truncation: the StyleGAN2 row shows its faces at that psi, as Generate does; the DCGAN rows stay as they were
+    panel.truncation.setValue(50)
+    qtbot.waitUntil(lambda: panel.sheet_psi == 0.5, timeout=30000)
+    assert "StyleGAN2 rows at ψ 0.50" in panel.message.text()
+    style = window.state.models[str(tiny_models["stylegan2"])]
+    style_row = panel.shown.index(style)
+    y_style = style_row * (18 + 32 + 4) + 18 + 4
+    truncated = style.generate([0], truncation=0.5)[0].transpose(1, 2, 0)
+    assert np.array_equal(panel.sheet[y_style : y_style + 32, 4:36], truncated)
+    assert not np.array_equal(truncated, style.generate([0])[0].transpose(1, 2, 0))
+    assert np.array_equal(panel.sheet[y : y + 32, x : x + 32], expected[3].transpose(1, 2, 0))
+    assert panel.describe(20, y_style + 16) == f"Seed 0 from stylegan2.onnx (step {style.info.step:,}, ψ 0.50)"
     path = panel.save(str(tmp_path / "sheet.png"))
+    assert Image.open(path).text["truncation"] == "0.5"
     assert Image.open(path).size == (sheet.shape[1], sheet.shape[0])
     (tmp_path / "a-file").write_text("not a folder")
     assert panel.save(str(tmp_path / "a-file" / "sheet.png")) is None and "Cannot write" in panel.message.text()
