@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
 
     def _remembered_panels(self):
         return (("generate", self.generate_panel), ("interpolate", self.interpolate_panel),
-                ("style_mix", self.style_mix_panel))
+                ("style_mix", self.style_mix_panel), ("compare", self.compare_panel))
 
     # -- menus ---------------------------------------------------------------------------------------------
     def _make_menus(self) -> None:

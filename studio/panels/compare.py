@@ -57,6 +57,7 @@ class ComparePanel(QWidget):
     scored = Signal(str, object)  # model path, {"SWD": ...} or an error message
     scoring_done = Signal()
     score_progress = Signal(int, int, str)  # models scored so far, models to score, the one being scored
+    REMEMBERED = ("first_seed", "count", "truncation")  # kept for the next session
     inception_changed = Signal(str)
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):

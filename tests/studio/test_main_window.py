@@ -725,6 +725,7 @@ def test_the_training_form_and_the_exploring_are_remembered_for_the_next_session
     window.style_mix_panel.rows.setText("7, 8")
     window.style_mix_panel.preset.setCurrentIndex(1)
     preset = window.style_mix_panel.preset.currentText()
+    window.compare_panel.truncation.setValue(60)
     window.close()
     again = MainWindow(window.settings)  # the studio started again
     qtbot.addWidget(again)
@@ -742,6 +743,7 @@ def test_the_training_form_and_the_exploring_are_remembered_for_the_next_session
     assert (walk.seeds.text(), walk.method.currentText(), walk.frames.value(), walk.loop.isChecked()) == \
         ("3, 14, 27", "lerp in z", 90, True)
     assert mix.rows.text() == "7, 8" and mix.preset.currentText() == preset
+    assert again.compare_panel.truncation.label.text() == "ψ 0.60"
     again.settings.setValue("train/batch", "lots")  # a damaged setting keeps the default
     again.settings.setValue("train/family", "no-such-family")
     again.shutdown()
