@@ -292,12 +292,14 @@ class MainWindow(QMainWindow):
         elif key == "open-model":
             model: GeneratorModel = result
             face, self._pending_face = self._pending_face, None
-            if face is not None and same_file(model.info.path, face[1].model):  # set before the model renders
+            if face is not None and not same_file(model.info.path, face[1].model):
+                face = None  # another model was opened meanwhile: the saved face waits for no other
+            if face is not None:  # its seeds are set before the model renders
                 self.generate_panel.show_seeds(face[1].first_seed, face[1].count, face[1].truncation, render=False)
             self.state.set_model(model)
             self.provider_label.setText(f"Inference: {model.info.provider}")
             self.statusBar().showMessage(f"Opened {model.info.path}", 5000)
-            if face is not None and same_file(model.info.path, face[1].model):
+            if face is not None:
                 self._say_face_opened(*face, model)
             if not is_demo_model(model.info.path):
                 self._remember("recent_models", model.info.path)
