@@ -2,10 +2,11 @@
 files and an on-disk cache.
 
 Scanning is recursive and safe against symlink loops and special files. A `.zip` or an uncompressed `.tar` is
-read in place, member by member, never unpacked to disk. Large folders are decoded by a pool of worker
+read in place, member by member, never unpacked to disk; a compressed tar (`.tar.gz`, `.tgz`, `.tar.bz2`,
+`.tar.xz`) is read in one pass, also without unpacking it to disk. Large folders are decoded by a pool of worker
 processes, one per core. The result is cached under the user's cache folder, keyed by the folder's file list,
-sizes and modification times (an archive's member list, sizes and CRC-32s or times), so reopening a large
-folder reads one file instead of decoding every image again.
+sizes and modification times (an archive's member list, sizes and CRC-32s or times; a compressed tar's own size
+and time), so reopening a large folder reads one file instead of decoding every image again.
 """
 
 from __future__ import annotations
@@ -103,21 +104,23 @@ class FileEntry:
     stamp: int  # what changes with the content: a file's modification time in ns, a member's CRC-32
 
 
-ARCHIVE_SUFFIXES = (".zip", ".tar")
-COMPRESSED_TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst")
+ARCHIVE_SUFFIXES = (".zip", ".tar")  # read in place, a member at a time
+# A compressed tar is read in one pass instead: none of its members can be reached without unpacking all that come
+# before it. Python's tarfile reads zstd from Python 3.14 on.
+COMPRESSED_TARS = {".tar.gz": "gz", ".tgz": "gz", ".tar.bz2": "bz2", ".tbz2": "bz2", ".tar.xz": "xz",
+                   ".txz": "xz", ".tar.zst": "zst", ".tzst": "zst"}
+ARCHIVE_PATTERNS = " ".join("*" + suffix for suffix in (*ARCHIVE_SUFFIXES, *COMPRESSED_TARS))  # for file dialogs
+
+
+def _compression(path: str | os.PathLike) -> str:
+    """'gz', 'bz2', 'xz' or 'zst' for a compressed tar's name, else ''."""
+    name = os.fspath(path).lower()
+    return next((kind for suffix, kind in COMPRESSED_TARS.items() if name.endswith(suffix)), "")
 
 
 def is_archive(path: str | os.PathLike) -> bool:
-    """Whether `path` is a zip or tar file to read images from (rather than a folder)."""
-    return os.fspath(path).lower().endswith(ARCHIVE_SUFFIXES) and os.path.isfile(path)
-
-
-def _not_a_folder(path: str | os.PathLike) -> str:
-    if os.fspath(path).lower().endswith(COMPRESSED_TAR_SUFFIXES) and os.path.isfile(path):
-        # each image would have to be unpacked from the start of the stream: no reading in place
-        return (f"{path} is a compressed tar archive, which cannot be read in place: unpack it, or pack its "
-                "images as a .zip or an uncompressed .tar")
-    return f"{path} is not a folder (nor a .zip or .tar of images)"
+    """Whether `path` is a zip or tar file (compressed or not) to read images from, rather than a folder."""
+    return (os.fspath(path).lower().endswith(ARCHIVE_SUFFIXES) or bool(_compression(path))) and os.path.isfile(path)
 
 
 def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = None,
@@ -129,7 +132,8 @@ def scan_folder(folder: str | os.PathLike, cancel: Callable[[], bool] | None = N
     """
     root = Path(folder)
     if not root.is_dir():
-        raise DatasetError(f"{folder} does not exist" if not root.exists() else _not_a_folder(folder))
+        raise DatasetError(f"{folder} does not exist" if not root.exists()
+                           else f"{folder} is not a folder (nor a .zip or .tar of images)")
     entries: list[FileEntry] = []
     rejected: dict[str, list[str]] = {}
     seen_dirs: set[tuple[int, int]] = set()
@@ -197,10 +201,76 @@ def scan_archive(archive: str | os.PathLike) -> list[FileEntry]:
                 found = [FileEntry(i.filename, i.file_size, i.CRC) for i in zf.infolist() if not i.is_dir()]
         except (zipfile.BadZipFile, OSError) as exc:
             raise DatasetError(f"{archive} is not a readable zip archive ({exc})") from None
-    members = {e.path: e for e in found if imgs.is_image_name(e.path) and not e.path.startswith("__MACOSX/")
-               and not e.path.rpartition("/")[2].startswith("._")}
+    members = {e.path: e for e in found if _image_member(e.path)}
     # component by component, as a folder walk orders them: the held-out files of --holdout are the same
-    return sorted(members.values(), key=lambda e: e.path.split("/"))
+    return sorted(members.values(), key=_walk_order)
+
+
+def _image_member(name: str) -> bool:
+    """An archive member to read as an image: an image's name, and not one of the resource forks macOS adds
+    (`__MACOSX/`, `._NAME`), which carry image names but hold no image."""
+    return (imgs.is_image_name(name) and not name.startswith("__MACOSX/")
+            and not name.rpartition("/")[2].startswith("._"))
+
+
+def _walk_order(entry: FileEntry) -> list[str]:
+    return entry.path.split("/")
+
+
+STREAM_CUT = "(the rest of the archive: it ends early)"  # a compressed tar cut short between two members
+
+
+def _stream_members(path: str, kind: str, cancel: Callable[[], bool] | None, read: Callable[[int], None],
+                    ) -> Iterator[tuple[FileEntry, bytes | imgs.RejectedImage]]:
+    """The image members of a compressed tar, in the archive's order, read in one pass: each as its entry and its
+    bytes (or the reason it cannot be used). read(bytes) is told how far into the compressed file the pass is.
+    A member whose bytes end early is reported corrupt, and a cut between members ends the pass with STREAM_CUT;
+    the members before the cut are kept, as they are in an uncompressed tar cut short."""
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise DatasetError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    with raw:
+        try:
+            tar = tarfile.open(fileobj=raw, mode=f"r|{kind}")
+        except tarfile.CompressionError as exc:
+            raise DatasetError(f"{path} cannot be read by this Python ({exc}): unpack it, or pack its images as a "
+                               ".zip or an uncompressed .tar") from None
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            why = str(exc)
+            if why == "empty file" and os.path.getsize(path):  # (bzip2 unpacks nothing of a first block cut short)
+                why = "nothing unpacks from it: is it cut short?"
+            raise DatasetError(f"{path} is not a readable {kind} compressed tar archive ({why})") from None
+        with tar:
+            members = iter(tar)
+            while True:
+                if cancel is not None and cancel():
+                    raise ScanCancelled()
+                try:
+                    member = next(members, None)
+                except (tarfile.TarError, OSError, EOFError) as exc:  # zlib, lzma and bz2 errors are OSErrors
+                    yield FileEntry(STREAM_CUT, 0, 0), imgs.RejectedImage(imgs.CORRUPT, str(exc))
+                    return
+                if member is None:
+                    return
+                read(raw.tell())
+                if not member.isreg() or not _image_member(member.name):
+                    continue
+                entry = FileEntry(member.name, member.size, int(member.mtime))
+                if member.size == 0:
+                    yield entry, imgs.RejectedImage(imgs.ZERO_BYTE)
+                elif member.size > imgs.MEMBER_MAX_BYTES:
+                    yield entry, imgs.RejectedImage(imgs.TOO_LARGE, f"{member.size:,} bytes")
+                else:
+                    try:
+                        data = tar.extractfile(member).read()
+                    except (tarfile.TarError, OSError, EOFError) as exc:
+                        yield entry, imgs.RejectedImage(imgs.CORRUPT, f"{type(exc).__name__}: {exc}")
+                        return
+                    if len(data) != member.size:
+                        yield entry, imgs.RejectedImage(imgs.CORRUPT, f"{len(data):,} of {member.size:,} bytes")
+                        return
+                    yield entry, data
 
 
 def cache_key(entries: list[FileEntry], resolution: int, max_pixels: int, archive: str = "") -> str:
@@ -239,27 +309,38 @@ def load_folder(
     started = time.perf_counter()
     folder = os.path.abspath(os.fspath(folder))
     archive = is_archive(folder)
-    entries, listing_rejects = (scan_archive(folder), {}) if archive else scan_folder(folder, cancel)
-    key = cache_key(entries, resolution, max_pixels, Path(folder).suffix.lower().lstrip(".") if archive else "")
+    compression = _compression(folder) if archive else ""
+    if compression:
+        # Its members cannot be listed without unpacking it all: its size and time stand for what it holds.
+        st = os.stat(folder)
+        entries, listing_rejects = [], {}
+        key = cache_key([FileEntry(os.path.basename(folder), st.st_size, st.st_mtime_ns)], resolution, max_pixels,
+                        f"tar.{compression}")
+    else:
+        entries, listing_rejects = (scan_archive(folder), {}) if archive else scan_folder(folder, cancel)
+        key = cache_key(entries, resolution, max_pixels, Path(folder).suffix.lower().lstrip(".") if archive else "")
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if use_cache:
         cached = _read_cache(cache, key, folder)
         if cached is not None:
             cached.report.seconds = time.perf_counter() - started
             if progress:
-                progress(len(entries), len(entries))
+                progress(cached.report.found, cached.report.found)
             return cached
 
+    if compression:
+        entries, decoding = _decode_stream(folder, compression, resolution, max_pixels, workers, progress, cancel)
+    else:
+        names = [e.path for e in entries] if archive else [os.path.join(folder, e.path) for e in entries]
+        decoding = _decode_all(names, resolution, max_pixels, workers, progress, cancel, folder if archive else None)
     report = ScanReport(folder=folder, found=len(entries) + sum(map(len, listing_rejects.values())))
     for reason, paths in listing_rejects.items():
         report.rejected.setdefault(reason, []).extend(paths)
     out = np.empty((len(entries), 3, resolution, resolution), np.uint8)
     ok = np.zeros(len(entries), bool)
     sizes: Counter[str] = Counter()
-    names = [e.path for e in entries] if archive else [os.path.join(folder, e.path) for e in entries]
     try:
-        for i, result in _decode_all(names, resolution, max_pixels, workers, progress, cancel,
-                                     folder if archive else None):
+        for i, result in decoding:
             if isinstance(result, imgs.RejectedImage):
                 report.rejected.setdefault(result.reason, []).append(entries[i].path)
                 continue
@@ -294,76 +375,134 @@ def load_folder(
 def _decode_all(paths: list[str], resolution: int, max_pixels: int, workers: int | None,
                 progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
                 archive: str | None = None) -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
-    """Decode every path (member names when `archive` is a zip's or tar's path), yielding (index, result). Large
-    folders use a pool of processes: PIL's Python-side work per file outweighs the decoding itself for small
-    images, so threads would mostly wait on the GIL."""
+    """Decode every path (member names when `archive` is a zip's or tar's path), yielding (index, result)."""
     total = len(paths)
     workers = workers or os.cpu_count() or 1
-    finished_chunks: set[int] = set()
-    done = 0
+    if archive is None:
+        task = functools.partial(imgs.decode_files, resolution=resolution, max_pixels=max_pixels)
 
-    def here() -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
-        """The chunks not decoded yet, in this process."""
-        nonlocal done
+        def here(stack: contextlib.ExitStack) -> Callable[[list], list]:
+            return task
+    else:
+        # A worker is handed the archive's path, not an open file: it opens the archive once for all its chunks.
+        task = functools.partial(imgs.decode_members, archive, resolution=resolution, max_pixels=max_pixels)
+
+        def here(stack: contextlib.ExitStack) -> Callable[[list], list]:
+            opened = imgs.open_archive(archive)
+            stack.callback(opened.close)
+            return functools.partial(imgs.decode_members, opened, resolution=resolution, max_pixels=max_pixels)
+
+    def chunks() -> Iterator[tuple[int, list[str]]]:
+        return ((start, paths[start : start + CHUNK]) for start in range(0, total, CHUNK))
+
+    done = 0
+    for start, results in _in_chunks(chunks, task, here, workers if total >= PARALLEL_MIN_FILES else 1, cancel):
+        for offset, result in enumerate(results):
+            yield start + offset, result
+        done += len(results)
+        if progress:
+            progress(done, total)
+
+
+def _decode_stream(path: str, kind: str, resolution: int, max_pixels: int, workers: int | None,
+                   progress: Callable[[int, int], None] | None, cancel: Callable[[], bool] | None,
+                   ) -> tuple[list[FileEntry], Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]]:
+    """A compressed tar's image members, read in one pass and decoded as they come (by worker processes for a
+    large archive): their entries in the order scan_archive gives an uncompressed tar (a name stored twice is the
+    later copy, as unpacking leaves it), and (index, result) for each. Progress counts images against a total
+    estimated from how far into the compressed file the pass is, until the end gives the true one."""
+    size = max(1, os.path.getsize(path))
+    workers = workers or os.cpu_count() or 1
+    found: list[FileEntry] = []
+    position = 1  # bytes of the compressed file read
+
+    def at(offset: int) -> None:
+        nonlocal position
+        position = max(1, offset)
+
+    def chunks() -> Iterator[tuple[int, list[bytes | imgs.RejectedImage]]]:
+        index, batch = 0, []
+        for entry, blob in _stream_members(path, kind, cancel, at):
+            if index == len(found):  # (a second pass, after the worker processes failed, finds the same ones)
+                found.append(entry)
+            index += 1
+            batch.append(blob)
+            if len(batch) == CHUNK:
+                yield index - len(batch), batch
+                batch = []
+        if batch:
+            yield index - len(batch), batch
+
+    task = functools.partial(imgs.decode_blobs, resolution=resolution, max_pixels=max_pixels)
+    decoded: dict[int, imgs.Decoded | imgs.RejectedImage] = {}
+    # (compressed faces of 64 px take about 2 kB each: a small archive is decoded here, as a small folder is)
+    parallel = workers if size >= PARALLEL_MIN_FILES * 2048 else 1
+    for start, results in _in_chunks(chunks, task, lambda stack: task, parallel, cancel):
+        decoded.update(zip(range(start, start + len(results)), results))
+        if progress:
+            progress(len(decoded), max(len(found), round(len(found) * size / position)))
+    if progress:
+        progress(len(decoded), len(decoded))
+    latest = {entry.path: i for i, entry in enumerate(found)}
+    order = sorted(latest.values(), key=lambda i: _walk_order(found[i]))
+
+    def results() -> Iterator[tuple[int, imgs.Decoded | imgs.RejectedImage]]:
+        for n, i in enumerate(order):
+            yield n, decoded.pop(i)  # each image's pixels are let go once they are copied
+
+    return [found[i] for i in order], results()
+
+
+def _in_chunks(chunks: Callable[[], Iterator[tuple[int, list]]], task: Callable[[list], list],
+               here: Callable[[contextlib.ExitStack], Callable[[list], list]], workers: int,
+               cancel: Callable[[], bool] | None) -> Iterator[tuple[int, list]]:
+    """task(chunk) for each (start, chunk) of chunks(), yielding (start, results) as chunks finish: in a pool of
+    `workers` processes, or here (with the function here(stack) gives) when workers is 1. PIL's Python-side work
+    per file outweighs the decoding itself for small images, so threads would mostly wait on the GIL. If the
+    processes cannot start, the chunks not finished yet are done here: chunks() must make the same ones again."""
+    finished: set[int] = set()
+
+    def in_this_process() -> Iterator[tuple[int, list]]:
         with contextlib.ExitStack() as stack:
-            if archive is None:
-                decode = functools.partial(imgs.decode_files, resolution=resolution, max_pixels=max_pixels)
-            else:
-                opened = imgs.open_archive(archive)
-                stack.callback(opened.close)
-                decode = functools.partial(imgs.decode_members, opened, resolution=resolution,
-                                           max_pixels=max_pixels)
-            for start in range(0, total, CHUNK):
-                if start in finished_chunks:
+            run = here(stack)
+            for start, chunk in stack.enter_context(contextlib.closing(chunks())):
+                if start in finished:
                     continue
                 if cancel is not None and cancel():
                     raise ScanCancelled()
-                results = decode(paths[start : start + CHUNK])
-                for offset, result in enumerate(results):
-                    yield start + offset, result
-                done += len(results)
-                if progress:
-                    progress(done, total)
+                yield start, run(chunk)
 
-    if workers == 1 or total < PARALLEL_MIN_FILES:
-        yield from here()
+    if workers == 1:
+        yield from in_this_process()
         return
-    # A worker is handed the archive's path, not an open file: it opens the archive once for all its chunks.
-    task = (functools.partial(imgs.decode_files, resolution=resolution, max_pixels=max_pixels) if archive is None
-            else functools.partial(imgs.decode_members, archive, resolution=resolution, max_pixels=max_pixels))
     # spawn, not fork: the caller may be a GUI or a process with CUDA and threads running.
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            starts = iter(range(0, total, CHUNK))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool, \
+                contextlib.closing(chunks()) as made:
             pending = {}
             try:
                 while True:
                     while len(pending) < 2 * workers:  # bounded look-ahead keeps memory flat on huge folders
-                        start = next(starts, None)
+                        start, chunk = next(made, (None, None))
                         if start is None:
                             break
-                        pending[pool.submit(task, paths[start : start + CHUNK])] = start
+                        pending[pool.submit(task, chunk)] = start
                     if not pending:
                         break
-                    finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     if cancel is not None and cancel():
                         raise ScanCancelled()
-                    for future in finished:
+                    for future in done:
                         start = pending.pop(future)
-                        results = future.result()
-                        for offset, result in enumerate(results):
-                            yield start + offset, result
-                        finished_chunks.add(start)
-                        done += len(results)
-                    if finished and progress:
-                        progress(done, total)
+                        yield start, future.result()
+                        finished.add(start)
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
     except BrokenProcessPool:
         # Worker processes could not start (e.g. a program read from stdin cannot be re-imported by spawn):
         # decode what is left here instead.
-        yield from here()
+        yield from in_this_process()
 
 
 def _read_cache(cache: Path, key: str, folder: str) -> ImageSet | None:

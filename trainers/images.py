@@ -142,6 +142,19 @@ def decode_files(paths: list[str], resolution: int, max_pixels: int = DEFAULT_MA
     return out
 
 
+def decode_blobs(blobs: list[bytes | RejectedImage], resolution: int, max_pixels: int = DEFAULT_MAX_PIXELS
+                 ) -> list[Decoded | RejectedImage]:
+    """decode_image for bytes read already (a compressed tar's members, read in one pass by the process that
+    streams it); a rejection made while reading passes through."""
+    out: list[Decoded | RejectedImage] = []
+    for blob in blobs:
+        try:
+            out.append(blob if isinstance(blob, RejectedImage) else decode_image(blob, resolution, max_pixels))
+        except RejectedImage as exc:
+            out.append(exc)
+    return out
+
+
 class TarArchive:
     """An uncompressed tar archive's regular files by name, each read where it lies (random access, as a zip's
     members are). Links, folders and special members are not files to read; a name stored twice is the later

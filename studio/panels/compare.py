@@ -23,7 +23,7 @@ from studio.widgets.layout import row, split
 from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
 from trainers.checkpoint import list_checkpoints
-from trainers.data import DatasetError, ImageSet, load_folder
+from trainers.data import ARCHIVE_PATTERNS, DatasetError, ImageSet, load_folder
 from trainers.images import captioned_rows, save_image, sheet_cell
 from trainers.inference import GeneratorModel, ImageSetModel, open_model
 from trainers.metrics import INCEPTION_FILE, floor_pair
@@ -258,7 +258,7 @@ class ComparePanel(QWidget):
 
     def choose_image_zip(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Add an archive of images", "",
-                                              "Archives of images (*.zip *.tar)")
+                                              f"Archives of images ({ARCHIVE_PATTERNS})")
         if path:
             self.add_images(path)
 

@@ -18,7 +18,7 @@ from studio.widgets.faces import FaceGrid, show_enlarged
 from studio.widgets.layout import row, split
 from studio.workers import Call, FolderScan
 from trainers.config import RESOLUTIONS
-from trainers.data import ImageSet, is_archive
+from trainers.data import ARCHIVE_PATTERNS, ImageSet, is_archive
 from trainers.explore import COPY_DISTANCE, duplicate_pairs
 
 SAMPLE = 64  # thumbnails shown
@@ -123,7 +123,7 @@ class DatasetPanel(QWidget):
 
     def choose_archive(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open an archive of images", self._start_folder(),
-                                              "Archives of images (*.zip *.tar)")
+                                              f"Archives of images ({ARCHIVE_PATTERNS})")
         if path:
             self.load(path)
 

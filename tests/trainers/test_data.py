@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from trainers import images as imgs
-from trainers.data import DatasetError, ScanCancelled, TensorBatches, load_folder
+from trainers.data import STREAM_CUT, DatasetError, ScanCancelled, TensorBatches, load_folder
 from trainers.demo_faces import demo_face, write_demo_folder
 
 
@@ -303,7 +303,7 @@ def test_a_tar_gives_the_images_of_its_folder_and_reports_its_bad_members(hostil
     assert cut.report.rejected == {imgs.CORRUPT: [last.name]} and len(cut) == 4  # and the others kept
 
 
-def test_a_tar_is_cached_by_its_members_and_a_compressed_one_is_a_clear_error(tmp_path):
+def test_a_tar_is_cached_by_its_members(tmp_path):
     folder = tmp_path / "data"
     write_demo_folder(folder, 4, size=32)
     path = tar_folder(folder, tmp_path / "faces.tar")
@@ -316,9 +316,63 @@ def test_a_tar_is_cached_by_its_members_and_a_compressed_one_is_a_clear_error(tm
     assert not changed.report.from_cache and not np.array_equal(changed.images, first.images)
 
     tar_folder(folder, tmp_path / "faces.tar.gz", "w:gz")
-    with pytest.raises(DatasetError, match="faces.tar.gz is a compressed tar archive, which cannot be read in "
-                                           "place: unpack it, or pack its images as a .zip or an uncompressed .tar"):
-        load_folder(tmp_path / "faces.tar.gz", 32)
     (tmp_path / "gz.tar").write_bytes((tmp_path / "faces.tar.gz").read_bytes())  # compressed, misnamed
     with pytest.raises(DatasetError, match="gz.tar is not a readable uncompressed tar archive"):
         load_folder(tmp_path / "gz.tar", 32)
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".tgz", ".tar.bz2", ".tar.xz"])
+def test_a_compressed_tar_is_read_in_one_pass_with_the_folder_s_images_order_and_rejections(hostile, tmp_path,
+                                                                                            monkeypatch, suffix):
+    import trainers.data as data
+
+    unpacked = load_folder(hostile, 32, use_cache=False)
+    path = tar_folder(hostile, tmp_path / f"faces{suffix}", "w:" + data.COMPRESSED_TARS[suffix])
+    seen = []
+    packed = load_folder(path, 32, use_cache=False, progress=lambda done, total: seen.append((done, total)))
+    assert packed.paths == ["data/" + p for p in unpacked.paths]  # the same order: --holdout keeps the same files
+    assert np.array_equal(packed.images, unpacked.images) and packed.report.upscaled == ["data/tiny.png"]
+    assert packed.report.rejected == {imgs.ZERO_BYTE: ["data/empty.jpg"], imgs.NOT_AN_IMAGE: ["data/page.png"],
+                                      imgs.CORRUPT: ["data/cut.png"]}
+    assert seen[-1] == (14, 14) and all(done <= total for done, total in seen)  # 11 images and 3 rejected files
+    monkeypatch.setattr(data, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(data, "CHUNK", 3)
+    pooled = load_folder(path, 32, use_cache=False, workers=2)  # worker processes decode it as one process does
+    assert pooled.paths == packed.paths and np.array_equal(pooled.images, packed.images)
+    assert pooled.report.rejected == packed.report.rejected
+
+
+def test_a_compressed_tar_cut_short_keeps_what_came_before_and_is_cached_by_its_size_and_time(tmp_path):
+    folder = tmp_path / "data"
+    write_demo_folder(folder, 5, size=32)
+    whole = tar_folder(folder, tmp_path / "faces.tgz", "w:gz")
+    cache = tmp_path / "c"
+    first = load_folder(whole, 32, cache_dir=cache)
+    assert len(first) == 5 and load_folder(whole, 32, cache_dir=cache).report.from_cache
+    faces = [folder / f"face-{i:05d}.png" for i in range(5)]
+    demo_face(99, 32).save(faces[2])  # another face: the archive is packed again, and read again
+    tar_folder(folder, whole, "w:gz")
+    changed = load_folder(whole, 32, cache_dir=cache)
+    assert not changed.report.from_cache and not np.array_equal(changed.images, first.images)
+
+    packed = whole.read_bytes()
+    (tmp_path / "cut.tgz").write_bytes(packed[: len(packed) * 2 // 3])
+    cut = load_folder(tmp_path / "cut.tgz", 32, use_cache=False)
+    kept = 5 - len(cut)  # tar_folder packs the last name first: the first names are the ones cut off
+    assert 0 < len(cut) < 5 and cut.paths == [f"data/{f.name}" for f in faces[kept:]]
+    assert np.array_equal(cut.images, changed.images[kept:])
+    # the image the cut fell in, or the rest of the archive
+    assert cut.report.rejected[imgs.CORRUPT] in ([f"data/{faces[kept - 1].name}"], [STREAM_CUT])
+
+
+def test_a_compressed_tar_can_be_cancelled_and_one_this_python_cannot_unpack_says_so(tmp_path):
+    folder = tmp_path / "data"
+    write_demo_folder(folder, 3, size=32)
+    path = tar_folder(folder, tmp_path / "faces.tar.xz", "w:xz")
+    with pytest.raises(ScanCancelled):
+        load_folder(path, 32, use_cache=False, cancel=lambda: True)
+    if "zst" not in tarfile.TarFile.OPEN_METH:  # zstd is read from Python 3.14 on
+        (tmp_path / "faces.tar.zst").write_bytes(b"(\xb5/\xfd")
+        with pytest.raises(DatasetError, match=r"faces.tar.zst cannot be read by this Python \(.*\): unpack it, "
+                                               r"or pack its images as a .zip or an uncompressed .tar"):
+            load_folder(tmp_path / "faces.tar.zst", 32)
