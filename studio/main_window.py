@@ -22,7 +22,7 @@ from studio.widgets.remember import restore_fields, save_fields
 from studio.workers import Renderer
 from trainers import __version__
 from trainers.data import is_archive
-from trainers.explore import FaceOrigin, face_origin
+from trainers.explore import FaceOrigin, face_origin, locate_model
 from trainers.images import is_image_name
 from trainers.inference import GeneratorModel, open_model
 
@@ -237,10 +237,10 @@ class MainWindow(QMainWindow):
         if origin is None:
             return False
         name = os.path.basename(path)
-        if not os.path.exists(origin.model):
-            self.statusBar().showMessage(f"{name} was made by {origin.model} ({seeds_text(origin)}), which is no "
-                                         "longer there: open that model where it is now and go to those seeds", 20000)
+        found = locate_model(path, origin) or self._ask_where_the_model_is(name, origin, os.path.dirname(path))
+        if not found:
             return True
+        origin = origin._replace(model=found)
         self.tabs.setCurrentWidget(self.generate_panel)
         model = self.state.model
         if model is not None and same_file(model.info.path, origin.model):
@@ -251,9 +251,24 @@ class MainWindow(QMainWindow):
             self.open_model_file(origin.model)
         return True
 
+    def _ask_where_the_model_is(self, name: str, origin: FaceOrigin, folder: str) -> str:
+        """The model file the user finds for a saved face whose model has moved ("" when they do not)."""
+        gone = f"{name} was made by {origin.model} ({seeds_text(origin)}), which is no longer there"
+        self.statusBar().showMessage(f"{gone}: open that model where it is now and go to those seeds", 20000)
+        answer = QMessageBox.question(self, "Where is its model?",
+                                      f"{gone}.\n\nShow where the model is now, and those faces open with it.",
+                                      QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Open:
+            return ""
+        found, _ = QFileDialog.getOpenFileName(self, f"Where is {os.path.basename(origin.model)} now?", folder,
+                                               "Models (*.onnx *.pt);;All files (*)")
+        return found
+
     def _say_face_opened(self, name: str, origin: FaceOrigin, model: GeneratorModel) -> None:
         text = f"{name}: {seeds_text(origin)} of {model.info.label}"
-        if origin.step is not None and origin.step != model.info.step:
+        if origin.family and origin.family != model.info.family:
+            text += f". It was made by a {origin.family} model, not this {model.info.family} one: its faces differ"
+        elif origin.step is not None and origin.step != model.info.step:
             text += (f". It was made at step {origin.step:,} and this model is at step {model.info.step:,} now, so "
                      "its faces may differ")
         self.statusBar().showMessage(text, 20000)

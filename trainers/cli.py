@@ -140,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="generate faces from a run, a checkpoint or an exported .onnx file")
     s.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx "
-                   "file; or a face or grid saved by GAN Studio: its model, at its seeds and truncation unless --n, "
-                   "--seed or --truncation say otherwise")
+                   "file; or a face or grid saved by GAN Studio: its model (where it was, else a model of its name "
+                   "beside the face), at its seeds and truncation unless --n, --seed or --truncation say otherwise")
     s.add_argument("--n", type=int, help="number of faces (default 64)")
     s.add_argument("--seed", type=int, help="first seed; face i uses seed + i (default 0)")
     s.add_argument("--out", required=True,
@@ -472,7 +472,7 @@ def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minut
 
 def cmd_sample(args: argparse.Namespace) -> int:
 
-    from trainers.explore import export_faces, face_origin, grid_metadata
+    from trainers.explore import export_faces, face_origin, grid_metadata, locate_model
     from trainers.images import is_image_name, make_grid, save_image
     from trainers.inference import ModelError, open_model
 
@@ -481,10 +481,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
         print(f"{args.model} was made by {origin.model}, seed{'s' * (origin.count > 1)} {origin.first_seed}"
               f"{f'-{origin.first_seed + origin.count - 1}' if origin.count > 1 else ''}, truncation "
               f"{origin.truncation:g}", file=sys.stderr)
-        if not os.path.exists(origin.model):
-            return _error(f"{origin.model} is no longer there: give the model where it is now as MODEL, with "
-                          f"--seed {origin.first_seed} --n {origin.count} --truncation {origin.truncation:g}")
-        args.model = origin.model
+        found = locate_model(args.model, origin)
+        if found is None:
+            return _error(f"{origin.model} is no longer there (nor beside {os.path.basename(args.model)}): give the "
+                          f"model where it is now as MODEL, with --seed {origin.first_seed} --n {origin.count} "
+                          f"--truncation {origin.truncation:g}")
+        if found != origin.model:
+            print(f"it is no longer there: using {found}, of the same name, beside the face", file=sys.stderr)
+        args.model = found
         args.seed = origin.first_seed if args.seed is None else args.seed
         args.n = origin.count if args.n is None else args.n
         args.truncation = origin.truncation if args.truncation is None else args.truncation
@@ -508,10 +512,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if out.endswith(("/", os.sep)) or os.path.isdir(out):
             # named like the studio's exports; a face never overwrites another model's face of the same name
             paths = export_faces(model, faces, seeds, args.truncation, out)
-            print(f"wrote {len(paths)} faces to {out}, e.g. {os.path.basename(paths[0])} ({info.provider})")
+            print(f"wrote {len(paths)} face{'s' * (len(paths) != 1)} to {out}, e.g. {os.path.basename(paths[0])} "
+                  f"({info.provider})")
         else:
             save_image(out, make_grid(faces, columns=args.columns), grid_metadata(model, seeds, args.truncation))
-            print(f"wrote a grid of {len(seeds)} faces (seeds {seeds[0]}..{seeds[-1]}) to {out} ({info.provider})")
+            which = f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+            print(f"wrote a grid of {len(seeds)} face{'s' * (len(seeds) > 1)} ({which}) to {out} ({info.provider})")
     except ValueError as exc:
         return _error(str(exc))
     except OSError as exc:

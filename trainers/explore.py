@@ -217,6 +217,16 @@ class FaceOrigin(NamedTuple):
     count: int  # 1 for a face; a grid holds seeds first_seed to first_seed + count - 1
     truncation: float
     step: int | None  # the model's training step then
+    family: str = ""  # the model's family ("" in a record without one)
+
+
+def locate_model(face: str | os.PathLike, origin: FaceOrigin) -> str | None:
+    """Where the model that made a saved face is now: where it was, else a file of its name beside the face (a
+    face sent with its model, or a folder of faces and models moved together); None when neither is there."""
+    if os.path.exists(origin.model):
+        return origin.model
+    beside = os.path.join(os.path.dirname(os.path.abspath(face)), os.path.basename(origin.model))
+    return beside if os.path.isfile(beside) else None
 
 
 def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
@@ -248,7 +258,7 @@ def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
         return None
     if not 0 <= first <= last or last - first >= MAX_GRID_FACES or not math.isfinite(truncation):
         return None
-    return FaceOrigin(text["model"], first, last - first + 1, truncation, step)
+    return FaceOrigin(text["model"], first, last - first + 1, truncation, step, text.get("family", ""))
 
 
 def face_filename(model: GeneratorModel, seed: int, truncation: float = 1.0) -> str:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import tarfile
 import threading
 import time
@@ -222,7 +223,10 @@ def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocki
     assert panel.checkpoints.count() >= 1
 
 
-def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, window, tiny_models, tmp_path):
+def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, window, tiny_models, tmp_path,
+                                                                       monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
     open_model(qtbot, window, tiny_models["stylegan2"])
     panel = window.generate_panel
     panel.count.setValue(4)
@@ -249,11 +253,36 @@ def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, w
 
     gone = tmp_path / "gone.png"
     save_png(gone, np.asarray(Image.open(face)), {"seed": "5", "model": str(tmp_path / "deleted.onnx"),
-                                                   "software": "GAN Studio"})
-    drop_folder(window, gone)
-    assert "made by " + str(tmp_path / "deleted.onnx") + " (seed 5), which is no longer there" in \
-        window.statusBar().currentMessage()
+                                                   "family": "stylegan2", "software": "GAN Studio"})
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, buttons: asked.append(text) or
+                        QMessageBox.StandardButton.Cancel)
+    drop_folder(window, gone)  # its model has gone: the user is asked where it is, and says nothing
+    assert "made by " + str(tmp_path / "deleted.onnx") + " (seed 5), which is no longer there" in asked[0]
+    assert "which is no longer there: open that model where it is now" in window.statusBar().currentMessage()
     assert window.state.model.info.path == str(tiny_models["stylegan2"])  # nothing else changed
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Open)
+    looked = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, start, filters: looked.append(
+        (title, start)) or (str(tiny_models["dcgan"]), filters))
+    drop_folder(window, gone)  # ... and then shows one: a DCGAN, which opens at seed 5, with a word on its faces
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["dcgan"]) and panel.seeds == [5],
+                    timeout=20000)
+    assert looked == [("Where is deleted.onnx now?", str(tmp_path))] and panel.selected_seeds() == [5]
+    assert "made by a stylegan2 model, not this dcgan one" in window.statusBar().currentMessage()
+
+    sent = tmp_path / "sent"  # a face sent with its model: the model of its name beside it opens, unasked
+    sent.mkdir()
+    shutil.copy(tiny_models["stylegan2"], sent / "deleted.onnx")
+    save_png(sent / "face.png", np.asarray(Image.open(face)), {"seed": "42", "truncation": "0.7",
+                                                               "model": str(tmp_path / "deleted.onnx"),
+                                                               "software": "GAN Studio"})
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: pytest.fail("asked where a model beside it is"))
+    drop_folder(window, sent / "face.png")
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(sent / "deleted.onnx") and panel.seeds == [42],
+                    timeout=20000)
+    assert np.array_equal(panel.grid.faces[0].transpose(1, 2, 0), np.asarray(Image.open(face)))
 
 
 def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_path):

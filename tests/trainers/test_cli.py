@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -41,10 +42,10 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert grid.text["family"] == "wgan-gp" and grid.text["seeds"] == "0-63" and grid.text["truncation"] == "1"
     assert grid.text["model"] == str(run / "checkpoints" / "step-000000003.pt") and grid.text["step"] == "3"
     checkpoint = str(run / "checkpoints" / "step-000000003.pt")
-    assert face_origin(tmp_path / "grid.png") == FaceOrigin(checkpoint, 0, 64, 1.0, 3)  # the studio reopens it
+    assert face_origin(tmp_path / "grid.png") == FaceOrigin(checkpoint, 0, 64, 1.0, 3, "wgan-gp")  # the studio reopens it
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.jpg"), "--device", "cpu"]) == 0
     assert Image.open(tmp_path / "grid.jpg").format == "JPEG"  # not PNG bytes under a .jpg name
-    assert face_origin(tmp_path / "grid.jpg") == FaceOrigin(checkpoint, 0, 4, 1.0, 3)  # from its comment
+    assert face_origin(tmp_path / "grid.jpg") == FaceOrigin(checkpoint, 0, 4, 1.0, 3, "wgan-gp")  # from its comment
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.tiff"), "--device", "cpu"]) == 2
     assert "cannot write .tiff images; use .png, .jpg or .webp" in capsys.readouterr().err
     assert not (tmp_path / "grid.tiff").exists()
@@ -56,7 +57,7 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert files == [name.format(10), name.format(11), name.format(12)]
     face11 = np.asarray(Image.open(tmp_path / "out" / files[1]))
     assert Image.open(tmp_path / "out" / files[1]).text["seed"] == "11"
-    assert face_origin(tmp_path / "out" / files[1]) == FaceOrigin(checkpoint, 11, 1, 1.0, 3)
+    assert face_origin(tmp_path / "out" / files[1]) == FaceOrigin(checkpoint, 11, 1, 1.0, 3, "wgan-gp")
     # a saved face as MODEL: its model makes it again, at its seed (here as a one-face grid, in its frame)
     assert main(["sample", str(tmp_path / "out" / files[1]), "--out", str(tmp_path / "again.png"),
                  "--device", "cpu"]) == 0
@@ -64,9 +65,19 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert np.array_equal(face11, np.asarray(Image.open(tmp_path / "again.png"))[2:-2, 2:-2])
     save_png(tmp_path / "moved.png", face11, {"seed": "3", "model": str(tmp_path / "moved.pt"), "software": "GAN Studio"})
     assert main(["sample", str(tmp_path / "moved.png"), "--out", str(tmp_path / "x.png"), "--device", "cpu"]) == 2
-    assert "moved.pt is no longer there: give the model where it is now as MODEL, with --seed 3 --n 1" in \
-        capsys.readouterr().err
+    assert "moved.pt is no longer there (nor beside moved.png): give the model where it is now as MODEL, with " \
+           "--seed 3 --n 1" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+    # a face sent with its model: the model of that name beside it makes it
+    (tmp_path / "sent").mkdir()
+    shutil.copy(checkpoint, tmp_path / "sent" / "step-000000003.pt")
+    save_png(tmp_path / "sent" / "face.png", face11, {**Image.open(tmp_path / "out" / files[1]).text,
+                                                       "model": str(tmp_path / "elsewhere" / "step-000000003.pt")})
+    assert main(["sample", str(tmp_path / "sent" / "face.png"), "--out", str(tmp_path / "sent.png"),
+                 "--device", "cpu"]) == 0
+    assert "using " + str(tmp_path / "sent" / "step-000000003.pt") + ", of the same name, beside the face" in \
+        capsys.readouterr().err
+    assert np.array_equal(face11, np.asarray(Image.open(tmp_path / "sent.png"))[2:-2, 2:-2])
     # The same seed gives the same face alone or inside a larger batch.
     assert main(["sample", str(run), "--n", "1", "--seed", "11", "--out", str(tmp_path / "one") + "/",
                  "--device", "cpu"]) == 0
