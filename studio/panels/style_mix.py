@@ -24,8 +24,9 @@ PRESETS = {"coarse (4-8 px)": "coarse", "middle (16-32 px)": "middle", "fine (64
 
 
 class StyleMixPanel(QWidget):
-    # kept for the next session (a custom layer range is not: a model's number of layers sets its bounds)
-    REMEMBERED = ("rows", "columns", "preset", "truncation")
+    # kept for the next session; the preset after the layers, which make it "custom" as they are set (a custom
+    # range is cut to the next model's layers when it opens)
+    REMEMBERED = ("rows", "columns", "first", "last", "preset", "truncation")
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
         super().__init__(parent)

@@ -753,8 +753,8 @@ def test_the_training_form_and_the_exploring_are_remembered_for_the_next_session
     walk.frames.setValue(90)
     walk.loop.setChecked(True)
     window.style_mix_panel.rows.setText("7, 8")
-    window.style_mix_panel.preset.setCurrentIndex(1)
-    preset = window.style_mix_panel.preset.currentText()
+    window.style_mix_panel.first.setValue(2)  # a custom range of layers
+    window.style_mix_panel.last.setValue(5)
     window.compare_panel.truncation.setValue(60)
     window.close()
     again = MainWindow(window.settings)  # the studio started again
@@ -772,14 +772,18 @@ def test_the_training_form_and_the_exploring_are_remembered_for_the_next_session
         (1200, 16, "ψ 0.70")
     assert (walk.seeds.text(), walk.method.currentText(), walk.frames.value(), walk.loop.isChecked()) == \
         ("3, 14, 27", "lerp in z", 90, True)
-    assert mix.rows.text() == "7, 8" and mix.preset.currentText() == preset
+    assert mix.rows.text() == "7, 8" and (mix.preset.currentText(), mix.first.value(), mix.last.value()) == \
+        ("custom", 2, 5)
+    mix.preset.setCurrentIndex(1)  # a preset stays one, whatever its layers were
+    preset = mix.preset.currentText()
     assert again.compare_panel.truncation.label.text() == "ψ 0.60"
+    again.close()
     again.settings.setValue("train/batch", "lots")  # a damaged setting keeps the default
     again.settings.setValue("train/family", "no-such-family")
-    again.shutdown()
     third = MainWindow(window.settings)
     qtbot.addWidget(third)
     assert third.train_panel.batch.value() == 64 and third.train_panel.family.currentText() == "dcgan"
+    assert third.style_mix_panel.preset.currentText() == preset != "custom"
     third.shutdown()
 
 
