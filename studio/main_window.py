@@ -22,7 +22,7 @@ from studio.widgets.remember import restore_fields, save_fields
 from studio.workers import Renderer
 from trainers import __version__
 from trainers.data import is_archive
-from trainers.explore import FaceOrigin, face_origin, locate_model
+from trainers.explore import FaceOrigin, face_origin, locate_model, same_file
 from trainers.images import is_image_name
 from trainers.inference import GeneratorModel, open_model
 
@@ -47,18 +47,6 @@ def about_text() -> str:
     python = ".".join(map(str, sys.version_info[:3]))
     return (f"GAN Studio {__version__}\nTrain GANs on your own images and explore what they learned.\n\n"
             f"Python {python} · {' · '.join(parts)}")
-
-
-def seeds_text(origin: FaceOrigin) -> str:
-    last = origin.first_seed + origin.count - 1
-    return f"seed {origin.first_seed}" if origin.count == 1 else f"seeds {origin.first_seed}-{last}"
-
-
-def same_file(a: str, b: str) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -253,7 +241,7 @@ class MainWindow(QMainWindow):
 
     def _ask_where_the_model_is(self, name: str, origin: FaceOrigin, folder: str) -> str:
         """The model file the user finds for a saved face whose model has moved ("" when they do not)."""
-        gone = f"{name} was made by {origin.model} ({seeds_text(origin)}), which is no longer there"
+        gone = f"{name} was made by {origin.model} ({origin.seeds_text()}), which is no longer there"
         self.statusBar().showMessage(f"{gone}: open that model where it is now and go to those seeds", 20000)
         answer = QMessageBox.question(self, "Where is its model?",
                                       f"{gone}.\n\nShow where the model is now, and those faces open with it.",
@@ -265,7 +253,7 @@ class MainWindow(QMainWindow):
         return found
 
     def _say_face_opened(self, name: str, origin: FaceOrigin, model: GeneratorModel) -> None:
-        text = f"{name}: {seeds_text(origin)} of {model.info.label}"
+        text = f"{name}: {origin.seeds_text()} of {model.info.label}"
         if origin.family and origin.family != model.info.family:
             text += f". It was made by a {origin.family} model, not this {model.info.family} one: its faces differ"
         elif origin.step is not None and origin.step != model.info.step:

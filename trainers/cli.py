@@ -152,8 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_device_option(s)
 
     i = sub.add_parser("interpolate", help="an animation walking between seeds' faces: GIF, MP4 or numbered PNGs")
-    i.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint), a checkpoint or an .onnx file")
-    i.add_argument("--seeds", required=True, help="two or more seeds to walk through, e.g. 3,14,27")
+    i.add_argument("model", metavar="MODEL", nargs="+",
+                   help="a run folder (its latest checkpoint), a checkpoint or an .onnx file; or two or more faces (or "
+                        "grids) saved by GAN Studio, in the order to walk through them: their model, at their seeds and "
+                        "truncation")
+    i.add_argument("--seeds", help="with a model: two or more seeds to walk through, e.g. 3,14,27")
     i.add_argument("--out", required=True,
                    help="walk.gif, walk.mp4, or a folder (no suffix) for numbered PNG frames")
     i.add_argument("--frames", type=int, default=60, help="frames in all (default 60)")
@@ -162,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slerp or lerp in z, or lerp in w (stylegan2; the smoothest walk) (default slerp)")
     i.add_argument("--loop", action="store_true", help="walk back to the first seed, for a seamless loop")
     i.add_argument("--scale", type=int, default=1, help="enlarge each frame by this whole number (default 1)")
-    i.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
+    i.add_argument("--truncation", type=float,
+                   help="stylegan2 truncation psi (default: the first saved face's; for a model 1 = none)")
     _model_device_option(i)
 
     tl = sub.add_parser("timelapse", help="a run's snapshot grids, in training order, as one animation: GIF, MP4 or PNGs")
@@ -470,24 +474,44 @@ def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minut
         bar.refresh()
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
+def _saved_face(path: str):
+    """(its record, where its model is now or None) for a face or grid GAN Studio saved, told on stderr; (None, None)
+    for any other file."""
+    from trainers.explore import face_origin, locate_model
+    from trainers.images import is_image_name
 
-    from trainers.explore import export_faces, face_origin, grid_metadata, locate_model
-    from trainers.images import is_image_name, make_grid, save_image
+    origin = face_origin(path) if is_image_name(path) and os.path.isfile(path) else None
+    if origin is None:
+        return None, None
+    print(f"{path} was made by {origin.model}, {origin.seeds_text()}, truncation {origin.truncation:g}",
+          file=sys.stderr)
+    found = locate_model(path, origin)
+    if found is not None and found != origin.model:
+        print(f"it is no longer there: using {found}, of the same name, beside the face", file=sys.stderr)
+    return origin, found
+
+
+def _model_gone(face: str, origin, options: str) -> int:
+    return _error(f"{origin.model} is no longer there (nor beside {os.path.basename(face)}): give the model where "
+                  f"it is now as MODEL, with {options}")
+
+
+def _note_step(origin, info) -> None:
+    if origin.step is not None and origin.step != info.step:
+        print(f"note: it was made at step {origin.step:,} and the model there is at step {info.step:,} now, so its "
+              "faces may differ", file=sys.stderr)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from trainers.explore import export_faces, grid_metadata
+    from trainers.images import make_grid, save_image
     from trainers.inference import ModelError, open_model
 
-    origin = face_origin(args.model) if is_image_name(args.model) and os.path.isfile(args.model) else None
+    origin, found = _saved_face(args.model)
     if origin is not None:  # a face or grid the studio or `sample` saved: made again from its record
-        print(f"{args.model} was made by {origin.model}, seed{'s' * (origin.count > 1)} {origin.first_seed}"
-              f"{f'-{origin.first_seed + origin.count - 1}' if origin.count > 1 else ''}, truncation "
-              f"{origin.truncation:g}", file=sys.stderr)
-        found = locate_model(args.model, origin)
         if found is None:
-            return _error(f"{origin.model} is no longer there (nor beside {os.path.basename(args.model)}): give the "
-                          f"model where it is now as MODEL, with --seed {origin.first_seed} --n {origin.count} "
-                          f"--truncation {origin.truncation:g}")
-        if found != origin.model:
-            print(f"it is no longer there: using {found}, of the same name, beside the face", file=sys.stderr)
+            return _model_gone(args.model, origin, f"--seed {origin.first_seed} --n {origin.count} "
+                                                   f"--truncation {origin.truncation:g}")
         args.model = found
         args.seed = origin.first_seed if args.seed is None else args.seed
         args.n = origin.count if args.n is None else args.n
@@ -504,9 +528,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     except (ModelError, ValueError) as exc:
         return _error(str(exc))
     info = model.info
-    if origin is not None and origin.step is not None and origin.step != info.step:
-        print(f"note: it was made at step {origin.step:,} and the model there is at step {info.step:,} now, so its "
-              "faces may differ", file=sys.stderr)
+    if origin is not None:
+        _note_step(origin, info)
     out = args.out
     try:
         if out.endswith(("/", os.sep)) or os.path.isdir(out):
@@ -532,17 +555,46 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from trainers.explore import parse_seeds, render_latents, walk_latents
     from trainers.inference import ModelError, open_model
 
+    from trainers.explore import same_file
+
     method = {"slerp": "slerp in z", "lerp": "lerp in z", "w": "lerp in w"}[args.method]
     if args.scale < 1 or args.seconds <= 0:
         return _error("--scale must be at least 1 and --seconds above 0")
+    faces = [(path, *_saved_face(path)) for path in args.model]
+    origins = [origin for _, origin, _ in faces if origin is not None]
+    if origins:  # faces the studio saved: a walk through their seeds, with their model
+        if len(origins) < len(faces) or args.seeds:
+            return _error("give one model and --seeds, or faces saved by GAN Studio (and no --seeds)")
+        for path, origin, found in faces:
+            if found is None:
+                return _model_gone(path, origin, f"--seeds {','.join(map(str, origin.seeds))}")
+        path, origin, model_path = faces[0]
+        other = next((face for face in faces[1:] if not same_file(face[2], model_path)), None)
+        if other is not None:
+            return _error(f"{path} and {other[0]} were made by different models ({model_path}, {other[2]}): a walk "
+                          "is through one model's faces")
+        seeds = [seed for origin in origins for seed in origin.seeds]
+        truncation = origins[0].truncation if args.truncation is None else args.truncation
+        if args.truncation is None and len({o.truncation for o in origins}) > 1:
+            print(f"note: the faces were seen at different truncations; the walk is at {truncation:g}, the first's "
+                  "(--truncation sets another)", file=sys.stderr)
+    elif len(faces) > 1 or not args.seeds:
+        return _error("give one model and --seeds (e.g. --seeds 3,14,27), or faces saved by GAN Studio")
+    else:
+        model_path, truncation = args.model[0], 1.0 if args.truncation is None else args.truncation
+        try:
+            seeds = parse_seeds(args.seeds)
+        except ValueError as exc:
+            return _error(str(exc))
     try:
-        seeds = parse_seeds(args.seeds)
-        model = open_model(args.model, provider=args.device)
-        space, latents = walk_latents(model, seeds, args.frames, method, args.loop, args.truncation)
+        model = open_model(model_path, provider=args.device)
+        if origins:
+            _note_step(origins[0], model.info)
+        space, latents = walk_latents(model, seeds, args.frames, method, args.loop, truncation)
         bar = _tqdm(False)(total=len(latents), desc="rendering", unit="frame", leave=False)
         parts = []
         for i in range(0, len(latents), 16):
-            parts.append(render_latents(model, space, latents[i : i + 16], args.truncation))
+            parts.append(render_latents(model, space, latents[i : i + 16], truncation))
             bar.update(len(parts[-1]))
         bar.close()
         frames = np.concatenate(parts).transpose(0, 2, 3, 1)  # [T, H, W, 3]

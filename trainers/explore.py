@@ -219,6 +219,23 @@ class FaceOrigin(NamedTuple):
     step: int | None  # the model's training step then
     family: str = ""  # the model's family ("" in a record without one)
 
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.count))
+
+    def seeds_text(self) -> str:
+        """'seed 42', or 'seeds 40-43' for a grid."""
+        last = self.first_seed + self.count - 1
+        return f"seed {self.first_seed}" if self.count == 1 else f"seeds {self.first_seed}-{last}"
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name the same existing file."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
 
 def locate_model(face: str | os.PathLike, origin: FaceOrigin) -> str | None:
     """Where the model that made a saved face is now: where it was, else a file of its name beside the face (a

@@ -165,6 +165,20 @@ def test_interpolate_and_style_mix_from_the_command_line(runs, tmp_path, capsys)
         # the walk starts on seed 3's face and ends on seed 7's, through faces in between
         assert np.abs(frames[0].astype(int) - face(3)).max() <= 1 and np.abs(frames[-1].astype(int) - face(7)).max() <= 1
         assert not np.array_equal(frames[3], frames[0]) and not np.array_equal(frames[3], frames[-1])
+    # the same walk from the two faces, saved by `sample`: their model, at their seeds
+    saved = [str(next((tmp_path / f"seed{seed}").iterdir())) for seed in (3, 7)]
+    assert main(["interpolate", *saved, "--frames", "8", "--method", "w", "--out", str(tmp_path / "from-faces"),
+                 "--device", "cpu"]) == 0
+    assert "was made by " + str(runs["stylegan2"]) in capsys.readouterr().err
+    again = [np.asarray(Image.open(p).convert("RGB")) for p in sorted((tmp_path / "from-faces").iterdir())]
+    assert len(again) == 8 and all(np.array_equal(a, b) for a, b in zip(again, frames))
+    assert main(["sample", str(runs["dcgan"]), "--n", "1", "--out", str(tmp_path / "dcgan") + "/"]) == 0
+    other = str(next((tmp_path / "dcgan").iterdir()))
+    for wrong, message in (([*saved, other], "were made by different models"),
+                           ([*saved, "--seeds", "1,2"], "or faces saved by GAN Studio (and no --seeds)"),
+                           ([str(runs["stylegan2"])], "give one model and --seeds")):
+        assert main(["interpolate", *wrong, "--out", str(tmp_path / "never.gif")]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "never.gif").exists()
     # a second walk into a folder of frames would mix the two sequences: refused, with exit code 2
     before = sorted(p.read_bytes() for p in frames_dir.iterdir())
     assert main(["interpolate", str(runs["stylegan2"]), "--seeds", "1,2", "--frames", "4", "--out", str(frames_dir),
