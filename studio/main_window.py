@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QEvent, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -49,6 +50,9 @@ def about_text() -> str:
             f"Python {python} · {' · '.join(parts)}")
 
 
+FacesShown = Callable[[GeneratorModel, bool], str]  # show saved faces with this model (render now?) -> status text
+
+
 class MainWindow(QMainWindow):
     device_found = Signal(str)
     gpus_found = Signal(int)  # CUDA GPUs on this machine (0 when none or CUDA is broken)
@@ -60,7 +64,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.state = StudioState()
         self.renderer = Renderer(self)
-        self._pending_face: tuple[str, FaceOrigin] | None = None  # a saved face whose model is being opened
+        # a model being opened for saved faces, and what shows them once it is open (FacesShown)
+        self._pending_faces: tuple[str, FacesShown] | None = None
         self.renderer.done.connect(self._on_rendered)
         self.renderer.failed.connect(self._on_render_failed)
 
@@ -225,19 +230,32 @@ class MainWindow(QMainWindow):
         if origin is None:
             return False
         name = os.path.basename(path)
-        found = locate_model(path, origin) or self._ask_where_the_model_is(name, origin, os.path.dirname(path))
-        if not found:
-            return True
-        origin = origin._replace(model=found)
-        self.tabs.setCurrentWidget(self.generate_panel)
-        model = self.state.model
-        if model is not None and same_file(model.info.path, origin.model):
-            self.generate_panel.show_seeds(origin.first_seed, origin.count, origin.truncation)
-            self._say_face_opened(name, origin, model)
-        else:
-            self._pending_face = (name, origin)
-            self.open_model_file(origin.model)
+        found = self._model_of(path, origin)
+        if found:
+            self.tabs.setCurrentWidget(self.generate_panel)
+
+            def show(model: GeneratorModel, render: bool) -> str:
+                self.generate_panel.show_seeds(origin.first_seed, origin.count, origin.truncation, render=render)
+                return f"{name}: {origin.seeds_text()} of {model.info.label}{self._differs(origin, model)}"
+
+            self._show_faces_of(found, show)
         return True
+
+    def _model_of(self, face: str, origin: FaceOrigin) -> str:
+        """Where the model of a saved face is now: where it was, beside the face, or where the user says ("" when they
+        do not)."""
+        return locate_model(face, origin) or self._ask_where_the_model_is(os.path.basename(face), origin,
+                                                                          os.path.dirname(face))
+
+    def _show_faces_of(self, model_path: str, show: FacesShown) -> None:
+        """show(model, render) once the model at model_path is open: at once if it is, else after it opens, before its
+        first faces are drawn (so they are drawn once, the right ones)."""
+        model = self.state.model
+        if model is not None and same_file(model.info.path, model_path):
+            self.statusBar().showMessage(show(model, True), 20000)
+        else:
+            self._pending_faces = (model_path, show)
+            self.open_model_file(model_path)
 
     def _ask_where_the_model_is(self, name: str, origin: FaceOrigin, folder: str) -> str:
         """The model file the user finds for a saved face whose model has moved ("" when they do not)."""
@@ -252,14 +270,15 @@ class MainWindow(QMainWindow):
                                                "Models (*.onnx *.pt);;All files (*)")
         return found
 
-    def _say_face_opened(self, name: str, origin: FaceOrigin, model: GeneratorModel) -> None:
-        text = f"{name}: {origin.seeds_text()} of {model.info.label}"
+    @staticmethod
+    def _differs(origin: FaceOrigin, model: GeneratorModel) -> str:
+        """What a status line adds when the model is not the one that made the face: another family, another step."""
         if origin.family and origin.family != model.info.family:
-            text += f". It was made by a {origin.family} model, not this {model.info.family} one: its faces differ"
-        elif origin.step is not None and origin.step != model.info.step:
-            text += (f". It was made at step {origin.step:,} and this model is at step {model.info.step:,} now, so "
-                     "its faces may differ")
-        self.statusBar().showMessage(text, 20000)
+            return f". It was made by a {origin.family} model, not this {model.info.family} one: its faces differ"
+        if origin.step is not None and origin.step != model.info.step:
+            return (f". It was made at step {origin.step:,} and this model is at step {model.info.step:,} now, so "
+                    "its faces may differ")
+        return ""
 
     def open_model_file(self, path: str) -> None:
         """Open a model in the background (onnxruntime sessions and torch loads stay off the GUI thread)."""
@@ -294,23 +313,20 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Wrote {result.path} (parity {result.max_abs_diff:.1e})", 10000)
         elif key == "open-model":
             model: GeneratorModel = result
-            face, self._pending_face = self._pending_face, None
-            if face is not None and not same_file(model.info.path, face[1].model):
-                face = None  # another model was opened meanwhile: the saved face waits for no other
-            if face is not None:  # its seeds are set before the model renders
-                self.generate_panel.show_seeds(face[1].first_seed, face[1].count, face[1].truncation, render=False)
+            faces, self._pending_faces = self._pending_faces, None
+            if faces is not None and not same_file(model.info.path, faces[0]):
+                faces = None  # another model was opened meanwhile: the saved faces wait for no other
+            said = faces[1](model, False) if faces is not None else ""  # their seeds are set before it renders
             self.state.set_model(model)
             self.provider_label.setText(f"Inference: {model.info.provider}")
-            self.statusBar().showMessage(f"Opened {model.info.path}", 5000)
-            if face is not None:
-                self._say_face_opened(*face, model)
+            self.statusBar().showMessage(said or f"Opened {model.info.path}", 20000 if said else 5000)
             if not is_demo_model(model.info.path):
                 self._remember("recent_models", model.info.path)
                 self.settings.setValue("last_model", model.info.path)
 
     def _on_render_failed(self, key: str, message: str) -> None:
         if key == "open-model":
-            self._pending_face = None
+            self._pending_faces = None
         if key in ("open-model", "export"):
             what = "Cannot open the model" if key == "open-model" else "Cannot export the model"
             self.statusBar().showMessage(f"{what}: {message}", 15000)
@@ -337,6 +353,8 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event) -> None:
         if self.tabs.currentWidget() is self.compare_panel and self._drop_on_compare(event):
+            return
+        if self.tabs.currentWidget() is self.interpolate_panel and self._drop_on_interpolate(event):
             return
         for url in event.mimeData().urls():
             path = url.toLocalFile()
@@ -373,6 +391,38 @@ class MainWindow(QMainWindow):
         for path in image_sets:
             self.compare_panel.add_images(path)
         event.acceptProposedAction()
+        return True
+
+    def _drop_on_interpolate(self, event) -> bool:
+        """On Interpolate, faces saved by the studio become its walk: through their seeds in the order they are
+        dropped, with their model, at the first one's truncation. One face alone is no walk: it opens in Generate,
+        as anywhere else."""
+        faces = [(path, origin) for path in (url.toLocalFile() for url in event.mimeData().urls())
+                 if is_image_name(path) for origin in [face_origin(path)] if origin is not None]
+        seeds = [seed for _, origin in faces for seed in origin.seeds]
+        if len(seeds) < 2:
+            return False
+        event.acceptProposedAction()
+        where: dict[str, str] = {}  # each recorded model's place now
+        for path, origin in faces:
+            if origin.model not in where:
+                where[origin.model] = self._model_of(path, origin)
+                if not where[origin.model]:
+                    return True
+        first, *others = where.values()
+        if any(not same_file(first, other) for other in others):
+            self.statusBar().showMessage("These faces were made by different models: a walk is through one model's "
+                                         f"faces ({', '.join(os.path.basename(m) for m in where.values())})", 15000)
+            return True
+        origin, truncation = faces[0][1], faces[0][1].truncation
+        self.tabs.setCurrentWidget(self.interpolate_panel)
+
+        def walk(model: GeneratorModel, render: bool) -> str:
+            self.interpolate_panel.set_seeds(seeds, truncation, render=render)
+            return (f"A walk through {len(faces)} saved face{'s' * (len(faces) > 1)} (seeds "
+                    f"{', '.join(map(str, seeds))}) of {model.info.label}{self._differs(origin, model)}")
+
+        self._show_faces_of(first, walk)
         return True
 
     # -- device and shutdown -------------------------------------------------------------------------------

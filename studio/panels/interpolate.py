@@ -105,12 +105,14 @@ class InterpolatePanel(QWidget):
         renderer.failed.connect(lambda key, msg: key.startswith("interp") and self.message.setText(f"Error: {msg}"))
         state.model_changed.connect(lambda model: self.update_path())
 
-    def set_seeds(self, seeds: list[int], truncation: float | None = None) -> None:
-        """Walk through these seeds' faces (at this truncation, e.g. the one they were seen at in Generate)."""
+    def set_seeds(self, seeds: list[int], truncation: float | None = None, render: bool = True) -> None:
+        """Walk through these seeds' faces (at this truncation, e.g. the one they were seen at in Generate); with
+        render False, the walk is made when the next model opens."""
         self.seeds.setText(", ".join(map(str, seeds)))
         if truncation is not None:
             self.truncation.set_psi(truncation, quiet=True)
-        self.update_path()
+        if render:
+            self.update_path()
 
     def update_path(self) -> None:
         model = self.state.model

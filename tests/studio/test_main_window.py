@@ -285,6 +285,40 @@ def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, w
     assert np.array_equal(panel.grid.faces[0].transpose(1, 2, 0), np.asarray(Image.open(face)))
 
 
+def test_saved_faces_dropped_on_interpolate_become_its_walk(qtbot, window, tiny_models, tmp_path):
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    panel.count.setValue(4)
+    panel.first_seed.setValue(30)
+    panel.truncation.setValue(80)
+    qtbot.waitUntil(lambda: panel.seeds == [30, 31, 32, 33] and panel.rendered_truncation == 0.8, timeout=20000)
+    first, _, _, last = panel.export(selected_only=False, folder=str(tmp_path / "out"))
+    faces = {seed: face.copy() for seed, face in zip(panel.seeds, panel.grid.faces)}
+    open_model(qtbot, window, tiny_models["dcgan"])
+    walk = window.interpolate_panel
+    walk.truncation.set_psi(1.0, quiet=True)
+    window.tabs.setCurrentWidget(walk)
+
+    drop_folder(window, last, first)  # with another model open: theirs opens, and the walk goes from 33 to 30
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"])
+                    and walk.walk_seeds == [33, 30], timeout=20000)
+    assert window.tabs.currentWidget() is walk and walk.truncation.label.text() == "ψ 0.80"
+    assert "A walk through 2 saved faces (seeds 33, 30) of stylegan2.onnx" in window.statusBar().currentMessage()
+    walk.scrub.setValue(0)
+    qtbot.waitUntil(lambda: walk.view.image is not None and np.array_equal(walk.view.image, faces[33]), timeout=20000)
+    walk.scrub.setValue(walk.scrub.maximum())
+    qtbot.waitUntil(lambda: np.array_equal(walk.view.image, faces[30]), timeout=20000)  # ends on the last one dropped
+
+    (tmp_path / "other").mkdir()
+    save_png(tmp_path / "other" / "face.png", faces[30].transpose(1, 2, 0), {"seed": "5", "model": str(tiny_models["dcgan"]),
+                                                         "software": "GAN Studio"})
+    drop_folder(window, first, tmp_path / "other" / "face.png")  # two models' faces: no walk between them
+    assert "These faces were made by different models" in window.statusBar().currentMessage()
+    assert walk.seeds.text() == "33, 30" and window.state.model.info.path == str(tiny_models["stylegan2"])
+    drop_folder(window, first)  # one face is no walk: it opens in Generate, as anywhere else
+    qtbot.waitUntil(lambda: window.tabs.currentWidget() is panel and panel.selected_seeds() == [30], timeout=20000)
+
+
 def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_path):
     model = open_model(qtbot, window, tiny_models["stylegan2"])
     panel = window.generate_panel
