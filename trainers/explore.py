@@ -80,24 +80,29 @@ DISTANCE_SCALE = (f"the root-mean-square difference of the pixels, both pictures
 CONTRAST_FLOOR = 0.02  # standard deviation (0-1) under which an image counts as flat
 
 
-def _small(images: np.ndarray, size: int):
+def _small(images: np.ndarray, size: int, half: bool = False):
     """uint8 [n, 3, R, R] -> float32 [n, 3 * size * size]: each pixel the average of its R/size square, and each
     image brought to mean 0 and standard deviation 1 over its pixels and channels (its brightness and contrast).
-    Converted a part at a time, at most 128 MB of full-size float pixels (4,096 faces at 256 px would be 3.2 GB)."""
+    Converted a part at a time, at most 128 MB of full-size float pixels (4,096 faces at 256 px would be 3.2 GB).
+    half: float16 instead, each part converted as it is made (half the memory for a whole set)."""
     import torch
     import torch.nn.functional as F
 
     step = max(1, (128 << 20) // (4 * max(1, images[0].size))) if len(images) else 1
-    parts = []
+    parts = [torch.zeros(0, 3 * size * size, dtype=torch.float16 if half else torch.float32)]
     for first in range(0, len(images), step):
         x = torch.from_numpy(np.ascontiguousarray(images[first : first + step])).float().div_(255)
-        parts.append(F.adaptive_avg_pool2d(x, size) if x.shape[-1] != size else x)
-    x = torch.cat(parts).flatten(1) if parts else torch.zeros(0, 3 * size * size)
-    x = x - x.mean(1, keepdim=True)
-    # Pale, low-contrast images differ by little in plain pixels: on anime-faces-64, 16 of the 94 pairs under 0.05
-    # apart in plain RMS were such images and different pictures. Standardised, they are as far apart as any.
-    # The floor (5 levels of 255) keeps a flat image's faint noise from being blown up to full contrast.
-    return x.div_(x.std(1, keepdim=True).clamp_(min=CONTRAST_FLOOR))
+        x = (F.adaptive_avg_pool2d(x, size) if x.shape[-1] != size else x).flatten(1)
+        x = x - x.mean(1, keepdim=True)
+        # Pale, low-contrast images differ by little in plain pixels: on anime-faces-64, 16 of the 94 pairs under
+        # 0.05 apart in plain RMS were such images and different pictures. Standardised, they are as far apart as
+        # any. The floor (5 levels of 255) keeps a flat image's faint noise from being blown up to full contrast.
+        x = x.div_(x.std(1, keepdim=True).clamp_(min=CONTRAST_FLOOR))
+        parts.append(x.half() if half else x)
+    return torch.cat(parts)
+
+
+SMALL_IMAGES_BYTES = 256 << 20  # a set averaged down to at most this is averaged once for all blocks of faces
 
 
 class Nearest(NamedTuple):
@@ -108,26 +113,30 @@ class Nearest(NamedTuple):
 
 
 def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int = NEAREST_SIZE, chunk: int = 2048,
-                   cancel=None, progress=None) -> Nearest:
+                   cancel=None, progress=None, _averaged=None) -> Nearest:
     """For each face, the k images most like it, as it is or mirrored left to right (training flips its images, so a
     mirrored copy is a copy too): by the root-mean-square difference of their pixels, both averaged down to `size`
     pixels a side so that a copy with a little noise or a shifted detail is still close, and each brought to the same
     brightness and contrast (`_small`). A model that copies its training images makes faces whose nearest image is
     the same picture (a distance near 0; unrelated faces are about 1.25 apart). faces and images:
     uint8 [N, 3, R, R], and the images [M, 3, S, S] (S may differ from R: both are compared at the smaller size, if
-    it is under `size`). cancel() is polled and progress(done, total) called between chunks of images."""
+    it is under `size`). cancel() is polled and progress(done, total) called between chunks of images. (_averaged:
+    the images' `_small` form, when it was made already.)"""
     import torch
 
+    size = min(size, faces.shape[-1], images.shape[-1])
     if len(faces) > QUERY_BLOCK:  # many faces (a whole dataset's, for duplicates): a block at a time, to bound memory
         blocks = range(0, len(faces), QUERY_BLOCK)
+        if _averaged is None and len(images) * 3 * size * size * 4 <= SMALL_IMAGES_BYTES:
+            _averaged = _small(images, size)  # once, not again for each block
         parts = [nearest_images(faces[first : first + QUERY_BLOCK], images, k, size, chunk, cancel,
                                 None if progress is None else
-                                lambda done, total, b=b: progress(b * total + done, len(blocks) * total))
+                                lambda done, total, b=b: progress(b * total + done, len(blocks) * total), _averaged)
                  for b, first in enumerate(blocks)]
         return Nearest(*(np.concatenate(column) for column in zip(*parts)))
     k = min(k, len(images))
-    size = min(size, faces.shape[-1], images.shape[-1])
     chunk = max(1, min(chunk, (128 << 20) // (4 * images[0].size)))  # at most 128 MB of float pixels at a time
+    small = _averaged
     n = len(faces)
     a = _small(faces, size)
     a = torch.cat([a, a.view(n, 3, size, size).flip(-1).flatten(1)])  # the faces, then their mirror images
@@ -137,12 +146,11 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
     for start in range(0, len(images), chunk):
         if cancel is not None and cancel():
             raise InterruptedError("cancelled")
-        b = _small(images[start : start + chunk], size)
-        d = (a_norm + (b * b).sum(1)[None] - 2 * a @ b.T).clamp_(min=0)  # squared distances [2N, chunk]
-        d = torch.cat([best_d, d], 1)
-        i = torch.cat([best_i, torch.arange(start, start + len(b)).expand(2 * n, -1)], 1)
-        best_d, order = d.topk(k, dim=1, largest=False)
-        best_i = i.gather(1, order)
+        b = small[start : start + chunk] if small is not None else _small(images[start : start + chunk], size)
+        d = torch.addmm((b * b).sum(1)[None], a, b.T, alpha=-2).add_(a_norm).clamp_(min=0)  # squared [2N, chunk]
+        d, i = d.topk(min(k, len(b)), dim=1, largest=False)  # this chunk's nearest, then with the ones before
+        best_d, order = torch.cat([best_d, d], 1).topk(k, dim=1, largest=False)
+        best_i = torch.cat([best_i, i + start], 1).gather(1, order)
         if progress is not None:
             progress(start + len(b), len(images))
     # Each face's 2k candidates: k plain, k mirrored. The search's |a|^2 + |b|^2 - 2ab loses digits in float32 (a
@@ -154,7 +162,8 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
     for first in range(0, len(near), chunk):  # (as many images at a time as the search took)
         r, c = near[first : first + chunk].T
         query = a[r + n * mirrored[r, c].long()]  # the face, or its mirror image
-        d[r, c] = (query - _small(images[i[r, c].numpy()], size)).pow_(2).mean(1)
+        found = i[r, c]
+        d[r, c] = (query - (small[found] if small is not None else _small(images[found.numpy()], size))).pow_(2).mean(1)
     # Then its k nearest, an image once (the nearer of its plain and mirrored matches).
     d, order = d.sort(dim=1, stable=True)
     i, mirrored = i.gather(1, order), mirrored.gather(1, order)
@@ -163,20 +172,67 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
     return Nearest(i.gather(1, order).numpy(), d.sqrt().numpy(), mirrored.gather(1, order).numpy())
 
 
+SHORTLIST = 32  # each image's nearest, of which those under `threshold` are its copies
+SHORTLIST_FROM = 4096  # from this many images on, a set's pairs are compared at SHORTLIST_SIZE first
+SHORTLIST_SIZE = 8  # pixels a side: a sixteenth of the arithmetic of NEAREST_SIZE
+SHORTLIST_MARGIN = 1.25  # pairs under this times `threshold` apart at SHORTLIST_SIZE are measured at NEAREST_SIZE
+
+
 def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel=None,
                     progress=None) -> list[tuple[int, int, float, bool]]:
     """Images of one set that are copies of one another (under `threshold` apart, as `nearest_images` measures:
     re-encoded, recoloured, or mirrored, which a trainer that flips its images sees as the same face): each
-    pair once, as (earlier index, later index, distance, mirrored), closest first. Up to three copies of each image
-    are found."""
-    found, distances, mirrored = nearest_images(images, images, k=min(4, len(images)), cancel=cancel,
-                                                progress=progress)
-    pairs: dict[tuple[int, int], tuple[float, bool]] = {}
-    for i, (others, apart, flipped) in enumerate(zip(found, distances, mirrored)):
-        for j, d, m in zip(others.tolist(), apart.tolist(), flipped.tolist()):
-            if j != i and d < threshold:
-                pairs[min(i, j), max(i, j)] = min((d, m), pairs.get((min(i, j), max(i, j)), (d, m)))
-    return sorted(((i, j, d, m) for (i, j), (d, m) in pairs.items()), key=lambda pair: (pair[2], pair[0]))
+    pair once, as (earlier index, later index, distance, mirrored), closest first. Up to SHORTLIST - 1 copies of
+    each image are found.
+
+    A large set's pairs are first compared at SHORTLIST_SIZE pixels a side, and only the pairs found close there
+    are measured at NEAREST_SIZE. On anime-faces-64 the copies were at most 1.05 times as far apart at 8 px as at
+    32 px (0.39 at most), while an image's 32 nearest were a median 0.63 to 0.75 away: with a margin of 1.25, one
+    pair in a hundred of the shortlists is measured again, and the 353 pairs found are those that measuring every
+    pair at 32 px finds, in a fifth of the time (docs/PERFORMANCE.md). cancel() is polled and progress(done, total)
+    called as it goes."""
+    import torch
+
+    n = len(images)
+    if n < SHORTLIST_FROM:
+        near = nearest_images(images, images, k=min(SHORTLIST, n), cancel=cancel, progress=progress)
+        rows, columns = np.nonzero(near.distance < threshold)
+        first, second = rows, near.index[rows, columns]
+        distance, mirrored = near.distance[rows, columns], near.mirrored[rows, columns]
+    else:
+        total = 10 * n  # the shortlists are most of the work
+        near = nearest_images(images, images, k=min(SHORTLIST, n), size=min(SHORTLIST_SIZE, images.shape[-1]),
+                              cancel=cancel, progress=None if progress is None else
+                              lambda done, of: progress(9 * n * done // max(of, 1), total))
+        rows, columns = np.nonzero(near.distance < SHORTLIST_MARGIN * threshold)
+        pairs = np.unique(np.sort(np.stack([rows, near.index[rows, columns]], 1), axis=1), axis=0)
+        first, second = pairs[pairs[:, 0] != pairs[:, 1]].T
+        size = min(NEAREST_SIZE, images.shape[-1])
+        distance, mirrored = np.empty(len(first), np.float32), np.empty(len(first), bool)
+        # Averaged down once, in half precision (6 kB an image at 32 px), unless that is too much memory: then each
+        # pair's two images are averaged down as they come (a set of near twins can have millions of close pairs).
+        fine = _small(images, size, half=True) if n * 3 * size * size * 2 <= SMALL_IMAGES_BYTES * 2 else None
+        chunk = max(1, (64 << 20) // (4 * (3 * size * size if fine is not None else images[0].size)))
+        for start in range(0, len(first), chunk):
+            if cancel is not None and cancel():
+                raise InterruptedError("cancelled")
+            i, j = first[start : start + chunk], second[start : start + chunk]
+            a, b = (fine[i].float(), fine[j].float()) if fine is not None else (_small(images[i], size),
+                                                                              _small(images[j], size))
+            flipped = b.view(-1, 3, size, size).flip(-1).flatten(1)
+            d = torch.stack([(a - b).pow_(2).mean(1), (a - flipped).pow_(2).mean(1)], 1).sqrt_()
+            nearer = d.argmin(1)
+            distance[start : start + chunk] = d.gather(1, nearer[:, None])[:, 0].numpy()
+            mirrored[start : start + chunk] = nearer.bool().numpy()
+            if progress is not None:
+                progress(9 * n + n * min(len(first), start + chunk) // len(first), total)
+        if progress is not None:
+            progress(total, total)
+    found: dict[tuple[int, int], tuple[float, bool]] = {}
+    for i, j, d, m in zip(first.tolist(), second.tolist(), distance.tolist(), mirrored.tolist()):
+        if i != j and d < threshold:
+            found[min(i, j), max(i, j)] = min((d, m), found.get((min(i, j), max(i, j)), (d, m)))
+    return sorted(((i, j, d, m) for (i, j), (d, m) in found.items()), key=lambda pair: (pair[2], pair[0]))
 
 
 def nearest_sheet(seeds: Sequence[int], faces: np.ndarray, images: np.ndarray, nearest: Nearest) -> np.ndarray:

@@ -274,9 +274,13 @@ def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
         nearest_images(images[:1], images, cancel=lambda: True)
 
 
-def test_duplicate_pairs_finds_each_copy_once_and_nothing_else():
+@pytest.mark.parametrize("shortlist_from", [4096, 0])  # every pair at 32 px; or 8 px first, then the close ones
+def test_duplicate_pairs_finds_each_copy_once_and_nothing_else(monkeypatch, shortlist_from):
+    import trainers.explore
     from trainers.demo_faces import demo_faces
     from trainers.explore import COPY_DISTANCE, duplicate_pairs
+
+    monkeypatch.setattr(trainers.explore, "SHORTLIST_FROM", shortlist_from)
 
     images = demo_faces(21, 32)  # (demo face 23 is face 21 on another background: a copy too)
     rng = np.random.default_rng(1)
@@ -290,5 +294,5 @@ def test_duplicate_pairs_finds_each_copy_once_and_nothing_else():
     assert [(i, j) for i, j, _, flipped in pairs if flipped] == [(12, 24)]
     distances = [d for _, _, d, _ in pairs]
     assert distances[0] < 1e-3 and distances == sorted(distances)  # closest first
-    assert max(distances) < COPY_DISTANCE and seen[-1] == (25, 25)
+    assert max(distances) < COPY_DISTANCE and seen[-1][0] == seen[-1][1] > 0 and all(a <= b for a, b in seen)
     assert duplicate_pairs(images) == []  # 30 different faces
