@@ -223,16 +223,23 @@ def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocki
     assert panel.checkpoints.count() >= 1
 
 
+def stylegan2_faces(qtbot, window, tiny_models, first: int, psi: float):
+    """Generate showing the tiny StyleGAN2's faces for seeds first to first + 3 at truncation psi."""
+    open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    panel.count.setValue(4)
+    panel.first_seed.setValue(first)
+    panel.truncation.setValue(round(psi * 100))
+    qtbot.waitUntil(lambda: panel.seeds == list(range(first, first + 4)) and panel.rendered_truncation == psi,
+                    timeout=20000)
+    return panel
+
+
 def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, window, tiny_models, tmp_path,
                                                                        monkeypatch):
     from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-    open_model(qtbot, window, tiny_models["stylegan2"])
-    panel = window.generate_panel
-    panel.count.setValue(4)
-    panel.first_seed.setValue(40)
-    panel.truncation.setValue(70)
-    qtbot.waitUntil(lambda: panel.seeds == [40, 41, 42, 43] and panel.rendered_truncation == 0.7, timeout=20000)
+    panel = stylegan2_faces(qtbot, window, tiny_models, first=40, psi=0.7)
     face = panel.export(selected_only=False, folder=str(tmp_path / "out"))[2]
     grid = panel.save_grid_png(str(tmp_path / "grid.jpg"))
     open_model(qtbot, window, tiny_models["dcgan"])
@@ -286,12 +293,7 @@ def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, w
 
 
 def test_saved_faces_dropped_on_interpolate_become_its_walk(qtbot, window, tiny_models, tmp_path):
-    open_model(qtbot, window, tiny_models["stylegan2"])
-    panel = window.generate_panel
-    panel.count.setValue(4)
-    panel.first_seed.setValue(30)
-    panel.truncation.setValue(80)
-    qtbot.waitUntil(lambda: panel.seeds == [30, 31, 32, 33] and panel.rendered_truncation == 0.8, timeout=20000)
+    panel = stylegan2_faces(qtbot, window, tiny_models, first=30, psi=0.8)
     first, _, _, last = panel.export(selected_only=False, folder=str(tmp_path / "out"))
     faces = {seed: face.copy() for seed, face in zip(panel.seeds, panel.grid.faces)}
     open_model(qtbot, window, tiny_models["dcgan"])
