@@ -354,7 +354,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         if self.tabs.currentWidget() is self.compare_panel and self._drop_on_compare(event):
             return
-        if self.tabs.currentWidget() is self.interpolate_panel and self._drop_on_interpolate(event):
+        if self.tabs.currentWidget() in (self.interpolate_panel, self.style_mix_panel) and self._drop_faces(event):
             return
         for url in event.mimeData().urls():
             path = url.toLocalFile()
@@ -393,36 +393,46 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         return True
 
-    def _drop_on_interpolate(self, event) -> bool:
-        """On Interpolate, faces saved by the studio become its walk: through their seeds in the order they are
-        dropped, with their model, at the first one's truncation. One face alone is no walk: it opens in Generate,
-        as anywhere else."""
+    def _drop_faces(self, event) -> bool:
+        """Faces saved by the studio, dropped on Interpolate, become its walk: through their seeds in the order they
+        are dropped. On Style mixing each one's styles go over each other one's face, as Generate's *Style-mix
+        selected* does. Their model opens, at the first face's truncation. One face alone is neither: it opens in
+        Generate, as anywhere else."""
+        panel = self.tabs.currentWidget()
         faces = [(path, origin) for path in (url.toLocalFile() for url in event.mimeData().urls())
                  if is_image_name(path) for origin in [face_origin(path)] if origin is not None]
         seeds = [seed for _, origin in faces for seed in origin.seeds]
         if len(seeds) < 2:
             return False
         event.acceptProposedAction()
+        origin, truncation = faces[0][1], faces[0][1].truncation
+        if panel is self.style_mix_panel and origin.family and origin.family != "stylegan2":
+            self.statusBar().showMessage(f"Style mixing needs StyleGAN2 faces: these were made by a {origin.family} "
+                                         "model (drop them on Interpolate or the window to see them)", 15000)
+            return True
         where: dict[str, str] = {}  # each recorded model's place now
-        for path, origin in faces:
-            if origin.model not in where:
-                where[origin.model] = self._model_of(path, origin)
-                if not where[origin.model]:
+        for path, face in faces:
+            if face.model not in where:
+                where[face.model] = self._model_of(path, face)
+                if not where[face.model]:
                     return True
         first, *others = where.values()
         if any(not same_file(first, other) for other in others):
-            self.statusBar().showMessage("These faces were made by different models: a walk is through one model's "
-                                         f"faces ({', '.join(os.path.basename(m) for m in where.values())})", 15000)
+            self.statusBar().showMessage("These faces were made by different models: "
+                                         f"{'a walk' if panel is self.interpolate_panel else 'style mixing'} is "
+                                         "within one model's faces "
+                                         f"({', '.join(os.path.basename(m) for m in where.values())})", 15000)
             return True
-        origin, truncation = faces[0][1], faces[0][1].truncation
-        self.tabs.setCurrentWidget(self.interpolate_panel)
+        named = f"{len(faces)} saved face{'s' * (len(faces) > 1)} (seeds {', '.join(map(str, seeds))})"
 
-        def walk(model: GeneratorModel, render: bool) -> str:
-            self.interpolate_panel.set_seeds(seeds, truncation, render=render)
-            return (f"A walk through {len(faces)} saved face{'s' * (len(faces) > 1)} (seeds "
-                    f"{', '.join(map(str, seeds))}) of {model.info.label}{self._differs(origin, model)}")
+        def show(model: GeneratorModel, render: bool) -> str:
+            if panel is self.interpolate_panel:
+                self.interpolate_panel.set_seeds(seeds, truncation, render=render)
+                return f"A walk through {named} of {model.info.label}{self._differs(origin, model)}"
+            self.style_mix_panel.set_seeds(seeds, seeds, truncation, render=render)
+            return f"The styles of {named} of {model.info.label}, mixed{self._differs(origin, model)}"
 
-        self._show_faces_of(first, walk)
+        self._show_faces_of(first, show)
         return True
 
     # -- device and shutdown -------------------------------------------------------------------------------

@@ -124,13 +124,16 @@ class StyleMixPanel(QWidget):
             self.preset.blockSignals(False)
         self.update_grid()
 
-    def set_seeds(self, rows: list[int], columns: list[int], truncation: float | None = None) -> None:
-        """Mix these seeds' styles (at this truncation, e.g. the one their faces were seen at in Generate)."""
+    def set_seeds(self, rows: list[int], columns: list[int], truncation: float | None = None,
+                  render: bool = True) -> None:
+        """Mix these seeds' styles (at this truncation, e.g. the one their faces were seen at in Generate); with
+        render False, the grid is made when the next model opens."""
         self.rows.setText(", ".join(map(str, rows)))
         self.columns.setText(", ".join(map(str, columns)))
         if truncation is not None:
             self.truncation.set_psi(truncation, quiet=True)
-        self.update_grid()
+        if render:
+            self.update_grid()
 
     def random_seeds(self) -> None:
         counts = []

@@ -292,7 +292,7 @@ def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, w
     assert np.array_equal(panel.grid.faces[0].transpose(1, 2, 0), np.asarray(Image.open(face)))
 
 
-def test_saved_faces_dropped_on_interpolate_become_its_walk(qtbot, window, tiny_models, tmp_path):
+def test_saved_faces_dropped_on_interpolate_or_style_mixing_become_its_walk_or_grid(qtbot, window, tiny_models, tmp_path):
     panel = stylegan2_faces(qtbot, window, tiny_models, first=30, psi=0.8)
     first, _, _, last = panel.export(selected_only=False, folder=str(tmp_path / "out"))
     faces = {seed: face.copy() for seed, face in zip(panel.seeds, panel.grid.faces)}
@@ -319,6 +319,20 @@ def test_saved_faces_dropped_on_interpolate_become_its_walk(qtbot, window, tiny_
     assert walk.seeds.text() == "33, 30" and window.state.model.info.path == str(tiny_models["stylegan2"])
     drop_folder(window, first)  # one face is no walk: it opens in Generate, as anywhere else
     qtbot.waitUntil(lambda: window.tabs.currentWidget() is panel and panel.selected_seeds() == [30], timeout=20000)
+
+    mix = window.style_mix_panel  # on Style mixing: each face's styles over each other face
+    open_model(qtbot, window, tiny_models["dcgan"])
+    window.tabs.setCurrentWidget(mix)
+    drop_folder(window, last, first)
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"]) and mix.mixed is not None
+                    and mix.mixed.shape[:2] == (2, 2), timeout=20000)
+    assert (mix.rows.text(), mix.columns.text(), mix.truncation.label.text()) == ("33, 30", "33, 30", "ψ 0.80")
+    assert np.array_equal(mix.mixed[0, 0], faces[33])  # a face mixed with itself is itself
+    save_png(tmp_path / "other" / "dcgan.png", faces[30].transpose(1, 2, 0),
+             {"seeds": "1-2", "model": str(tiny_models["dcgan"]), "family": "dcgan", "software": "GAN Studio"})
+    drop_folder(window, tmp_path / "other" / "dcgan.png")
+    assert "Style mixing needs StyleGAN2 faces: these were made by a dcgan model" in \
+        window.statusBar().currentMessage()
 
 
 def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_path):
