@@ -1149,3 +1149,15 @@ def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtb
     assert not panel.progress.isVisible() and panel.duplicates_button.isEnabled()
     assert "<b>1 image is a copy" not in panel.summary.text()  # the summary as it was, and what happened
     assert panel.report.topLevelItemCount() == 0  # the earlier findings made way for the search that stopped
+
+    # Near twins by the million (video frames): the closest pairs are listed, and the rest are counted
+    monkeypatch.setattr(studio.panels.dataset, "LISTED_PAIRS", 5)
+    monkeypatch.setattr(studio.panels.dataset, "duplicate_pairs",
+                        lambda images, cancel=None, progress=None: [(0, j, j / 100, False) for j in range(1, 13)])
+    panel.duplicates_button.click()
+    qtbot.waitUntil(lambda: panel.duplicates is not None and panel.duplicates_button.isEnabled(), timeout=5000)
+    assert len(panel.duplicates) == 12 and panel.report.topLevelItemCount() == 6
+    last = panel.report.topLevelItem(5)
+    assert (last.text(0), last.text(1)) == ("… and 7 more pairs", f"farther apart; `python -m trainers duplicates "
+                                                                   f"{data}` lists them all")
+    panel.report.itemDoubleClicked.emit(last, 0)  # no pair to show: nothing happens
