@@ -309,6 +309,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> int:
     from trainers.checkpoint import CheckpointError
     from trainers.data import DatasetError, load_folder
+    from trainers.distributed import PeerFailed, first_on_each_machine
     from trainers.images import DEFAULT_MAX_PIXELS
     from trainers.loop import TrainControl, resume_config, train
 
@@ -352,9 +353,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
             bar.n = done
             bar.refresh()
 
-        images = load_folder(config.data, config.resolution, use_cache=not args.no_cache,
-                             max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, progress=progress)
+        images = first_on_each_machine(group, lambda: load_folder(
+            config.data, config.resolution, use_cache=not args.no_cache,
+            max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS, progress=progress))
         bar.close()
+    except PeerFailed:
+        return EXIT_USAGE
     except DatasetError as exc:
         if args.resume and not os.path.exists(config.data):
             return _error(f"{exc}: the run's images were there. If they have moved, give their new place: "

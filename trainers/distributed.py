@@ -12,10 +12,13 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,27 @@ def join_from_env(device: str = "auto") -> Group:
         dist.init_process_group(backend=backend)
     return Group(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
                  device=torch.device("cuda", local_rank) if use_cuda else torch.device("cpu"), backend=backend)
+
+
+class PeerFailed(Exception):
+    """Another process failed at the step this one waited on; that process says why."""
+
+
+def first_on_each_machine(group: Group | None, work: Callable[[], T]) -> T:
+    """work() in process 0 of each machine first, then in its other processes: the first decodes a dataset and caches
+    it, and the others read that cache, instead of every process decoding the same images at once (each with a
+    worker process per core). A first process's exception is raised there, and PeerFailed in all the others."""
+    if group is None:
+        return work()
+    if group.local_rank != 0:
+        if group.any(False)[0]:  # waits for the first processes
+            raise PeerFailed()
+        return work()
+    try:
+        result = work()
+    except BaseException:
+        group.any(True)
+        raise
+    if group.any(False)[0]:  # a first process on another machine failed
+        raise PeerFailed()
+    return result

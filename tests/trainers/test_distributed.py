@@ -64,3 +64,43 @@ def test_averaged_gradients_keep_processes_in_step(tmp_path):
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                              str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+class FakeGroup:
+    """What first_on_each_machine asks of a process group, with the other processes' answer to `any`."""
+
+    def __init__(self, local_rank, others_failed=False):
+        self.local_rank, self.others_failed, self.calls = local_rank, others_failed, []
+
+    def any(self, flag):
+        self.calls.append(("any", flag))
+        return [flag or self.others_failed]
+
+
+def test_one_process_per_machine_reads_the_images_first_and_the_others_after_it():
+    import pytest
+
+    from trainers.distributed import PeerFailed, first_on_each_machine
+
+    first, other = FakeGroup(0), FakeGroup(1)
+    assert first_on_each_machine(first, lambda: first.calls.append("load") or 7) == 7
+    assert first_on_each_machine(other, lambda: other.calls.append("load") or 7) == 7
+    assert first.calls == ["load", ("any", False)]  # it reads (and caches), then lets the others go
+    assert other.calls == [("any", False), "load"]  # they wait for it, then read its cache
+    assert first_on_each_machine(None, lambda: 3) == 3  # one process: nothing to wait for
+
+    failing = FakeGroup(0)
+    with pytest.raises(ValueError):  # its own error, after telling the others
+        first_on_each_machine(failing, lambda: (_ for _ in ()).throw(ValueError("no usable image")))
+    assert failing.calls == [("any", True)]
+    waiting = FakeGroup(1, others_failed=True)
+    with pytest.raises(PeerFailed):  # they do not read at all
+        first_on_each_machine(waiting, lambda: waiting.calls.append("load"))
+    assert waiting.calls == [("any", False)]
+
+
+def test_two_processes_given_no_images_both_stop_and_one_says_why(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run(["train", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), *TINY], nproc=2)
+    assert result.returncode != 0
+    assert result.stderr.count("error: no usable image in") == 1, result.stderr[-3000:]
