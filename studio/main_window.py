@@ -152,7 +152,8 @@ class MainWindow(QMainWindow):
     def _make_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self._action(file_menu, "Open &dataset folder…", QKeySequence("Ctrl+D"), self.dataset_panel.choose_folder)
-        self._action(file_menu, "Open dataset &archive (.zip, .tar, .tar.gz…)…", None, self.dataset_panel.choose_archive)
+        self._action(file_menu, "Open dataset &archive (.zip, .tar, .tar.gz…)…", None,
+                     self.dataset_panel.choose_archive)
         self._action(file_menu, "&Open model…", QKeySequence.StandardKey.Open, self.choose_model)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)

@@ -153,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("interpolate", help="an animation walking between seeds' faces: GIF, MP4 or numbered PNGs")
     i.add_argument("model", metavar="MODEL", nargs="+",
-                   help="a run folder (its latest checkpoint), a checkpoint or an .onnx file; or two or more faces (or "
-                        "grids) saved by GAN Studio, in the order to walk through them: their model, at their seeds and "
-                        "truncation")
+                   help="a run folder (its latest checkpoint), a checkpoint or an .onnx file; or two or more faces "
+                        "(or grids) saved by GAN Studio, in the order to walk through them: their model, at their "
+                        "seeds and truncation")
     i.add_argument("--seeds", help="with a model: two or more seeds to walk through, e.g. 3,14,27")
     i.add_argument("--out", required=True,
                    help="walk.gif, walk.mp4, or a folder (no suffix) for numbered PNG frames")

@@ -20,6 +20,7 @@ from trainers.explore import mix_grid, parse_seeds
 from trainers.images import save_image
 from trainers.inference import GeneratorModel
 
+MAX_MIXED = 1024  # faces in one grid: 32 by 32 (a 256 px model's figure is then 8k pixels a side)
 PRESETS = {"coarse (4-8 px)": "coarse", "middle (16-32 px)": "middle", "fine (64 px and up)": "fine", "custom": None}
 
 
@@ -158,6 +159,10 @@ class StyleMixPanel(QWidget):
             return
         if not rows or not cols:
             self._say("Give at least one row seed and one column seed.")
+            return
+        if len(rows) * len(cols) > MAX_MIXED:
+            self._say(f"{len(rows):,} rows by {len(cols):,} columns are {len(rows) * len(cols):,} mixed faces: at most "
+                      f"{MAX_MIXED:,} at a time (e.g. 32 by 32).")
             return
         self._say("")
         layers, psi = self.layers(), self.truncation.psi()

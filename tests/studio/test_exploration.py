@@ -136,6 +136,13 @@ def test_style_mixing_grid_shape_and_a_row_mixed_with_itself(qtbot, window, tiny
     new_row = model.generate([int(rows[0])])[0]
     assert np.array_equal(panel.figure[32:64, :32], new_row.transpose(1, 2, 0))  # the first row's source face
 
+    shown = panel.figure
+    panel.set_seeds(list(range(64)), list(range(64)))  # a saved grid of 64 faces, each over each: too many
+    assert panel.unavailable.text() == ("64 rows by 64 columns are 4,096 mixed faces: at most 1,024 at a time "
+                                        "(e.g. 32 by 32).")
+    qtbot.wait(300)
+    assert panel.figure is shown  # the last grid stays, and nothing is rendered
+
 
 def test_style_mixing_says_why_it_is_unavailable_for_a_dcgan(qtbot, window, tiny_models):
     open_model(qtbot, window, tiny_models["dcgan"])

@@ -292,7 +292,8 @@ def test_a_saved_face_dropped_on_the_window_opens_its_model_at_its_seed(qtbot, w
     assert np.array_equal(panel.grid.faces[0].transpose(1, 2, 0), np.asarray(Image.open(face)))
 
 
-def test_saved_faces_dropped_on_interpolate_or_style_mixing_become_its_walk_or_grid(qtbot, window, tiny_models, tmp_path):
+def test_saved_faces_dropped_on_interpolate_or_style_mixing_become_its_walk_or_grid(qtbot, window, tiny_models,
+                                                                                    tmp_path):
     panel = stylegan2_faces(qtbot, window, tiny_models, first=30, psi=0.8)
     first, _, _, last = panel.export(selected_only=False, folder=str(tmp_path / "out"))
     faces = {seed: face.copy() for seed, face in zip(panel.seeds, panel.grid.faces)}
@@ -312,8 +313,8 @@ def test_saved_faces_dropped_on_interpolate_or_style_mixing_become_its_walk_or_g
     qtbot.waitUntil(lambda: np.array_equal(walk.view.image, faces[30]), timeout=20000)  # ends on the last one dropped
 
     (tmp_path / "other").mkdir()
-    save_png(tmp_path / "other" / "face.png", faces[30].transpose(1, 2, 0), {"seed": "5", "model": str(tiny_models["dcgan"]),
-                                                         "software": "GAN Studio"})
+    save_png(tmp_path / "other" / "face.png", faces[30].transpose(1, 2, 0),
+             {"seed": "5", "model": str(tiny_models["dcgan"]), "software": "GAN Studio"})
     drop_folder(window, first, tmp_path / "other" / "face.png")  # two models' faces: no walk between them
     assert "These faces were made by different models" in window.statusBar().currentMessage()
     assert walk.seeds.text() == "33, 30" and window.state.model.info.path == str(tiny_models["stylegan2"])

@@ -42,7 +42,8 @@ def test_train_sample_and_resume(tmp_path, capsys):
     assert grid.text["family"] == "wgan-gp" and grid.text["seeds"] == "0-63" and grid.text["truncation"] == "1"
     assert grid.text["model"] == str(run / "checkpoints" / "step-000000003.pt") and grid.text["step"] == "3"
     checkpoint = str(run / "checkpoints" / "step-000000003.pt")
-    assert face_origin(tmp_path / "grid.png") == FaceOrigin(checkpoint, 0, 64, 1.0, 3, "wgan-gp")  # the studio reopens it
+    # the studio reopens it
+    assert face_origin(tmp_path / "grid.png") == FaceOrigin(checkpoint, 0, 64, 1.0, 3, "wgan-gp")
     assert main(["sample", str(run), "--n", "4", "--out", str(tmp_path / "grid.jpg"), "--device", "cpu"]) == 0
     assert Image.open(tmp_path / "grid.jpg").format == "JPEG"  # not PNG bytes under a .jpg name
     assert face_origin(tmp_path / "grid.jpg") == FaceOrigin(checkpoint, 0, 4, 1.0, 3, "wgan-gp")  # from its comment
