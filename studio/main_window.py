@@ -424,7 +424,7 @@ class MainWindow(QMainWindow):
                                          "within one model's faces "
                                          f"({', '.join(os.path.basename(m) for m in where.values())})", 15000)
             return True
-        named = f"{len(faces)} saved face{'s' * (len(faces) > 1)} (seeds {', '.join(map(str, seeds))})"
+        named = f"{len(seeds):,} saved faces (seeds {', '.join(map(str, seeds[:8]))}{', …' * (len(seeds) > 8)})"
 
         def show(model: GeneratorModel, render: bool) -> str:
             if panel is self.interpolate_panel:
