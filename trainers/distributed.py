@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable, TypeVar
 
 import torch
@@ -19,6 +20,7 @@ import torch.distributed as dist
 from torch import nn
 
 T = TypeVar("T")
+PATIENCE = timedelta(hours=12)  # how long processes wait for another to read the images
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,17 @@ class Group:
         t = torch.tensor([float(f) for f in flags], device=self.device)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return [bool(v) for v in t.tolist()]
+
+    def any_patiently(self, *flags: bool) -> list[bool]:
+        """`any`, in a group of its own on the CPU (gloo) that waits up to PATIENCE: for the processes that wait
+        while another reads a large dataset, which the training group's NCCL watchdog would end after 10 minutes."""
+        waiter = dist.new_group(backend="gloo", timeout=PATIENCE)
+        try:
+            t = torch.tensor([float(f) for f in flags])
+            dist.all_reduce(t, op=dist.ReduceOp.MAX, group=waiter)
+            return [bool(v) for v in t.tolist()]
+        finally:
+            dist.destroy_process_group(waiter)
 
     def close(self) -> None:
         if dist.is_initialized():
@@ -91,14 +104,14 @@ def first_on_each_machine(group: Group | None, work: Callable[[], T]) -> T:
     if group is None:
         return work()
     if group.local_rank != 0:
-        if group.any(False)[0]:  # waits for the first processes
+        if group.any_patiently(False)[0]:  # waits for the first processes
             raise PeerFailed()
         return work()
     try:
         result = work()
     except BaseException:
-        group.any(True)
+        group.any_patiently(True)
         raise
-    if group.any(False)[0]:  # a first process on another machine failed
+    if group.any_patiently(False)[0]:  # a first process on another machine failed
         raise PeerFailed()
     return result

@@ -72,7 +72,7 @@ class FakeGroup:
     def __init__(self, local_rank, others_failed=False):
         self.local_rank, self.others_failed, self.calls = local_rank, others_failed, []
 
-    def any(self, flag):
+    def any_patiently(self, flag):
         self.calls.append(("any", flag))
         return [flag or self.others_failed]
 
