@@ -181,14 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--scale", type=int, default=1, help="enlarge each frame by this whole number (default 1)")
 
     m = sub.add_parser("style-mix", help="a StyleGAN2 style-mixing grid: row seeds' styles over column seeds' faces")
-    m.add_argument("model", metavar="MODEL", help="a stylegan2 run folder, checkpoint or .onnx file")
-    m.add_argument("--rows", required=True, help="seeds down the left, which give the chosen styles, e.g. 1,2,3")
-    m.add_argument("--columns", required=True, help="seeds along the top, which keep the other styles, e.g. 10,11,12")
+    m.add_argument("model", metavar="MODEL", nargs="+",
+                   help="a stylegan2 run folder, checkpoint or .onnx file; or two or more faces (or grids) saved by "
+                        "GAN Studio: each one's styles over each other one's face, with their model and truncation")
+    m.add_argument("--rows", help="with a model: seeds down the left, which give the chosen styles, e.g. 1,2,3")
+    m.add_argument("--columns", help="with a model: seeds along the top, which keep the other styles, e.g. 10,11,12")
     m.add_argument("--styles", default="coarse",
                    help="coarse (4-8 px: pose, face shape), middle (16-32 px: features, hair style), fine (64 px "
                         "and up: colours), or a layer range FIRST-LAST of ws (default coarse)")
     m.add_argument("--out", required=True, metavar="FILE.png", help="the grid to write")
-    m.add_argument("--truncation", type=float, default=1.0, help="truncation psi (default 1 = none)")
+    m.add_argument("--truncation", type=float,
+                   help="truncation psi (default: the first saved face's; for a model 1 = none)")
     _model_device_option(m)
 
     v = sub.add_parser("eval", help="score models (or folders of images) against real images: SWD, FID, KID")
@@ -495,15 +498,47 @@ def _saved_face(path: str):
     return origin, found
 
 
-def _model_gone(face: str, origin, options: str) -> int:
-    return _error(f"{origin.model} is no longer there (nor beside {os.path.basename(face)}): give the model where "
-                  f"it is now as MODEL, with {options}")
+def _gone(face: str, origin, options: str) -> str:
+    return (f"{origin.model} is no longer there (nor beside {os.path.basename(face)}): give the model where it is "
+            f"now as MODEL, with {options}")
 
 
 def _note_step(origin, info) -> None:
     if origin.step is not None and origin.step != info.step:
         print(f"note: it was made at step {origin.step:,} and the model there is at step {info.step:,} now, so its "
               "faces may differ", file=sys.stderr)
+
+
+def _faces_model(paths: list[str], given: str | None, truncation: float | None, within: str, option: str,
+                 example: str):
+    """The MODEL arguments of a command that takes a model and seeds, or faces saved by GAN Studio instead:
+    (model path, the faces' seeds or None for a model, truncation, the first face's record or None). ValueError
+    with the message when they do not fit together. given: the seed options as given; within: 'a walk is', ...;
+    option: the seed options' names; example: how they are given."""
+    from trainers.explore import same_file
+
+    faces = [(path, *_saved_face(path)) for path in paths]
+    origins = [origin for _, origin, _ in faces if origin is not None]
+    if not origins:
+        if len(faces) > 1 or not given:
+            raise ValueError(f"give one model and {option} (e.g. {example}), or faces saved by GAN Studio")
+        return paths[0], None, 1.0 if truncation is None else truncation, None
+    if len(origins) < len(faces) or given:
+        raise ValueError(f"give one model and {option}, or faces saved by GAN Studio (and no {option})")
+    for path, origin, found in faces:
+        if found is None:
+            raise ValueError(_gone(path, origin, f"its {origin.seeds_text()} as {option}"))
+    path, origin, model_path = faces[0]
+    other = next((face for face in faces[1:] if not same_file(face[2], model_path)), None)
+    if other is not None:
+        raise ValueError(f"{path} and {other[0]} were made by different models ({model_path}, {other[2]}): "
+                         f"{within} within one model's faces")
+    if truncation is None:
+        truncation = origin.truncation
+        if len({o.truncation for o in origins}) > 1:
+            print(f"note: the faces were seen at different truncations; this is at {truncation:g}, the first's "
+                  "(--truncation sets another)", file=sys.stderr)
+    return model_path, [seed for origin in origins for seed in origin.seeds], truncation, origin
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -514,8 +549,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     origin, found = _saved_face(args.model)
     if origin is not None:  # a face or grid the studio or `sample` saved: made again from its record
         if found is None:
-            return _model_gone(args.model, origin, f"--seed {origin.first_seed} --n {origin.count} "
-                                                   f"--truncation {origin.truncation:g}")
+            return _error(_gone(args.model, origin, f"--seed {origin.first_seed} --n {origin.count} "
+                                                    f"--truncation {origin.truncation:g}"))
         args.model = found
         args.seed = origin.first_seed if args.seed is None else args.seed
         args.n = origin.count if args.n is None else args.n
@@ -559,41 +594,19 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from trainers.explore import parse_seeds, render_latents, walk_latents
     from trainers.inference import ModelError, open_model
 
-    from trainers.explore import same_file
-
     method = {"slerp": "slerp in z", "lerp": "lerp in z", "w": "lerp in w"}[args.method]
     if args.scale < 1 or args.seconds <= 0:
         return _error("--scale must be at least 1 and --seconds above 0")
-    faces = [(path, *_saved_face(path)) for path in args.model]
-    origins = [origin for _, origin, _ in faces if origin is not None]
-    if origins:  # faces the studio saved: a walk through their seeds, with their model
-        if len(origins) < len(faces) or args.seeds:
-            return _error("give one model and --seeds, or faces saved by GAN Studio (and no --seeds)")
-        for path, origin, found in faces:
-            if found is None:
-                return _model_gone(path, origin, f"--seeds {','.join(map(str, origin.seeds))}")
-        path, origin, model_path = faces[0]
-        other = next((face for face in faces[1:] if not same_file(face[2], model_path)), None)
-        if other is not None:
-            return _error(f"{path} and {other[0]} were made by different models ({model_path}, {other[2]}): a walk "
-                          "is through one model's faces")
-        seeds = [seed for origin in origins for seed in origin.seeds]
-        truncation = origins[0].truncation if args.truncation is None else args.truncation
-        if args.truncation is None and len({o.truncation for o in origins}) > 1:
-            print(f"note: the faces were seen at different truncations; the walk is at {truncation:g}, the first's "
-                  "(--truncation sets another)", file=sys.stderr)
-    elif len(faces) > 1 or not args.seeds:
-        return _error("give one model and --seeds (e.g. --seeds 3,14,27), or faces saved by GAN Studio")
-    else:
-        model_path, truncation = args.model[0], 1.0 if args.truncation is None else args.truncation
-        try:
-            seeds = parse_seeds(args.seeds)
-        except ValueError as exc:
-            return _error(str(exc))
+    try:
+        model_path, seeds, truncation, origin = _faces_model(args.model, args.seeds, args.truncation, "a walk is",
+                                                             "--seeds", "--seeds 3,14,27")
+        seeds = parse_seeds(args.seeds) if seeds is None else seeds
+    except ValueError as exc:
+        return _error(str(exc))
     try:
         model = open_model(model_path, provider=args.device)
-        if origins:
-            _note_step(origins[0], model.info)
+        if origin is not None:
+            _note_step(origin, model.info)
         space, latents = walk_latents(model, seeds, args.frames, method, args.loop, truncation)
         bar = _tqdm(False)(total=len(latents), desc="rendering", unit="frame", leave=False)
         parts = []
@@ -652,22 +665,34 @@ def cmd_style_mix(args: argparse.Namespace) -> int:
     from trainers.inference import ModelError, open_model
 
     try:
-        rows, columns = parse_seeds(args.rows), parse_seeds(args.columns)
+        given = args.rows or args.columns
+        model_path, seeds, truncation, origin = _faces_model(args.model, given, args.truncation, "style mixing is",
+                                                             "--rows and --columns", "--rows 1,2 --columns 5,6,7")
+        if seeds is not None:  # saved faces: each one's styles over each other one's face
+            rows = columns = seeds
+        elif not (args.rows and args.columns):
+            raise ValueError("give both --rows and --columns")
+        else:
+            rows, columns = parse_seeds(args.rows), parse_seeds(args.columns)
         if not rows or not columns:
             raise ValueError("give at least one row seed and one column seed")
-        model = open_model(args.model, provider=args.device)
+        model = open_model(model_path, provider=args.device)
         if not model.info.style_based:
             raise ModelError(f"style mixing needs a StyleGAN2 model; {model.info.name} is {model.info.family}")
+        if origin is not None:
+            _note_step(origin, model.info)
         layers = _style_layers(args.styles, model.info.layers, model.info.num_ws, STYLE_GROUPS)
-        figure, _ = mix_grid(model, rows, columns, layers, args.truncation)
-        save_image(args.out, figure, {"model": model.info.family, "source": model.info.name, "rows": args.rows,
-                                      "columns": args.columns, "layers": f"{layers[0]}-{layers[-1]}"})
+        figure, _ = mix_grid(model, rows, columns, layers, truncation)
+        row_text, column_text = ",".join(map(str, rows)), ",".join(map(str, columns))
+        save_image(args.out, figure, {"model": model.info.family, "source": model.info.name, "rows": row_text,
+                                      "columns": column_text, "layers": f"{layers[0]}-{layers[-1]}",
+                                      "truncation": f"{truncation:g}"})
     except (ModelError, ValueError) as exc:
         return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot write {args.out}: {exc}")
-    print(f"wrote {args.out}: rows {args.rows} give ws layers {layers[0]}-{layers[-1]} ({args.styles}) to columns "
-          f"{args.columns} ({model.info.provider})")
+    print(f"wrote {args.out}: rows {row_text} give ws layers {layers[0]}-{layers[-1]} ({args.styles}) to columns "
+          f"{column_text} ({model.info.provider})")
     return EXIT_OK
 
 

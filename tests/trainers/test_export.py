@@ -200,6 +200,15 @@ def test_interpolate_and_style_mix_from_the_command_line(runs, tmp_path, capsys)
     assert np.abs(pixels[:32, 32:64] - face(5)).max() <= 1  # column seeds along the top
     assert np.abs(pixels[32:64, :32] - face(1)).max() <= 1  # row seeds down the left
     assert image.text["layers"] == "0-3"
+    # from the faces saved for seeds 3 and 7: each one's styles over each other one's face
+    assert main(["style-mix", *saved, "--out", str(tmp_path / "mix-faces.png"), "--device", "cpu"]) == 0
+    mixed = np.asarray(Image.open(tmp_path / "mix-faces.png").convert("RGB")).astype(int)
+    assert mixed.shape == (3 * 32, 3 * 32, 3) and np.abs(mixed[:32, 32:64] - face(3)).max() <= 1
+    assert np.abs(mixed[32:64, 32:64] - face(3)).max() <= 1  # seed 3 mixed with itself is seed 3
+    assert "rows 3,7 give ws layers 0-3 (coarse) to columns 3,7" in capsys.readouterr().out
+    assert main(["style-mix", *saved, "--rows", "1", "--out", str(tmp_path / "never.png")]) == 2
+    assert "give one model and --rows and --columns, or faces saved by GAN Studio (and no --rows and --columns)" \
+        in capsys.readouterr().err
     assert main(["style-mix", str(runs["stylegan2"]), "--rows", "1", "--columns", "5", "--styles", "0-99",
                  "--out", str(grid)]) == 2
     assert "layers are 0 to" in capsys.readouterr().err
