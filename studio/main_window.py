@@ -212,7 +212,9 @@ class MainWindow(QMainWindow):
             "Ctrl+O  open a model (.onnx or checkpoint), or a face saved by the studio",
             "Ctrl+D  open a dataset folder",
             "Ctrl+E  export the selected faces", "Ctrl+Shift+E  export all faces",
-            "Ctrl+1 … Ctrl+6  switch panels", "F1  this list", "Ctrl+Q  quit"]))
+            "Ctrl+1 … Ctrl+6  switch panels",
+            "Enter  enlarge the current face; open the current checkpoint; show the current pair of duplicates",
+            "F1  this list", "Ctrl+Q  quit"]))
 
     def show_about(self) -> None:
         QMessageBox.about(self, "About GAN Studio", about_text())

@@ -16,7 +16,7 @@ from studio.convert import to_pixmap
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
-from studio.widgets.layout import row, split
+from studio.widgets.layout import on_enter, row, split
 from studio.workers import Call, FolderScan
 from trainers.config import RESOLUTIONS
 from trainers.data import ARCHIVE_PATTERNS, ImageSet, is_archive
@@ -106,6 +106,7 @@ class DatasetPanel(QWidget):
         self.report.setColumnWidth(1, 240)
         self.report.setVisible(False)  # until a folder has files to report
         self.report.itemDoubleClicked.connect(self.show_pair)
+        on_enter(self.report, self.show_pair)
         self.report.setIconSize(QSize(32, 32))  # a duplicate's row shows both images
 
         layout = QVBoxLayout(self)

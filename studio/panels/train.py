@@ -22,7 +22,7 @@ from studio.dialogs import ask_save_path
 from studio.icons import set_icon
 from studio.state import SCORE_IMAGES, StudioState
 from studio.widgets.faces import ImageView
-from studio.widgets.layout import row, split
+from studio.widgets.layout import on_enter, row, split
 from studio.widgets.loss_plot import SCORE, LossPlot
 from studio.widgets.remember import restore_fields, save_fields
 from studio.workers import Call, ProcessRun, TrainingRun
@@ -179,8 +179,13 @@ class TrainPanel(QWidget):
         self.checkpoints = QListWidget()
         self.checkpoints.setToolTip("The run's checkpoints, newest first; when the run scores, each with its SWD, "
                                     "and the best-scoring one is kept as well as the newest. Double-click one "
-                                    "to open it in Generate")
-        self.checkpoints.itemDoubleClicked.connect(lambda item: self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole)))
+                                    "(or press Enter) to open it in Generate")
+
+        def open_item(item: QListWidgetItem) -> None:
+            self.open_checkpoint.emit(item.data(Qt.ItemDataRole.UserRole))
+
+        self.checkpoints.itemDoubleClicked.connect(open_item)
+        on_enter(self.checkpoints, open_item)
         self.open_generate_button = QPushButton("Open in Generate")
         set_icon(self.open_generate_button, "generate")
         self.open_generate_button.setToolTip("Open the selected checkpoint (else the newest) in Generate, to explore "

@@ -12,10 +12,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QLabel, QL
                                QToolTip, QVBoxLayout)
 
 from studio.convert import to_pixmap, to_qimage
+from studio.widgets.layout import on_enter
 
 
 class FaceGrid(QListWidget):
-    """Faces in a wrapping grid; click selects (Ctrl/Shift for more), double-click enlarges."""
+    """Faces in a wrapping grid; click selects (Ctrl/Shift for more, arrow keys move), double-click or Enter
+    enlarges."""
 
     enlarged = Signal(int)  # index of the face
 
@@ -32,6 +34,7 @@ class FaceGrid(QListWidget):
         self.set_face_size(face_size)
         self.faces: np.ndarray = np.zeros((0, 3, 1, 1), np.uint8)
         self.itemDoubleClicked.connect(lambda item: self.enlarged.emit(self.row(item)))
+        on_enter(self, lambda item: self.enlarged.emit(self.row(item)))
 
     def set_face_size(self, size: int) -> None:
         self.face_size = size

@@ -1,9 +1,13 @@
-"""Small layout helpers the panels share: a row of widgets, and a splitter with its starting sizes."""
+"""Small layout helpers the panels share: a row of widgets, a splitter with its starting sizes, and Enter on a list
+doing what a double-click does."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QSplitter, QTreeWidget, QWidget
 
 
 def row(*widgets: QWidget, stretch: bool = True) -> QHBoxLayout:
@@ -23,3 +27,15 @@ def split(*widgets: QWidget, sizes: list[int], vertical: bool = False) -> QSplit
         splitter.addWidget(widget)
     splitter.setSizes(sizes)
     return splitter
+
+
+def on_enter(view: QListWidget | QTreeWidget, act: Callable) -> None:
+    """Return or Enter in `view` (while it has the focus) does act(item) for its current item, as a double-click
+    does: the keyboard reaches what the mouse does."""
+    def current() -> None:
+        item = view.currentItem()
+        if item is not None:
+            act(item)
+
+    for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+        QShortcut(QKeySequence(key), view, current, context=Qt.ShortcutContext.WidgetShortcut)

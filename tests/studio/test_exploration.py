@@ -535,3 +535,23 @@ def test_hovering_the_style_mixing_figure_says_which_seeds_made_a_face(qtbot, wi
     assert panel.describe(40, 10) == f"Seed 7: the face that takes the rows' {what}"
     assert panel.describe(10, 80) == f"Seed 5: gives its {what} to the faces in its row"
     assert panel.describe(10, 10) == ""  # the blank corner
+
+
+def test_enter_does_what_a_double_click_does_in_the_face_grid(qtbot):
+    from PySide6.QtCore import Qt
+
+    from studio.widgets.faces import FaceGrid
+    from trainers.demo_faces import demo_faces
+
+    grid = FaceGrid(48)
+    qtbot.addWidget(grid)
+    grid.set_faces(demo_faces(3, 32))
+    grid.show()
+    grid.activateWindow()  # a shortcut of the widget with the focus, in the active window
+    grid.setFocus()
+    qtbot.waitUntil(lambda: grid.isActiveWindow() and grid.hasFocus(), timeout=2000)
+    grid.setCurrentRow(0)
+    qtbot.keyClick(grid, Qt.Key.Key_Right)  # the arrow keys move through the faces
+    with qtbot.waitSignal(grid.enlarged, timeout=2000) as enlarged:
+        qtbot.keyClick(grid, Qt.Key.Key_Return)
+    assert enlarged.args == [1]
