@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         for prefix, panel in self._remembered_panels():  # where the user's exploring was, before a model opens
             restore_fields(self.settings, prefix, panel, panel.REMEMBERED)
         self.compare_panel.inception_path = str(self.settings.value("inception_weights", "") or "")
+        self.compare_panel.restore_rows(str(self.settings.value("compare/rows", "") or ""))
         self.state.export_folder = str(self.settings.value("export_folder", "") or "")  # save dialogs open there
         self.compare_panel.inception_changed.connect(lambda p: self.settings.setValue("inception_weights", p))
 
@@ -467,6 +468,7 @@ class MainWindow(QMainWindow):
         for prefix, panel in self._remembered_panels():
             save_fields(self.settings, prefix, panel, panel.REMEMBERED)
         self.settings.setValue("export_folder", self.state.export_folder)
+        self.settings.setValue("compare/rows", self.compare_panel.remembered_rows())
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/tab", self.tabs.currentIndex())
         super().closeEvent(event)

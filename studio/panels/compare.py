@@ -6,6 +6,7 @@ images, such as samples from another tool."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import threading
 from pathlib import Path
@@ -74,6 +75,9 @@ class ComparePanel(QWidget):
         self._added: set[str] = set()  # image sets the user added (they stay when another dataset opens)
         self._score_thread: threading.Thread | None = None
         self._cancel_scoring = threading.Event()
+        self._to_restore: list[dict] = []  # the last session's ticked rows, opened when the panel is first shown
+        self._ticks: set[str] = set()  # rows being restored: ticked when they join the list
+        self._restore_note = ""  # which of them have gone, said with the first sheet drawn
 
         self.models = QListWidget()
         self.models.setToolTip("Tick 2 to 6 models or sets of images; all of them render the same seeds (a set of "
@@ -149,13 +153,47 @@ class ComparePanel(QWidget):
         self.score_progress.connect(lambda done, total, name: self.message.setText(
             f"Scoring {name} ({done + 1} of {total}) …"))
         renderer.done.connect(self._on_rendered)
-        renderer.failed.connect(lambda key, msg: key.startswith("compare") and self.message.setText(f"Error: {msg}"))
+        renderer.failed.connect(self._on_failed)
         renderer.progress.connect(lambda key, done, total: key.startswith("compare-images-") and self.message.setText(
             f"Reading {Path(key[len('compare-images-'):]).name}: {done:,} of {total:,} images …"))
         state.models_changed.connect(self._refresh_list)
         state.dataset_changed.connect(self._on_dataset)
         state.holdout_changed.connect(lambda _: self.score_button.isEnabled() and not self.scoring()
                                       and self.score_button.setText(self._score_label()))
+
+    def remembered_rows(self) -> str:
+        """The sheet's rows for the next session, as JSON: the ticked models and sets of images (the open dataset's
+        row comes back with the dataset, and is ticked again if it was)."""
+        return json.dumps([{"path": path, "images": path in self.image_sets} for path in self.checked_paths()])
+
+    def restore_rows(self, text: str) -> None:
+        """The last session's sheet (remembered_rows), opened in the background once the panel is first shown, not
+        at start-up; rows whose files have gone are told and left out."""
+        try:
+            rows = json.loads(text or "[]")
+        except ValueError:
+            rows = []
+        self._to_restore = [r for r in rows if isinstance(r, dict) and isinstance(r.get("path"), str)]
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        rows, self._to_restore = self._to_restore, []
+        gone = [r["path"] for r in rows if not os.path.exists(r["path"])]
+        for r in rows:
+            if r["path"] in gone:
+                continue
+            self._ticks.add(r["path"])
+            item = self._item(r["path"])
+            if item is not None:  # here already (the open dataset, or the model open in Generate)
+                self._ticks.discard(r["path"])
+                item.setCheckState(Qt.CheckState.Checked)
+            elif r.get("images"):
+                self.add_images(r["path"])
+            else:
+                self.add_paths([r["path"]])
+        if gone:  # said now, and with the sheet once it is drawn
+            self._restore_note = f"Not on the sheet again, no longer there: {', '.join(gone)}."
+            self.message.setText(self._restore_note)
 
     def entry(self, path: str) -> GeneratorModel:
         """What a row of the list is: a model, or a set of images."""
@@ -200,7 +238,8 @@ class ComparePanel(QWidget):
             item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
+            item.setCheckState(Qt.CheckState.Checked if path in self._ticks else Qt.CheckState.Unchecked)
+            self._ticks.discard(path)
             if at is None:
                 self.models.addItem(item)
             else:
@@ -219,7 +258,9 @@ class ComparePanel(QWidget):
             item.setToolTip(model.info.path)
             item.setData(Qt.ItemDataRole.UserRole, path)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if len(self.checked_paths()) < 2 else Qt.CheckState.Unchecked)
+            ticked = path in self._ticks or (not self._ticks and len(self.checked_paths()) < 2)
+            self._ticks.discard(path)
+            item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
             self.models.addItem(item)
         self.models.blockSignals(False)
         self.update_sheet()
@@ -304,11 +345,14 @@ class ComparePanel(QWidget):
             self.state.add_model(result)
         elif key.startswith("compare-images-"):
             if isinstance(result, str):  # not a set of images: why
+                self._ticks.discard(key[len("compare-images-"):])
                 self.message.setText(result)
             else:
+                restored = result.info.path in self._ticks  # (ticked as it joins)
                 self._added.add(result.info.path)
                 self._add_image_set(result)
-                self.message.setText(f"Added {result.info.label}: tick it to see it beside the models")
+                if not restored:
+                    self.message.setText(f"Added {result.info.label}: tick it to see it beside the models")
         elif key == "compare-sheet":
             models, seeds, psi, faces = result
             self.shown, self.sheet_seeds, self.sheet_psi = models, seeds, psi
@@ -321,7 +365,16 @@ class ComparePanel(QWidget):
             truncated = psi != 1 and any(m.info.style_based for m in models)
             self.message.setText(f"Seeds {seeds[0]}–{seeds[-1]} in every row"
                                  + (f", StyleGAN2 rows at ψ {psi:.2f}." if truncated else ".")
-                                 + (f" {self._scores_message()}" if self.scores else ""))
+                                 + (f" {self._scores_message()}" if self.scores else "")
+                                 + (f" {self._restore_note}" if self._restore_note else ""))
+            self._restore_note = ""
+
+    def _on_failed(self, key: str, message: str) -> None:
+        if key.startswith("compare"):
+            for prefix in ("compare-open-", "compare-images-"):  # (a row of the last session's sheet, say)
+                if key.startswith(prefix):
+                    self._ticks.discard(key[len(prefix):])
+            self.message.setText(f"Error: {message}")
 
     def describe(self, x: int, y: int) -> str:
         """What the sheet shows at (x, y): a model's caption or one of its faces."""

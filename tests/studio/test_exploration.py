@@ -555,3 +555,38 @@ def test_enter_does_what_a_double_click_does_in_the_face_grid(qtbot):
     with qtbot.waitSignal(grid.enlarged, timeout=2000) as enlarged:
         qtbot.keyClick(grid, Qt.Key.Key_Return)
     assert enlarged.args == [1]
+
+
+def test_compare_s_sheet_comes_back_in_the_next_session_when_its_tab_is_first_shown(qtbot, window, tiny_models,
+                                                                                   tmp_path):
+    import shutil
+
+    from studio.main_window import MainWindow
+    from tests.helpers import faces_folder
+
+    models = tmp_path / "models"
+    models.mkdir()
+    dcgan, stylegan2 = (shutil.copy(tiny_models[name], models / f"{name}.onnx") for name in ("dcgan", "stylegan2"))
+    gone = shutil.copy(tiny_models["dcgan"], models / "deleted.onnx")
+    window.dataset_panel.resolution.setValue(32)
+    others = faces_folder(tmp_path / "others", n=6, size=32)
+    panel = window.compare_panel
+    panel.add_paths([str(dcgan), str(stylegan2), str(gone)])
+    panel.add_images(str(others))
+    qtbot.waitUntil(lambda: panel.models.count() == 4, timeout=30000)
+    panel.set_checked([str(stylegan2), str(others), str(gone)])  # the dcgan's row is left unticked
+    window.close()
+    Path(gone).unlink()
+
+    again = MainWindow(window.settings)  # the studio started again: nothing opened for Compare yet
+    qtbot.addWidget(again)
+    compare = again.compare_panel
+    assert compare.models.count() == 0
+    again.tabs.setCurrentWidget(compare)
+    again.show()
+    qtbot.waitUntil(lambda: sorted(compare.checked_paths()) == sorted([str(stylegan2), str(others)]),
+                    timeout=30000)
+    assert compare.models.count() == 2  # the unticked row is not brought back
+    qtbot.waitUntil(lambda: len(compare.shown) == 2, timeout=30000)  # the sheet is drawn again
+    assert compare.message.text().endswith(f"in every row. Not on the sheet again, no longer there: {gone}.")
+    again.shutdown()
