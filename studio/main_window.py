@@ -21,7 +21,7 @@ from studio.panels.train import TrainPanel
 from studio.state import StudioState
 from studio.widgets.remember import restore_fields, save_fields
 from studio.workers import Renderer
-from trainers import __version__
+from trainers import __version__, versions
 from trainers.data import is_archive
 from trainers.explore import FaceOrigin, face_origin, locate_model, same_file
 from trainers.images import is_image_name
@@ -33,21 +33,8 @@ MAX_RECENT = 8
 
 def about_text() -> str:
     """The version of the studio and of what it runs on (worth pasting into a bug report)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    parts = []
-    for name, dists in (("torch", ["torch"]), ("onnxruntime", ["onnxruntime", "onnxruntime-gpu"]),
-                        ("PySide6", ["PySide6", "PySide6-Essentials"])):
-        found = []
-        for dist in dists:
-            try:
-                found.append(version(dist))
-            except PackageNotFoundError:
-                pass
-        parts.append(f"{name} {found[0]}" if found else f"{name} (not installed)")
-    python = ".".join(map(str, sys.version_info[:3]))
     return (f"GAN Studio {__version__}\nTrain GANs on your own images and explore what they learned.\n\n"
-            f"Python {python} · {' · '.join(parts)}")
+            f"{versions()}")
 
 
 FacesShown = Callable[[GeneratorModel, bool], str]  # show saved faces with this model (render now?) -> status text

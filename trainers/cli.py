@@ -46,6 +46,16 @@ def _model_device_option(p: argparse.ArgumentParser) -> None:
                    "(the GPU when there is one), cpu or cuda")
 
 
+class _Version(argparse.Action):
+    """--version: the versions are looked up only when asked for."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from trainers import __version__, versions
+
+        print(f"GAN Studio {__version__} ({versions()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m trainers",
@@ -65,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
               python -m trainers duplicates faces/ --holdout 2000
 
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="GAN Studio's version, and the versions of Python, torch, onnxruntime and PySide6")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model on a folder (or a .zip or .tar) of images",
@@ -73,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "RUN_DIR/config.json.\n--steps counts generator steps; with --resume, steps beyond the checkpoint "
                        "(without --steps a resumed run finishes its plan).")
     t.add_argument("data", nargs="?",
-                   help="folder of images (searched recursively), or a .zip or uncompressed .tar of them; optional "
-                        "with --resume")
+                   help="folder of images (searched recursively), or a .zip or .tar (.tar.gz, .tar.bz2, .tar.xz too) "
+                        "of them; optional with --resume")
     t.add_argument("--model", choices=FAMILIES, default=None, help="model family (default dcgan)")
     t.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/MODEL)")
     length = t.add_argument_group("run length (default 1,000 steps; with several, the first reached ends the run)")

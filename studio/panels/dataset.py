@@ -66,8 +66,8 @@ class DatasetPanel(QWidget):
         self.open_button.clicked.connect(self.choose_folder)
         set_icon(self.open_button, "folder")
         self.zip_button = QPushButton("Open archive…")
-        self.zip_button.setToolTip("Choose a .zip or an uncompressed .tar of images: read in place, never unpacked to "
-                                   "disk; you can also drop one here")
+        self.zip_button.setToolTip("Choose a .zip or a .tar (.tar.gz, .tar.bz2, .tar.xz too) of images: read where "
+                                   "it is, never unpacked to disk; you can also drop one here")
         self.zip_button.clicked.connect(self.choose_archive)
         set_icon(self.zip_button, "archive")
         self.demo_button = QPushButton("Use demo faces")

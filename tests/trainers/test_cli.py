@@ -402,3 +402,13 @@ def test_a_zip_of_images_trains_resumes_and_scores_as_its_folder_would(tmp_path,
         assert main(["eval", str(images), "--real", str(images), "--n", "10"]) == 0
         floors.append(capsys.readouterr().out.splitlines()[1].split()[-1])
     assert floors[0] == floors[1] and float(floors[0]) > 0
+
+
+def test_version_says_what_gan_studio_runs_on(capsys):
+    from trainers import __version__
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"GAN Studio {__version__} (Python ") and " · torch " in out and " · onnxruntime " in out
