@@ -4,7 +4,6 @@ drop of folders and model files, remembered layout and recent items, and a clean
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from pathlib import Path
 from typing import Callable
