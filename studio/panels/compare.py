@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QListWidget, QListWidgetItem, QMenu, QPushButton, QSpinBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -78,6 +79,7 @@ class ComparePanel(QWidget):
         self._to_restore: list[dict] = []  # the last session's ticked rows, opened when the panel is first shown
         self._ticks: set[str] = set()  # rows being restored: ticked when they join the list
         self._restore_note = ""  # which of them have gone, said with the first sheet drawn
+        self._removed: set[str] = set()  # models the user took out of the list (they stay open for the rest)
 
         self.models = QListWidget()
         self.models.setToolTip("Tick 2 to 6 models or sets of images; all of them render the same seeds (a set of "
@@ -87,6 +89,12 @@ class ComparePanel(QWidget):
         self.models.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.models.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.models.setSpacing(2)
+        remove = QAction("Remove from the list", self.models)
+        remove.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        remove.triggered.connect(self.remove_current)
+        self.models.addAction(remove)
+        self.models.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)  # right-click, or Delete
         self.add_button = QPushButton("Add model…")
         self.add_run_button = QPushButton("Add a run's checkpoints…")
         self.add_run_button.setToolTip("Every checkpoint of one run, to compare across training time")
@@ -248,11 +256,27 @@ class ComparePanel(QWidget):
         self.models.blockSignals(False)
         self.update_sheet()
 
+    def remove_current(self) -> None:
+        """The current row leaves the list (a model stays open in Generate if it is open there; adding it again
+        brings the row back)."""
+        item = self.models.currentItem()
+        if item is None:
+            return
+        path = item.data(Qt.ItemDataRole.UserRole)
+        self.models.takeItem(self.models.row(item))
+        self.scores.pop(path, None)
+        if path in self.image_sets:
+            del self.image_sets[path]
+            self._added.discard(path)
+        else:
+            self._removed.add(path)
+        self.update_sheet()
+
     def _refresh_list(self) -> None:
         present = {self.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.models.count())}
         self.models.blockSignals(True)
         for path, model in self.state.models.items():
-            if path in present:
+            if path in present or path in self._removed:
                 continue
             item = QListWidgetItem(f"{model.info.label}\n{model.info.family} · step {model.info.step:,}")
             item.setToolTip(model.info.path)
@@ -342,7 +366,11 @@ class ComparePanel(QWidget):
 
     def _on_rendered(self, key: str, result) -> None:
         if key.startswith("compare-open-"):
+            known = result.info.path in self.state.models
+            self._removed.discard(result.info.path)
             self.state.add_model(result)
+            if known:  # (taken out of the list before: it comes back)
+                self._refresh_list()
         elif key.startswith("compare-images-"):
             if isinstance(result, str):  # not a set of images: why
                 self._ticks.discard(key[len("compare-images-"):])

@@ -590,3 +590,29 @@ def test_compare_s_sheet_comes_back_in_the_next_session_when_its_tab_is_first_sh
     qtbot.waitUntil(lambda: len(compare.shown) == 2, timeout=30000)  # the sheet is drawn again
     assert compare.message.text().endswith(f"in every row. Not on the sheet again, no longer there: {gone}.")
     again.shutdown()
+
+
+def test_a_row_can_be_taken_out_of_compare_s_list_and_added_again(qtbot, window, tiny_models, tmp_path):
+    from tests.helpers import faces_folder
+
+    panel = window.compare_panel
+    window.dataset_panel.resolution.setValue(32)
+    images = faces_folder(tmp_path, n=6, size=32)
+    panel.add_paths([str(tiny_models["dcgan"]), str(tiny_models["stylegan2"])])
+    panel.add_images(str(images))
+    qtbot.waitUntil(lambda: panel.models.count() == 3, timeout=30000)
+    remove = {action.text(): action for action in panel.models.actions()}["Remove from the list"]  # right-click
+
+    def listed() -> list[str]:
+        return [panel.models.item(i).data(Qt.ItemDataRole.UserRole) for i in range(panel.models.count())]
+
+    panel.models.setCurrentRow(listed().index(str(tiny_models["dcgan"])))
+    remove.trigger()
+    assert set(listed()) == {str(tiny_models["stylegan2"]), str(images)}
+    open_model(qtbot, window, tiny_models["stylegan2"])  # the list is refreshed: the row stays out
+    assert str(tiny_models["dcgan"]) not in listed()
+    panel.add_paths([str(tiny_models["dcgan"])])  # added again: back
+    qtbot.waitUntil(lambda: str(tiny_models["dcgan"]) in listed(), timeout=30000)
+    panel.models.setCurrentRow(listed().index(str(images)))
+    remove.trigger()  # a set of images goes altogether
+    assert str(images) not in listed() and str(images) not in panel.image_sets
