@@ -915,8 +915,15 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         return _error(str(exc))
     if args.holdout is not None and args.holdout >= len(images):
         return _error(f"--holdout {args.holdout:,} would hold out every image: {args.data} has {len(images):,}")
-    bar = _tqdm(False)(total=len(images), desc="comparing", unit="img", leave=False)
-    pairs = duplicate_pairs(images.images, progress=lambda done, total: bar.update(done - bar.n))
+    # a percentage: the work is counted in the search's own units, not in images
+    bar = _tqdm(False)(total=1, desc="comparing every pair", leave=False,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    pairs = duplicate_pairs(images.images, progress=progress)
     bar.close()
     if pairs:
         print(f"{'distance':>8}  image, then its copy")
