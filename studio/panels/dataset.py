@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shlex
 import threading
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHeaderView, QLabel, QProgressBar, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from studio.convert import to_pixmap
+from studio.dialogs import ask_save_path
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, show_enlarged
@@ -21,6 +24,7 @@ from studio.workers import Call, FolderScan
 from trainers.config import RESOLUTIONS
 from trainers.data import ARCHIVE_PATTERNS, ImageSet, is_archive
 from trainers.explore import COPY_DISTANCE, duplicate_pairs
+from trainers.images import replace_when_written
 
 SAMPLE = 64  # thumbnails shown
 LISTED_PAIRS = 2000  # duplicate pairs listed in the report, closest first
@@ -59,6 +63,7 @@ class DatasetPanel(QWidget):
         self.duplicates: list[tuple[str, str, float, bool]] | None = None  # (file, its later copy, distance, mirrored)
         self._duplicate_items: list[QTreeWidgetItem] = []  # their rows in the report
         self._pair_dialog = None  # the last pair opened from the report, side by side
+        self._report_job: Call | None = None  # the report being saved as CSV
         self._loaded_summary = ""  # what the summary said when the open folder had been read
 
         self.open_button = QPushButton("Open folder…")
@@ -108,6 +113,10 @@ class DatasetPanel(QWidget):
         self.report.itemDoubleClicked.connect(self.show_pair)
         on_enter(self.report, self.show_pair)
         self.report.setIconSize(QSize(32, 32))  # a duplicate's row shows both images
+        save_report = QAction("Save the report as CSV…", self.report)  # every row, every copy too
+        save_report.triggered.connect(lambda: self.save_report())
+        self.report.addAction(save_report)
+        self.report.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
         layout = QVBoxLayout(self)
         layout.addLayout(row(self.open_button, self.zip_button, self.demo_button, QLabel("Resolution"), self.resolution,
@@ -215,6 +224,40 @@ class DatasetPanel(QWidget):
             f"<b>{copies:,} image{'s are copies' if copies != 1 else ' is a copy'} of another</b>, listed below "
             f"(under {COPY_DISTANCE} apart); nothing was removed." if copies else
             f"No image is a copy of another (none under {COPY_DISTANCE} apart).")
+
+    def save_report(self, path: str | None = None) -> None:
+        """The report as CSV (file, what happened, of which file, how far apart, mirrored): every skipped and
+        upscaled file and every pair of copies, also those past the LISTED_PAIRS shown. Written in the background."""
+        images = self.state.dataset
+        if images is None:
+            return
+        name = os.path.splitext(os.path.basename(images.report.folder.rstrip("/")))[0] or "dataset"
+        path = path or ask_save_path(self, self.state, "Save the report", f"{name}-report.csv", "CSV (*.csv)")
+        if not path:
+            return
+        rows = [(p, f"skipped: {reason}", "", "", "") for reason, paths in sorted(images.report.rejected.items())
+                for p in paths]
+        rows += [(p, "upscaled (kept)", "", "", "") for p in images.report.upscaled]
+        rows += [(copy, "a copy", first, f"{d:.4f}", "yes" if m else "no") for first, copy, d, m in
+                 self.duplicates or ()]
+        target = Path(path)
+
+        def write() -> str:
+            def lines() -> None:
+                with open(target.with_name(f".{target.name}.tmp"), "w", newline="", encoding="utf-8") as f:
+                    out = csv.writer(f)
+                    out.writerow(["file", "what", "of", "distance", "mirrored"])
+                    out.writerows(rows)
+
+            replace_when_written(target.with_name(f".{target.name}.tmp"), target, lines)
+            return f"Saved the report ({len(rows):,} rows) to {target}."
+
+        job = Call(write, expected=(OSError,), parent=self)
+        job.finished.connect(lambda text: self.summary.setText(f"{self.summary.text()} {text}"))
+        job.failed.connect(lambda message: self.summary.setText(f"{self.summary.text()} The report was not saved: "
+                                                                f"{message}"))
+        self._report_job = job  # kept alive while it writes
+        job.start()
 
     def show_pair(self, item: QTreeWidgetItem) -> None:
         """A duplicate's row, double-clicked: the image and its copy side by side, as read for training."""

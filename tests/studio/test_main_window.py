@@ -1109,6 +1109,8 @@ def test_models_and_image_folders_dropped_on_compare_join_its_list(qtbot, window
 def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtbot, window, tmp_path, monkeypatch):
     import shutil
 
+    from PySide6.QtWidgets import QFileDialog
+
     import studio.panels.dataset
 
     data = faces_folder(tmp_path, n=12, size=32)
@@ -1162,3 +1164,14 @@ def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtb
     assert (last.text(0), last.text(1)) == ("… and 7 more pairs", f"farther apart; `python -m trainers duplicates "
                                                                    f"{data}` lists them all")
     panel.report.itemDoubleClicked.emit(last, 0)  # no pair to show: nothing happens
+
+    # the report as CSV (right-click): every pair, also those not listed
+    save = {action.text(): action for action in panel.report.actions()}["Save the report as CSV…"]
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, start, filters: (str(tmp_path / "report.csv"), filters))
+    save.trigger()
+    qtbot.waitUntil(lambda: "Saved the report (12 rows)" in panel.summary.text(), timeout=5000)
+    lines = (tmp_path / "report.csv").read_text().splitlines()
+    assert lines[0] == "file,what,of,distance,mirrored" and len(lines) == 13
+    paths = window.state.dataset.paths
+    assert lines[12] == f"{paths[12]},a copy,{paths[0]},0.1200,no"
