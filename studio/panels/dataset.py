@@ -216,8 +216,8 @@ class DatasetPanel(QWidget):
         if len(pairs) > LISTED_PAIRS:  # a folder of video frames can hold millions: rows enough to look through
             more = len(pairs) - LISTED_PAIRS
             self._duplicate_items.append(QTreeWidgetItem(self.report, [
-                f"… and {more:,} more pair{'s' * (more != 1)}", f"farther apart; `python -m trainers duplicates "
-                f"{shlex.quote(images.report.folder)}` lists them all"]))
+                f"… and {more:,} more pair{'s' * (more != 1)}", "farther apart; right-click > Save the report as "
+                f"CSV… writes them all, as does `python -m trainers duplicates {shlex.quote(images.report.folder)}`"]))
         if pairs:  # room for the image and the words, measured once
             self.report.setColumnWidth(1, max(240, self.report.sizeHintForColumn(1)))
         self._after_duplicates(

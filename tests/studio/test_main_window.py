@@ -1161,8 +1161,8 @@ def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtb
     qtbot.waitUntil(lambda: panel.duplicates is not None and panel.duplicates_button.isEnabled(), timeout=5000)
     assert len(panel.duplicates) == 12 and panel.report.topLevelItemCount() == 6
     last = panel.report.topLevelItem(5)
-    assert (last.text(0), last.text(1)) == ("… and 7 more pairs", f"farther apart; `python -m trainers duplicates "
-                                                                   f"{data}` lists them all")
+    assert (last.text(0), last.text(1)) == ("… and 7 more pairs", "farther apart; right-click > Save the report as "
+                                            f"CSV… writes them all, as does `python -m trainers duplicates {data}`")
     panel.report.itemDoubleClicked.emit(last, 0)  # no pair to show: nothing happens
 
     # the report as CSV (right-click): every pair, also those not listed
