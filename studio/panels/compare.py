@@ -83,7 +83,8 @@ class ComparePanel(QWidget):
 
         self.models = QListWidget()
         self.models.setToolTip("Tick 2 to 6 models or sets of images; all of them render the same seeds (a set of "
-                               "images shows one of its images per seed)")
+                               "images shows one of its images per seed). Right-click a row, or press Delete, to "
+                               "take it out of the list")
         # Each model on two lines (its name, then family and step); a name too long for the list loses its
         # middle rather than its end, so that the run and the step both stay readable.
         self.models.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
