@@ -110,6 +110,8 @@ class DatasetPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.report.setColumnWidth(1, 240)
         self.report.setVisible(False)  # until a folder has files to report
+        self.report.setToolTip("Files skipped or upscaled, and the copies Find duplicates found; right-click to "
+                               "save it all as CSV")
         self.report.itemDoubleClicked.connect(self.show_pair)
         on_enter(self.report, self.show_pair)
         self.report.setIconSize(QSize(32, 32))  # a duplicate's row shows both images
