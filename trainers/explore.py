@@ -1,6 +1,8 @@
 """What the exploration tools compute from a generator, shared by the studio's panels and the command line:
-walks between seeds' faces (latent interpolation), StyleGAN2 style-mixing grids, and faces exported as PNG
-files that name their seed, model and truncation and never overwrite another model's face."""
+walks between seeds' faces (latent interpolation), StyleGAN2 style-mixing grids, faces exported as PNG
+files that name their seed, model and truncation and never overwrite another model's face (and that record
+enough to be made again), and the copy checks: a model's faces against real images, and a dataset's images
+against one another."""
 
 from __future__ import annotations
 
