@@ -138,7 +138,6 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
         return Nearest(*(np.concatenate(column) for column in zip(*parts)))
     k = min(k, len(images))
     chunk = max(1, min(chunk, (128 << 20) // (4 * images[0].size)))  # at most 128 MB of float pixels at a time
-    small = _averaged
     n = len(faces)
     a = _small(faces, size)
     a = torch.cat([a, a.view(n, 3, size, size).flip(-1).flatten(1)])  # the faces, then their mirror images
@@ -148,7 +147,8 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
     for start in range(0, len(images), chunk):
         if cancel is not None and cancel():
             raise InterruptedError("cancelled")
-        b = small[start : start + chunk] if small is not None else _small(images[start : start + chunk], size)
+        b = (_averaged[start : start + chunk] if _averaged is not None
+             else _small(images[start : start + chunk], size))
         d = torch.addmm((b * b).sum(1)[None], a, b.T, alpha=-2).add_(a_norm).clamp_(min=0)  # squared [2N, chunk]
         d, i = d.topk(min(k, len(b)), dim=1, largest=False)  # this chunk's nearest, then with the ones before
         best_d, order = torch.cat([best_d, d], 1).topk(k, dim=1, largest=False)
@@ -165,7 +165,8 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
         r, c = near[first : first + chunk].T
         query = a[r + n * mirrored[r, c].long()]  # the face, or its mirror image
         found = i[r, c]
-        d[r, c] = (query - (small[found] if small is not None else _small(images[found.numpy()], size))).pow_(2).mean(1)
+        other = _averaged[found] if _averaged is not None else _small(images[found.numpy()], size)
+        d[r, c] = (query - other).pow_(2).mean(1)
     # Then its k nearest, an image once (the nearer of its plain and mirrored matches).
     d, order = d.sort(dim=1, stable=True)
     i, mirrored = i.gather(1, order), mirrored.gather(1, order)

@@ -243,15 +243,16 @@ class DatasetPanel(QWidget):
         rows += [(copy, "a copy", first, f"{d:.4f}", "yes" if m else "no") for first, copy, d, m in
                  self.duplicates or ()]
         target = Path(path)
+        tmp = target.with_name(f".{target.name}.tmp")
 
         def write() -> str:
             def lines() -> None:
-                with open(target.with_name(f".{target.name}.tmp"), "w", newline="", encoding="utf-8") as f:
+                with open(tmp, "w", newline="", encoding="utf-8") as f:
                     out = csv.writer(f)
                     out.writerow(["file", "what", "of", "distance", "mirrored"])
                     out.writerows(rows)
 
-            replace_when_written(target.with_name(f".{target.name}.tmp"), target, lines)
+            replace_when_written(tmp, target, lines)
             return f"Saved the report ({len(rows):,} rows) to {target}."
 
         job = Call(write, expected=(OSError,), parent=self)
