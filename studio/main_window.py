@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 from PySide6.QtCore import QEvent, QSettings, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget
@@ -22,12 +23,13 @@ from studio.widgets.remember import restore_fields, save_fields
 from studio.workers import Renderer
 from trainers import __version__, versions
 from trainers.data import is_archive
-from trainers.explore import FaceOrigin, face_origin, locate_model, same_file
+from trainers.explore import FaceOrigin, FoundFace, face_origin, found_face, locate_model, same_file
 from trainers.images import is_image_name
 from trainers.inference import GeneratorModel, open_model
 
 MODEL_SUFFIXES = (".onnx", ".pt")
 MAX_RECENT = 8
+MAX_PICTURES_FOUND = 4  # pictures dropped at once that are each looked for among the open model's faces
 
 
 def about_text() -> str:
@@ -215,13 +217,19 @@ class MainWindow(QMainWindow):
 
     def open_face_file(self, path: str) -> bool:
         """A face or grid the studio saved, opened again: its model in Generate, at its seeds and truncation, the
-        face selected. False when the image holds no such record (it was not saved by GAN Studio)."""
-        origin = face_origin(path)
+        face selected. A face found for a picture opens its model, and a word says where such faces go. False when the
+        image holds no such record (it was not saved by GAN Studio)."""
+        origin = face_origin(path) or found_face(path)
         if origin is None:
             return False
         name = os.path.basename(path)
         found = self._model_of(path, origin)
-        if found:
+        if found and isinstance(origin, FoundFace):
+            self.tabs.setCurrentWidget(self.generate_panel)
+            self._show_faces_of(found, lambda model, render: (
+                f"{name} is {origin.seeds_text()} by {model.info.label}{self._differs(origin, model)}: drop it with "
+                "other saved faces on Interpolate to walk through them"))
+        elif found:
             self.tabs.setCurrentWidget(self.generate_panel)
 
             def show(model: GeneratorModel, render: bool) -> str:
@@ -231,7 +239,7 @@ class MainWindow(QMainWindow):
             self._show_faces_of(found, show)
         return True
 
-    def _model_of(self, face: str, origin: FaceOrigin) -> str:
+    def _model_of(self, face: str, origin: FaceOrigin | FoundFace) -> str:
         """Where the model of a saved face is now: where it was, beside the face, or where the user says ("" when they
         do not)."""
         return locate_model(face, origin) or self._ask_where_the_model_is(os.path.basename(face), origin,
@@ -355,15 +363,35 @@ class MainWindow(QMainWindow):
                 self.open_model_file(path)
             elif is_image_name(path) and self.open_face_file(path):
                 pass
+            elif is_image_name(path) and self._can_find_faces():
+                self._find_faces_like([url.toLocalFile() for url in event.mimeData().urls()])
             elif is_image_name(path):
                 self.statusBar().showMessage(f"{os.path.basename(path)} is one image: to train on images, drop the "
-                                             "folder that holds them", 10000)
+                                             "folder that holds them; with a model open, the model's face most like "
+                                             "it is looked for", 10000)
                 continue
             else:
                 self.statusBar().showMessage(f"Not a folder (or .zip or .tar) of images, nor a model: {path}", 8000)
                 continue
             event.acceptProposedAction()
             return
+
+    def _find_faces_like(self, paths: list[str]) -> None:
+        """Pictures dropped with a model open: its face most like each, looked for in a window of its own (a few at a
+        time: each search keeps the processor busy)."""
+        pictures = [p for p in paths if is_image_name(p) and os.path.isfile(p) and face_origin(p) is None
+                    and found_face(p) is None]
+        self.tabs.setCurrentWidget(self.generate_panel)
+        for picture in pictures[:MAX_PICTURES_FOUND]:
+            self.generate_panel.find_face(picture)
+        if len(pictures) > MAX_PICTURES_FOUND:
+            self.statusBar().showMessage(f"Looking for faces like the first {MAX_PICTURES_FOUND} of the "
+                                         f"{len(pictures)} pictures: drop the others when these are done", 15000)
+
+    def _can_find_faces(self) -> bool:
+        """Whether a picture dropped on the window is looked for among the open model's faces."""
+        model = self.state.model
+        return model is not None and model.info.family != "images"
 
     def _drop_on_compare(self, event) -> bool:
         """On Compare, every dropped model joins its list, and every folder or zip of images joins it as a row of
@@ -390,12 +418,19 @@ class MainWindow(QMainWindow):
         Generate, as anywhere else."""
         panel = self.tabs.currentWidget()
         faces = [(path, origin) for path in (url.toLocalFile() for url in event.mimeData().urls())
-                 if is_image_name(path) for origin in [face_origin(path)] if origin is not None]
-        seeds = [seed for _, origin in faces for seed in origin.seeds]
+                 if is_image_name(path) for origin in [face_origin(path) or found_face(path)] if origin is not None]
+        seeds = [key for _, origin in faces for key in ([origin.latent] if isinstance(origin, FoundFace)
+                                                        else origin.seeds)]
         if len(seeds) < 2:
             return False
         event.acceptProposedAction()
-        origin, truncation = faces[0][1], faces[0][1].truncation
+        origin = faces[0][1]
+        truncation = next((o.truncation for _, o in faces if not isinstance(o, FoundFace)), 1.0)
+        found = [os.path.basename(path) for path, o in faces if isinstance(o, FoundFace)]
+        if panel is self.style_mix_panel and found:
+            self.statusBar().showMessage(f"Style mixing is between seeds' faces: {found[0]} was found for a picture "
+                                         "(drop faces found for pictures on Interpolate to walk through them)", 15000)
+            return True
         if panel is self.style_mix_panel and origin.family and origin.family != "stylegan2":
             self.statusBar().showMessage(f"Style mixing needs StyleGAN2 faces: these were made by a {origin.family} "
                                          "model (drop them on Interpolate or the window to see them)", 15000)
@@ -413,11 +448,14 @@ class MainWindow(QMainWindow):
                                          "within one model's faces "
                                          f"({', '.join(os.path.basename(m) for m in where.values())})", 15000)
             return True
-        named = f"{len(seeds):,} saved faces (seeds {', '.join(map(str, seeds[:8]))}{', …' * (len(seeds) > 8)})"
+        labels = iter(found)
+        shown = [f"[{next(labels)}]" if isinstance(key, np.ndarray) else str(key) for key in seeds[:8]]
+        named = (f"{len(seeds):,} saved faces ({'' if found else 'seeds '}{', '.join(shown)}"
+                 f"{', …' * (len(seeds) > 8)})")
 
         def show(model: GeneratorModel, render: bool) -> str:
             if panel is self.interpolate_panel:
-                self.interpolate_panel.set_seeds(seeds, truncation, render=render)
+                self.interpolate_panel.set_seeds(seeds, truncation, render=render, names=found, found_by=first)
                 return f"A walk through {named} of {model.info.label}{self._differs(origin, model)}"
             self.style_mix_panel.set_seeds(seeds, seeds, truncation, render=render)
             return f"The styles of {named} of {model.info.label}, mixed{self._differs(origin, model)}"
@@ -464,6 +502,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Stopping …")
         self.train_panel.stop_and_wait()
         self.dataset_panel.cancel(wait=True)
+        self.generate_panel.shutdown()
         self.interpolate_panel.shutdown()
         self.compare_panel.shutdown()
         self.renderer.close()

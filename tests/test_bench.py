@@ -78,3 +78,15 @@ def test_copies_speed_times_both_checks_and_finds_each_face_itself():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "16 of 16 found a pixel-for-pixel match first" in result.stdout
     assert "find duplicates: 300 images, every pair" in result.stdout and "peak memory" in result.stdout
+
+
+def test_projection_quality_quick_prints_a_row_per_model_and_set():
+    result = run("bench/projection_quality.py", "--quick")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = result.stdout.splitlines()[1:]
+    assert [(row.split()[0], "its own" in row) for row in rows] == [
+        ("dcgan-tutorial.onnx", False), ("dcgan-tutorial.onnx", True), ("stylegan2.onnx", False),
+        ("stylegan2.onnx", True)]
+    for row in rows:
+        seed, found = map(float, row.split()[-3:-1])
+        assert found < seed  # the face found is nearer than the closest seed's face

@@ -41,6 +41,12 @@ def _family_table() -> str:
     return "\n".join(rows)
 
 
+def _projection_default(name: str) -> int:
+    from trainers import projection
+
+    return getattr(projection, name)
+
+
 def _model_device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where the faces are made: auto "
                    "(the GPU when there is one), cpu or cuda")
@@ -73,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
               python -m trainers eval runs/dcgan dcgan.onnx --real faces/ --metric swd --n 2048
               python -m trainers nearest runs/dcgan --n 16 --out near.png
               python -m trainers duplicates faces/ --holdout 2000
+              python -m trainers project runs/stylegan2 photo.png --out found.png
 
             exit codes: 0 success, 1 training failed, 2 bad usage or unusable data, 130 stopped by Ctrl-C"""))
     parser.add_argument("--version", action=_Version, nargs=0,
@@ -167,14 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model", metavar="MODEL", nargs="+",
                    help="a run folder (its latest checkpoint), a checkpoint or an .onnx file; or two or more faces "
                         "(or grids) saved by GAN Studio, in the order to walk through them: their model, at their "
-                        "seeds and truncation")
+                        "seeds and truncation (faces found for pictures by `project` too, at their latents)")
     i.add_argument("--seeds", help="with a model: two or more seeds to walk through, e.g. 3,14,27")
     i.add_argument("--out", required=True,
                    help="walk.gif, walk.mp4, or a folder (no suffix) for numbered PNG frames")
     i.add_argument("--frames", type=int, default=60, help="frames in all (default 60)")
     i.add_argument("--seconds", type=float, default=3.0, help="length of the animation (default 3)")
-    i.add_argument("--method", choices=["slerp", "lerp", "w"], default="slerp",
-                   help="slerp or lerp in z, or lerp in w (stylegan2; the smoothest walk) (default slerp)")
+    i.add_argument("--method", choices=["slerp", "lerp", "w"],
+                   help="slerp or lerp in z, or lerp in w (stylegan2; the smoothest walk) (default slerp; w through "
+                        "StyleGAN2 faces found for pictures, which have no z)")
     i.add_argument("--loop", action="store_true", help="walk back to the first seed, for a seamless loop")
     i.add_argument("--scale", type=int, default=1, help="enlarge each frame by this whole number (default 1)")
     i.add_argument("--truncation", type=float,
@@ -235,6 +243,22 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--truncation", type=float, default=1.0, help="stylegan2 truncation psi (default 1 = none)")
     _model_device_option(n)
 
+    f = sub.add_parser("project", help="the face a model makes that is most like a picture (GAN inversion): can it "
+                       "draw this face?")
+    f.add_argument("model", metavar="MODEL", help="a run folder (its latest checkpoint) or a checkpoint, searched by "
+                   "gradient descent; or an .onnx file, searched without gradients (slower, and not as close)")
+    f.add_argument("pictures", nargs="+", metavar="PICTURE", help="image files, cropped and resized as training "
+                   "images are")
+    f.add_argument("--out", required=True, help="sheet.png: each picture, its closest seed's face and the face found, "
+                   "side by side; or DIR/ (a trailing slash or an existing folder): each face found as its own PNG, "
+                   "PICTURE-found.png, its latent in the PNG text")
+    f.add_argument("--steps", type=int, default=None, help=f"refining steps (default {_projection_default('STEPS')})")
+    f.add_argument("--search", type=int, default=None, help="seeds' faces compared with each picture first (default "
+                   f"{_projection_default('SEARCH')})")
+    f.add_argument("--seed", type=int, default=0, help="the first seed searched (default 0): the search is the same "
+                   "for the same seed")
+    _model_device_option(f)
+
     u = sub.add_parser("duplicates", help="images of a folder (or .zip or .tar) that are copies of one another")
     u.add_argument("data", metavar="DATA", help="folder (or .zip or .tar) of images")
     u.add_argument("--resolution", type=int, default=64, help="the size they are read at, as for training "
@@ -275,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_nearest(args)
         if args.command == "duplicates":
             return cmd_duplicates(args)
+        if args.command == "project":
+            return cmd_project(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -496,14 +522,17 @@ def _expect_end(bar, progress, planned_steps: int | None, first_step: int, minut
 def _saved_face(path: str):
     """(its record, where its model is now or None) for a face or grid GAN Studio saved, told on stderr; (None, None)
     for any other file."""
-    from trainers.explore import face_origin, locate_model
+    from trainers.explore import FoundFace, face_origin, found_face, locate_model
     from trainers.images import is_image_name
 
-    origin = face_origin(path) if is_image_name(path) and os.path.isfile(path) else None
+    origin = (face_origin(path) or found_face(path)) if is_image_name(path) and os.path.isfile(path) else None
     if origin is None:
         return None, None
-    print(f"{path} was made by {origin.model}, {origin.seeds_text()}, truncation {origin.truncation:g}",
-          file=sys.stderr)
+    if isinstance(origin, FoundFace):
+        print(f"{path} was found by {origin.model} for {origin.picture or 'a picture'}", file=sys.stderr)
+    else:
+        print(f"{path} was made by {origin.model}, {origin.seeds_text()}, truncation {origin.truncation:g}",
+              file=sys.stderr)
     found = locate_model(path, origin)
     if found is not None and found != origin.model:
         print(f"it is no longer there: using {found}, of the same name, beside the face", file=sys.stderr)
@@ -511,8 +540,12 @@ def _saved_face(path: str):
 
 
 def _gone(face: str, origin, options: str) -> str:
-    return (f"{origin.model} is no longer there (nor beside {os.path.basename(face)}): give the model where it is "
-            f"now as MODEL, with {options}")
+    from trainers.explore import FoundFace
+
+    gone = f"{origin.model} is no longer there (nor beside {os.path.basename(face)})"
+    if isinstance(origin, FoundFace):  # its latent is no option: the model must be found
+        return f"{gone}: a face found for a picture is made by its model; put the model back there, or beside the face"
+    return f"{gone}: give the model where it is now as MODEL, with {options}"
 
 
 def _note_step(origin, info) -> None:
@@ -522,15 +555,19 @@ def _note_step(origin, info) -> None:
 
 
 def _faces_model(paths: list[str], given: str | None, truncation: float | None, within: str, option: str,
-                 example: str):
+                 example: str, found_too: bool = False):
     """The MODEL arguments of a command that takes a model and seeds, or faces saved by GAN Studio instead:
     (model path, the faces' seeds or None for a model, truncation, the first face's record or None). ValueError
     with the message when they do not fit together. given: the seed options as given; within: 'a walk is', ...;
-    option: the seed options' names; example: how they are given."""
-    from trainers.explore import same_file
+    option: the seed options' names; example: how they are given. found_too: faces found for pictures are taken
+    too, their latents among the seeds (explore.Key)."""
+    from trainers.explore import FoundFace, same_file
 
     faces = [(path, *_saved_face(path)) for path in paths]
     origins = [origin for _, origin, _ in faces if origin is not None]
+    if not found_too and any(isinstance(origin, FoundFace) for origin in origins):
+        raise ValueError(f"faces found for pictures cannot be used here ({within} between seeds' faces): walk "
+                         "through them with `interpolate`")
     if not origins:
         if len(faces) > 1 or not given:
             raise ValueError(f"give one model and {option} (e.g. {example}), or faces saved by GAN Studio")
@@ -546,11 +583,13 @@ def _faces_model(paths: list[str], given: str | None, truncation: float | None, 
         raise ValueError(f"{path} and {other[0]} were made by different models ({model_path}, {other[2]}): "
                          f"{within} within one model's faces")
     if truncation is None:
-        truncation = origin.truncation
-        if len({o.truncation for o in origins}) > 1:
+        seen = [o.truncation for o in origins if not isinstance(o, FoundFace)]  # a found face is at its own latent
+        truncation = seen[0] if seen else 1.0
+        if len(set(seen)) > 1:
             print(f"note: the faces were seen at different truncations; this is at {truncation:g}, the first's "
                   "(--truncation sets another)", file=sys.stderr)
-    return model_path, [seed for origin in origins for seed in origin.seeds], truncation, origin
+    keys = [key for o in origins for key in ([o.latent] if isinstance(o, FoundFace) else o.seeds)]
+    return model_path, keys, truncation, origin
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -559,6 +598,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from trainers.inference import ModelError, open_model
 
     origin, found = _saved_face(args.model)
+    if origin is not None and not hasattr(origin, "seeds"):  # a face found for a picture: made again from its latent
+        return _found_again(args, origin, found)
     if origin is not None:  # a face or grid the studio or `sample` saved: made again from its record
         if found is None:
             return _error(_gone(args.model, origin, f"--seed {origin.first_seed} --n {origin.count} "
@@ -599,6 +640,35 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _found_again(args: argparse.Namespace, origin, model_path: str | None) -> int:
+    """`sample FOUND.png --out face.png`: the face found for a picture, made again by its model from its latent."""
+    from trainers.images import save_image
+    from trainers.inference import ModelError, open_model
+    from trainers.projection import faces_for, found_metadata
+
+    if model_path is None:
+        return _error(_gone(args.model, origin, ""))
+    if args.n not in (None, 1) or args.seed is not None or args.truncation is not None:
+        return _error("a face found for a picture is one face, at its own latent: --n, --seed and --truncation do "
+                      "not apply")
+    try:
+        model = open_model(model_path, provider=args.device)
+        _note_step(origin, model.info)
+        face = faces_for(model, origin.space, origin.latent[None])[0]
+        out = args.out
+        if out.endswith(("/", os.sep)) or os.path.isdir(out):
+            os.makedirs(out, exist_ok=True)
+            out = os.path.join(out, os.path.basename(args.model))
+        text = found_metadata(model, origin.space, origin.latent, origin.picture)
+        save_image(out, face.transpose(1, 2, 0), text)
+    except (ModelError, ValueError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc}")
+    print(f"wrote {out}: the face found for {origin.picture or 'a picture'}, made again ({model.info.provider})")
+    return EXIT_OK
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -606,12 +676,11 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from trainers.explore import parse_seeds, render_latents, walk_latents
     from trainers.inference import ModelError, open_model
 
-    method = {"slerp": "slerp in z", "lerp": "lerp in z", "w": "lerp in w"}[args.method]
     if args.scale < 1 or args.seconds <= 0:
         return _error("--scale must be at least 1 and --seconds above 0")
     try:
         model_path, seeds, truncation, origin = _faces_model(args.model, args.seeds, args.truncation, "a walk is",
-                                                             "--seeds", "--seeds 3,14,27")
+                                                             "--seeds", "--seeds 3,14,27", found_too=True)
         seeds = parse_seeds(args.seeds) if seeds is None else seeds
     except ValueError as exc:
         return _error(str(exc))
@@ -619,6 +688,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         model = open_model(model_path, provider=args.device)
         if origin is not None:
             _note_step(origin, model.info)
+        found = model.info.style_based and any(isinstance(key, np.ndarray) for key in seeds)
+        method = {"slerp": "slerp in z", "lerp": "lerp in z", "w": "lerp in w"}[args.method or "w" * found or "slerp"]
         space, latents = walk_latents(model, seeds, args.frames, method, args.loop, truncation)
         bar = _tqdm(False)(total=len(latents), desc="rendering", unit="frame", leave=False)
         parts = []
@@ -633,8 +704,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _error(f"cannot write {args.out}: {exc}")
     where = f"{len(written)} PNG frames to {args.out}" if len(written) > 1 else f"{args.out}: {len(frames)} frames"
-    print(f"wrote {where}, through seeds {', '.join(map(str, seeds))} ({args.method}{', loop' if args.loop else ''}; "
-          f"{model.info.provider})")
+    pictures = sum(isinstance(key, np.ndarray) for key in seeds)
+    through = (f"{len(seeds)} faces, {pictures} of them found for pictures" if pictures else
+               f"seeds {', '.join(map(str, seeds))}")
+    print(f"wrote {where}, through {through} ({method}{', loop' if args.loop else ''}; {model.info.provider})")
     return EXIT_OK
 
 
@@ -900,6 +973,73 @@ def cmd_nearest(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             return _error(f"cannot write {args.out}: {exc}")
         print(f"wrote {args.out}: each face, then its {found.shape[1]} nearest real images", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    from trainers import projection
+    from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE
+    from trainers.images import RejectedImage, captioned_rows, read_file, save_image
+    from trainers.inference import ModelError, open_model
+
+    steps = projection.STEPS if args.steps is None else args.steps
+    search = projection.SEARCH if args.search is None else args.search
+    if steps < 0 or search < 1:
+        return _error("--steps must be 0 or more and --search at least 1")
+    folder = args.out.endswith(("/", os.sep)) or os.path.isdir(args.out)
+    try:
+        model = open_model(args.model, provider=args.device)
+    except ModelError as exc:
+        return _error(str(exc))
+    pictures = []
+    for path in args.pictures:
+        try:
+            pictures.append(projection.picture_for(model, read_file(path)))
+        except RejectedImage as exc:
+            return _error(f"{path}: {exc}")
+    how = ("by gradient descent" if isinstance(model, projection.TorchGenerator) else
+           "without gradients (an .onnx model: its checkpoint would come closer, sooner)")
+    print(f"looking for {model.info.label}'s faces most like {len(pictures)} picture{'s' * (len(pictures) > 1)}, "
+          f"{how} …", file=sys.stderr)
+    results = []
+    for path, picture in zip(args.pictures, pictures):
+        bar = _tqdm(False)(total=1, desc=os.path.basename(path)[:30], leave=False)
+
+        def each(done: int, total: int, face, bar=bar) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            results.append(projection.find_face(model, picture, steps=steps, search=search, seed=args.seed,
+                                                each=each))
+        except (ModelError, ValueError) as exc:
+            return _error(str(exc))
+        finally:
+            bar.close()
+    print(f"{'seed':>10}  {'its face':>8}  {'found':>8}  picture")
+    for path, found in zip(args.pictures, results):
+        print(f"{found.seed:>10}  {found.seed_distance:>8.3f}  {found.distance:>8.3f}  {path}"
+              + ("  (as close as a copy)" if found.distance < COPY_DISTANCE else ""))
+    print(f"distance: {DISTANCE_SCALE}; under {COPY_DISTANCE} counts as the same picture, and two random faces are "
+          "about 1.25 apart", file=sys.stderr)
+    try:
+        if folder:
+            os.makedirs(args.out, exist_ok=True)
+            for path, found in zip(args.pictures, results):
+                out = os.path.join(args.out, f"{Path(path).stem}-found.png")
+                text = projection.found_metadata(model, found.space, found.key, path, found.distance)
+                save_image(out, found.face.transpose(1, 2, 0), text)
+            print(f"wrote {len(results)} face{'s' * (len(results) > 1)} found to {args.out}", file=sys.stderr)
+        else:
+            titles = [f"seed {f.seed_distance:.2f}, found {f.distance:.2f}: {Path(p).name}"
+                      for p, f in zip(args.pictures, results)]
+            k = max(1, 64 // model.info.resolution)  # small faces shown larger, so that their captions fit
+            rows = [[face.repeat(k, 1).repeat(k, 2) for face in (picture, f.seed_face, f.face)]
+                    for picture, f in zip(pictures, results)]
+            save_image(args.out, captioned_rows(titles, rows), {"model": model.info.path, "software": "GAN Studio"})
+            print(f"wrote {args.out}: each picture, its closest seed's face, the face found", file=sys.stderr)
+    except (OSError, ValueError) as exc:
+        return _error(f"cannot write {args.out}: {exc}")
     return EXIT_OK
 
 

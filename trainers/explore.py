@@ -15,7 +15,7 @@ from PIL import Image
 
 from trainers.images import captioned_rows, save_png
 from trainers.inference import GeneratorModel, ModelError
-from trainers.latent import interpolation_path
+from trainers.latent import interpolation_path, truncate
 from trainers.nets.stylegan2 import style_mixing_grid
 
 # name: (latent space, spherical). slerp suits Gaussian z; w (StyleGAN2) is walked in straight lines.
@@ -32,16 +32,34 @@ def parse_seeds(text: str) -> list[int]:
         raise ValueError(f"seeds are whole numbers separated by commas, not {text!r}") from None
 
 
-def walk_latents(model: GeneratorModel, seeds: Sequence[int], frames: int, method: str, loop: bool,
+Key = int | np.ndarray  # a seed's face, or a face found for a picture: its latent (z [z_dim], or w [w_dim])
+
+
+def walk_latents(model: GeneratorModel, keys: Sequence[Key], frames: int, method: str, loop: bool,
                  truncation: float = 1.0) -> tuple[str, np.ndarray]:
-    """-> ("z", [frames, z_dim]) or ("w", [frames, num_ws, w_dim]) along the path through the seeds' faces."""
+    """-> ("z", [frames, z_dim]) or ("w", [frames, num_ws, w_dim]) along the path through the faces: seeds' faces,
+    and faces found for pictures (walked in the space they were found in; truncation moves a found w towards
+    w_avg as it does a seed's)."""
     space, spherical = METHODS[method]
-    if space == "w" and not model.info.style_based:
-        raise ModelError(f"walking in w needs a StyleGAN2 model; {model.info.name} is {model.info.family}")
-    z = model.latents(list(seeds))
+    info = model.info
+    if space == "w" and not info.style_based:
+        raise ModelError(f"walking in w needs a StyleGAN2 model; {info.name} is {info.family}")
+    found = [k for k in keys if isinstance(k, np.ndarray)]
+    size = info.w_dim if info.style_based else info.z_dim
+    if any(k.shape != (size,) for k in found):
+        raise ModelError(f"a face found by another model: its latent does not fit {info.name}")
+    if found and space == "z" and info.style_based:
+        raise ModelError("StyleGAN2 faces found for pictures have no z: they are walked in w ('lerp in w', or "
+                         "--method w)")
+
+    seeds = [int(k) for k in keys if not isinstance(k, np.ndarray)]
+    z = model.latents(seeds)
+    seeded = iter(model.map(z, truncation) if space == "w" and seeds else z)  # in one batch, as Generate draws them
     if space == "w":
-        return "w", interpolation_path(model.map(z, truncation), frames, loop=loop)
-    return "z", interpolation_path(z, frames, loop=loop, spherical=spherical)
+        found = [truncate(np.repeat(k[None, None], info.num_ws, 1), info.w_avg, truncation)[0] for k in found]
+    found = iter(found)
+    path = np.stack([next(found) if isinstance(k, np.ndarray) else next(seeded) for k in keys]).astype(np.float32)
+    return space, interpolation_path(path, frames, loop=loop, spherical=spherical)
 
 
 def render_latents(model: GeneratorModel, space: str, latents: np.ndarray, truncation: float = 1.0,
@@ -305,9 +323,9 @@ def locate_model(face: str | os.PathLike, origin: FaceOrigin) -> str | None:
     return beside if os.path.isfile(beside) else None
 
 
-def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
-    """The model, seeds and truncation that a face or grid saved by GAN Studio holds (in its PNG text, or its
-    JPEG comment); None for any other file, and for one that cannot be read."""
+def _record(path: str | os.PathLike) -> dict[str, str] | None:
+    """The text GAN Studio wrote into an image it saved (PNG text, or a JPEG comment); None for any other file, and
+    for one that cannot be read."""
     try:
         # Only what precedes the pixels (image.info), where our text is written: `image.text` would decode the
         # whole picture to look for text after it, and any large image dropped on the window would wait for that.
@@ -320,7 +338,46 @@ def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
         text = dict(part.partition(": ")[::2] for part in comment.decode("utf-8", "replace").split("; "))
     else:
         text = {k: v for k, v in info.items() if isinstance(v, str)}
-    if text.get("software") != "GAN Studio" or not text.get("model"):
+    return text if text.get("software") == "GAN Studio" and text.get("model") else None
+
+
+class FoundFace(NamedTuple):
+    """A face `project` (or the studio's *Find a face like…*) found for a picture and saved: its record."""
+    model: str  # the model file's absolute path when it was saved
+    family: str
+    step: int | None
+    space: str  # "z", or "w" (StyleGAN2: the same w on every layer)
+    latent: np.ndarray  # float32 [z_dim] or [w_dim]
+    picture: str  # the picture it was found for
+
+    def seeds_text(self) -> str:
+        """How messages name it, where they name a saved face's seeds."""
+        return f"the face found for {os.path.basename(self.picture)}" if self.picture else "a face found for a picture"
+
+
+def found_face(path: str | os.PathLike) -> FoundFace | None:
+    """The record of a face found for a picture (trainers.projection.found_metadata); None for any other file."""
+    import base64
+    import binascii
+
+    text = _record(path)
+    if text is None or text.get("space") not in ("z", "w") or "latent" not in text:
+        return None
+    try:
+        latent = np.frombuffer(base64.b64decode(text["latent"], validate=True), "<f4").astype(np.float32)
+    except (binascii.Error, ValueError):
+        return None
+    if not len(latent) or not np.isfinite(latent).all():
+        return None
+    step = int(text["step"]) if text.get("step", "").isdigit() else None
+    return FoundFace(text["model"], text.get("family", ""), step, text["space"], latent, text.get("found-for", ""))
+
+
+def face_origin(path: str | os.PathLike) -> FaceOrigin | None:
+    """The model, seeds and truncation that a face or grid saved by GAN Studio holds (in its PNG text, or its
+    JPEG comment); None for any other file, and for one that cannot be read."""
+    text = _record(path)
+    if text is None:
         return None
     try:
         if "seed" in text:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QApplication, QDialog, QLabel, QProgressDialog, QPushButton, QSlider,
+from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QProgressDialog, QPushButton, QSlider,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from studio.dialogs import IMAGE_FILTERS, ask_export_folder, ask_save_path
+from studio.dialogs import IMAGE_FILTERS, ask_export_folder, ask_save_path, export_folder
+from studio.find_face import FindFaceDialog
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import FaceGrid, ImageView, show_enlarged
@@ -19,7 +21,7 @@ from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
 from trainers.explore import (COPY_DISTANCE, DISTANCE_SCALE, export_faces, grid_filename, grid_metadata,
                               nearest_images, nearest_sheet)
-from trainers.images import make_grid, save_image, sheet_cell
+from trainers.images import IMAGE_EXTENSIONS, make_grid, save_image, sheet_cell
 from trainers.inference import GeneratorModel
 
 
@@ -56,13 +58,17 @@ class GeneratePanel(QWidget):
         self.send_button.setToolTip("Walk between the selected faces in the Interpolate panel")
         self.mix_button = QPushButton("Style-mix selected")
         self.mix_button.setToolTip("StyleGAN2: each selected face's styles over each other's, in the Style mixing panel")
+        self.find_button = QPushButton("Find a face like…")
+        self.find_button.setToolTip("The model's face most like a picture of your choice (or drop a picture on the "
+                                    "window): can it draw that face? Searched in the background")
         self.nearest_button = QPushButton("Nearest real faces")
         self.nearest_button.setToolTip(f"For each selected face (else the first {NEAREST_FACES}), the {NEAREST_K} "
                                        "images of the open dataset most like it: a model that copies its training "
                                        "images shows the same picture beside its face")
         for button, name in ((self.random_button, "dice"), (self.export_selected, "export"), (self.export_all, "export"),
                              (self.save_grid, "grid"), (self.send_button, "interpolate"),
-                             (self.mix_button, "style-mix"), (self.nearest_button, "dataset")):
+                             (self.mix_button, "style-mix"), (self.nearest_button, "dataset"),
+                             (self.find_button, "generate")):
             set_icon(button, name)
         self.size_slider = QSlider(Qt.Orientation.Horizontal); self.size_slider.setRange(48, 256); self.size_slider.setValue(96)
         self.grid = FaceGrid(96, placeholder="Faces appear here once a model is open: train one (the Train tab), "
@@ -77,7 +83,7 @@ class GeneratePanel(QWidget):
                              self.size_slider))
         layout.addWidget(self.grid, 1)
         buttons = row(self.export_selected, self.export_all, self.save_grid, self.send_button, self.mix_button,
-                      self.nearest_button, self.status, stretch=False)
+                      self.nearest_button, self.find_button, self.status, stretch=False)
         buttons.setStretchFactor(self.status, 1)  # the message takes the rest of the row
         layout.addLayout(buttons)
         self._add_face_menu()
@@ -94,6 +100,7 @@ class GeneratePanel(QWidget):
         self.send_button.clicked.connect(self._send_selection)
         self.mix_button.clicked.connect(self._mix_selection)
         self.nearest_button.clicked.connect(self.nearest)
+        self.find_button.clicked.connect(lambda: self.find_face())
         self.renderer.done.connect(self._on_rendered)
         self.renderer.progress.connect(self._on_progress)
         self.renderer.failed.connect(lambda key, msg: key in ("generate", "nearest")
@@ -103,7 +110,7 @@ class GeneratePanel(QWidget):
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.first_seed, self.count, self.random_button, self.export_selected, self.export_all, self.save_grid,
-                  self.send_button, self.nearest_button):
+                  self.send_button, self.nearest_button, self.find_button):
             w.setEnabled(on)
         model = self.state.model
         style_based = on and model is not None and model.info.style_based
@@ -128,6 +135,7 @@ class GeneratePanel(QWidget):
         action("Interpolate selected", self._send_selection)
         self.mix_action = action("Style-mix selected", self._mix_selection)
         action("Nearest real faces", self.nearest)
+        action("Find a face like…", lambda: self.find_face())
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
     def selected_seeds(self) -> list[int]:
@@ -311,6 +319,31 @@ class GeneratePanel(QWidget):
         dialog.resize(760, 560)
         dialog.show()
         self._dialogs.append(dialog)
+
+    def find_face(self, path: str | None = None) -> FindFaceDialog | None:
+        """The model's face most like a picture (the user picks it when no path is given), searched in the background
+        in a window of its own."""
+        model = self.state.model
+        if model is None:
+            return None
+        path = path or QFileDialog.getOpenFileName(self, "Find a face like", export_folder(self.state),
+                                                   f"Images ({' '.join('*' + e for e in sorted(IMAGE_EXTENSIONS))});;"
+                                                   "All files (*)")[0]
+        if not path:
+            return None
+        dialog = FindFaceDialog(self, self.state, model, path)
+        dialog.show()
+        self._dialogs.append(dialog)
+        self.status.setText(f"Looking for a face like {os.path.basename(path)} …")
+        return dialog
+
+    def shutdown(self) -> None:
+        """Searches for faces like pictures stop at their next step (the studio is closing)."""
+        searches = [d for d in self._dialogs if isinstance(d, FindFaceDialog) and d.searching()]
+        for dialog in searches:
+            dialog.cancel()
+        for dialog in searches:
+            dialog.search.wait(30)
 
     def _enlarge(self, index: int) -> None:
         self._dialogs.append(show_enlarged(self, self.grid.faces[index], f"seed {self.seeds[index]}"))

@@ -3,6 +3,7 @@ walk at its export timing, export GIF, MP4 or numbered PNGs."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
@@ -18,7 +19,7 @@ from studio.widgets.layout import row, split
 from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
 from trainers.animation import ExportCancelled, write_animation
-from trainers.explore import METHODS, parse_seeds, render_latents, walk_latents
+from trainers.explore import METHODS, Key, parse_seeds, render_latents, same_file, walk_latents
 
 STRIP = 10  # frames shown in the strip
 WALK_CHUNK = 16  # frames rendered at a time for playback: progress shows and a newer path cuts in
@@ -34,7 +35,9 @@ class InterpolatePanel(QWidget):
         self.state, self.renderer = state, renderer
         self.space, self.latents = "z", np.zeros((0, 1), np.float32)
         self.psi = 1.0  # the truncation the current walk's frames are made at
-        self.walk_seeds: list[int] = []  # the seeds the current walk goes through
+        self.walk_seeds: list[Key] = []  # the faces the current walk goes through: seeds, and found faces' latents
+        # a walk through faces found for pictures: (its text, its keys, the model that found them)
+        self._found: tuple[str, list[Key], str] | None = None
         self._export_thread: threading.Thread | None = None
         self._path_id = 0  # which walk self.latents is; rendered frames carry it
         self._path_model = None  # the model the current walk's latents are for
@@ -105,10 +108,21 @@ class InterpolatePanel(QWidget):
         renderer.failed.connect(lambda key, msg: key.startswith("interp") and self.message.setText(f"Error: {msg}"))
         state.model_changed.connect(lambda model: self.update_path())
 
-    def set_seeds(self, seeds: list[int], truncation: float | None = None, render: bool = True) -> None:
+    def set_seeds(self, seeds: list[Key], truncation: float | None = None, render: bool = True,
+                  names: list[str] | None = None, found_by: str = "") -> None:
         """Walk through these seeds' faces (at this truncation, e.g. the one they were seen at in Generate); with
-        render False, the walk is made when the next model opens."""
-        self.seeds.setText(", ".join(map(str, seeds)))
+        render False, the walk is made when the next model opens. Faces found for pictures come as their latents
+        (explore.Key), named in the seeds field by `names` (one per latent), with the model that found them
+        (`found_by`): they cannot be typed there, they walk only with that model, and StyleGAN2's are walked in w."""
+        found = [i for i, key in enumerate(seeds) if isinstance(key, np.ndarray)]
+        if found:
+            names = iter(names or [f"found face {n + 1}" for n in range(len(found))])
+            text = ", ".join(f"[{next(names)}]" if isinstance(key, np.ndarray) else str(key) for key in seeds)
+            self._found = (text, list(seeds), found_by)
+            self.seeds.setText(text)
+        else:
+            self._found = None
+            self.seeds.setText(", ".join(map(str, seeds)))
         if truncation is not None:
             self.truncation.set_psi(truncation, quiet=True)
         if render:
@@ -126,13 +140,28 @@ class InterpolatePanel(QWidget):
             self.method.setCurrentIndex(0)
             return
         try:
-            seeds = parse_seeds(self.seeds.text())
+            if self._found is not None and self._found[0] == self.seeds.text():
+                seeds = self._found[1]
+                if not same_file(self._found[2], model.info.path):
+                    raise ValueError(f"These faces were found by {os.path.basename(self._found[2])}: open it to walk "
+                                     "through them")
+            elif "[" in self.seeds.text():
+                raise ValueError("faces found for pictures cannot be typed among the seeds: drop their saved faces "
+                                 "on this tab")
+            else:
+                seeds = parse_seeds(self.seeds.text())
             if len(seeds) < 2:
                 raise ValueError("give at least two seeds")
         except ValueError as exc:
             self.message.setText(str(exc))
             return
         self.message.setText("")
+        if model.info.style_based and any(isinstance(k, np.ndarray) for k in seeds):
+            if self.method.currentIndex() != 2:  # a StyleGAN2 face found for a picture has a w, not a z
+                self.method.blockSignals(True)
+                self.method.setCurrentIndex(2)
+                self.method.blockSignals(False)
+                self.message.setText("Faces found for pictures are walked in w")
         psi = self.truncation.psi() if model.info.style_based else 1.0
         frames, method, loop = self.frames.value(), self.method.currentText(), self.loop.isChecked()
         self._path_request += 1
@@ -250,8 +279,8 @@ class InterpolatePanel(QWidget):
         if path is None:
             try:
                 seeds = "-".join(map(str, parse_seeds(self.seeds.text())[:8]))
-            except ValueError:
-                seeds = "-".join(map(str, self.walk_seeds[:8]))
+            except ValueError:  # a walk through faces found for pictures: its seeds, and "found" for each of those
+                seeds = "-".join("found" if isinstance(k, np.ndarray) else str(k) for k in self.walk_seeds[:8])
             psi = self.truncation.psi() if self.state.model.info.style_based else 1.0
             psi_part = "" if psi == 1 else f"-psi{psi:.2f}"  # as exported faces are named
             path = ask_save_path(self, self.state, "Export animation",

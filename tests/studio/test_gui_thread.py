@@ -8,6 +8,7 @@ import torch
 
 from tests.studio.conftest import open_model
 from tests.studio.test_main_window import prepare_training, wait_until_ended
+from trainers import projection
 from trainers.checkpoint import latest_checkpoint
 
 
@@ -42,8 +43,12 @@ def test_a_whole_session_runs_no_model_work_on_the_gui_thread(qtbot, window, tin
     wait_until_ended(qtbot, panel)
     assert "Finished at step 5" in panel.status.text()
     # explore a checkpoint (torch) and an exported model (onnxruntime) in every panel
+    monkeypatch.setattr(projection, "STEPS", 5)
+    monkeypatch.setattr(projection, "SEARCH", 16)
     for model in (latest_checkpoint(tiny_models["stylegan2-run"]), tiny_models["stylegan2"]):
         open_model(qtbot, window, model)
+        search = window.generate_panel.find_face(str(next((tmp_path / "faces").glob("*.png"))))
+        qtbot.waitUntil(lambda: search.found is not None, timeout=30000)
         window.interpolate_panel.set_seeds([1, 2])
         window.interpolate_panel.scrub.setValue(10)
         window.interpolate_panel.method.setCurrentText("lerp in w")  # a walk in w maps its seeds' z first

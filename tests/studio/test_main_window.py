@@ -336,6 +336,96 @@ def test_saved_faces_dropped_on_interpolate_or_style_mixing_become_its_walk_or_g
         window.statusBar().currentMessage()
 
 
+def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot, window, tiny_models, tmp_path,
+                                                                            monkeypatch):
+    from trainers import projection
+
+    monkeypatch.setattr(projection, "STEPS", 20)
+    monkeypatch.setattr(projection, "SEARCH", 64)
+    drop_folder(window, tmp_path)  # (no model yet: a picture is only one image)
+    Image.new("RGB", (50, 40), (200, 120, 90)).save(tmp_path / "photo.png")
+    drop_folder(window, tmp_path / "photo.png")
+    assert "is one image: to train on images, drop the folder" in window.statusBar().currentMessage()
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    window.tabs.setCurrentWidget(window.train_panel)
+    drop_folder(window, tmp_path / "photo.png")
+    assert window.tabs.currentWidget() is panel
+    dialog = panel._dialogs[-1]
+    assert "photo.png" in dialog.windowTitle() and not dialog.save_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.found is not None, timeout=60000)
+    found = dialog.found
+    assert np.array_equal(dialog.picture_view.image, np.full((3, 32, 32), [[[200]], [[120]], [[90]]]))
+    assert np.array_equal(dialog.found_view.image, found.face) and np.array_equal(dialog.seed_view.image,
+                                                                                   found.seed_face)
+    assert dialog.message.text().startswith(f"Found {found.distance:.3f} away from the picture")
+    assert dialog.progress.value() == dialog.progress.maximum() == 1 + 20
+    saved = dialog.save(str(tmp_path / "found.png"))
+    with Image.open(saved) as png:
+        ws = np.frombuffer(__import__("base64").b64decode(png.text["latent"]), "<f4")
+        assert np.array_equal(np.asarray(png.convert("RGB")), found.face.transpose(1, 2, 0))
+    assert np.array_equal(model.synthesize(np.repeat(ws[None, None], model.info.num_ws, 1))[0], found.face)
+    # Cancelled, a search stops and says so; a file that is no picture is named.
+    monkeypatch.setattr(projection, "STEPS", 100_000)
+    dialog = panel.find_face(str(tmp_path / "photo.png"))
+    qtbot.waitUntil(lambda: dialog.progress.value() > 2, timeout=30000)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: dialog.message.text() == "Cancelled." and not dialog.searching(), timeout=30000)
+    assert not dialog.save_button.isEnabled()
+    (tmp_path / "notes.png").write_text("no picture")
+    dialog = panel.find_face(str(tmp_path / "notes.png"))
+    qtbot.waitUntil(lambda: not dialog.searching(), timeout=30000)
+    assert dialog.message.text() == "Cannot find a face like it: notes.png: not an image"
+
+
+def test_faces_found_for_pictures_dropped_on_interpolate_become_its_walk(qtbot, window, tiny_models, tmp_path):
+    from trainers import projection
+    from trainers.inference import open_model as engine_model
+
+    model = engine_model(tiny_models["stylegan2"])
+    found = {}
+    for name, seed in (("a", 101), ("b", 202)):
+        found[name] = projection.find_face(model, model.generate([seed])[0], steps=2, search=4)
+        text = projection.found_metadata(model, "w", found[name].key, str(tmp_path / f"{name}.png"),
+                                         found[name].distance)
+        save_png(tmp_path / f"{name}-found.png", found[name].face.transpose(1, 2, 0), text)
+    save_png(tmp_path / "seed-7.png", model.generate([7])[0].transpose(1, 2, 0),
+             {"seed": "7", "model": str(tiny_models["stylegan2"]), "family": "stylegan2", "software": "GAN Studio"})
+    open_model(qtbot, window, tiny_models["dcgan"])
+    walk = window.interpolate_panel
+    walk.method.setCurrentText("slerp in z")
+    window.tabs.setCurrentWidget(walk)
+
+    drop_folder(window, tmp_path / "b-found.png", tmp_path / "seed-7.png", tmp_path / "a-found.png")
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"])
+                    and len(walk.walk_seeds) == 3, timeout=20000)
+    assert walk.seeds.text() == "[b-found.png], 7, [a-found.png]" and walk.method.currentText() == "lerp in w"
+    assert "A walk through 3 saved faces ([b-found.png], 7, [a-found.png])" in window.statusBar().currentMessage()
+    walk.truncation.set_psi(1.0)
+    qtbot.waitUntil(lambda: walk.psi == 1.0, timeout=20000)
+    for frame, face in ((0, found["b"].face), (walk.scrub.maximum(), found["a"].face)):
+        walk.scrub.setValue(frame)  # it starts on the first face found and ends on the last
+        qtbot.waitUntil(lambda: walk.view.image is not None and np.array_equal(walk.view.image, face), timeout=20000)
+    walk.method.setCurrentText("slerp in z")  # a found w has no z
+    qtbot.waitUntil(lambda: walk.method.currentText() == "lerp in w", timeout=5000)
+    walk.seeds.setText("[b-found.png], 8")
+    walk.update_path()
+    assert walk.message.text().startswith("faces found for pictures cannot be typed among the seeds")
+    open_model(qtbot, window, tiny_models["dcgan"])  # another model: its faces are not these
+    walk.set_seeds([found["a"].key, found["b"].key], names=["a", "b"], found_by=str(tiny_models["stylegan2"]))
+    assert walk.message.text() == "These faces were found by stylegan2.onnx: open it to walk through them"
+
+    window.tabs.setCurrentWidget(window.style_mix_panel)
+    drop_folder(window, tmp_path / "a-found.png", tmp_path / "b-found.png")
+    assert window.statusBar().currentMessage().startswith("Style mixing is between seeds' faces: a-found.png")
+    window.tabs.setCurrentWidget(window.dataset_panel)
+    drop_folder(window, tmp_path / "a-found.png")  # one alone: its model opens, and a word says where it goes
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"]), timeout=20000)
+    qtbot.waitUntil(lambda: "a-found.png is the face found for a.png by stylegan2.onnx" in
+                    window.statusBar().currentMessage(), timeout=20000)
+    assert window.generate_panel._dialogs == []  # no search for a face like it
+
+
 def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_path):
     model = open_model(qtbot, window, tiny_models["stylegan2"])
     panel = window.generate_panel

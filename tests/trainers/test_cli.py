@@ -412,3 +412,51 @@ def test_version_says_what_gan_studio_runs_on(capsys):
     assert stopped.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith(f"GAN Studio {__version__} (Python ") and " · torch " in out and " · onnxruntime " in out
+
+
+def test_project_finds_the_models_face_most_like_a_picture_and_saves_its_latent(tmp_path, capsys):
+    import base64
+
+    from trainers.inference import open_model
+
+    path = Path(__file__).parents[2] / "resources" / "demo" / "dcgan-tutorial.onnx"  # trained: varied faces
+    model = open_model(path, "cpu")
+    picture = model.generate([424_242])[0]  # a face it can make, far from the seeds searched
+    Image.fromarray(picture.transpose(1, 2, 0)).save(tmp_path / "mine.png")
+    (tmp_path / "notes.png").write_text("not a picture")
+    assert main(["project", str(path), str(tmp_path / "mine.png"), "--steps", "30", "--search", "64",
+                 "--out", str(tmp_path / "sheet.png")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    seed, seed_distance, distance, name = out[1].split()[:4]
+    assert 0 <= int(seed) < 64 and name == str(tmp_path / "mine.png")
+    assert float(distance) < 0.8 * float(seed_distance)
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB"))
+    assert sheet.shape == (18 + 64 + 4 + 4, 3 * (64 + 4) + 4, 3)  # the picture, the seed's face, the face found
+    assert np.array_equal(sheet[22:86, 4:68], picture.transpose(1, 2, 0))
+    assert np.array_equal(sheet[22:86, 72:136], model.generate([int(seed)])[0].transpose(1, 2, 0))
+
+    assert main(["project", str(path), str(tmp_path / "mine.png"), "--steps", "5", "--search", "8",
+                 "--out", str(tmp_path / "found") + "/"]) == 0
+    with Image.open(tmp_path / "found" / "mine-found.png") as png:
+        text, face = png.text, np.asarray(png.convert("RGB"))
+    z = np.frombuffer(base64.b64decode(text["latent"]), "<f4")[None]
+    assert text["space"] == "z" and text["found-for"] == str(tmp_path / "mine.png")
+    assert np.array_equal(model.generate(z=z)[0].transpose(1, 2, 0), face)  # the latent makes the face saved
+    capsys.readouterr()
+    assert main(["project", str(path), str(tmp_path / "notes.png"), "--out", str(tmp_path / "x.png")]) == 2
+    assert f"{tmp_path / 'notes.png'}: " in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+    # A face found is made again from its record, and walked through with other saved faces.
+    assert main(["sample", str(tmp_path / "found" / "mine-found.png"), "--out", str(tmp_path / "again.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png").convert("RGB")), face)
+    assert main(["sample", str(path), "--n", "1", "--seed", "9", "--out", str(tmp_path / "found") + "/"]) == 0
+    [nine] = (tmp_path / "found").glob("*seed000009.png")
+    assert main(["interpolate", str(tmp_path / "found" / "mine-found.png"), str(nine), "--frames", "5",
+                 "--out", str(tmp_path / "walk")]) == 0
+    assert "through 2 faces, 1 of them found for pictures (slerp in z" in capsys.readouterr().out
+    frames = sorted((tmp_path / "walk").glob("*.png"))
+    assert np.array_equal(np.asarray(Image.open(frames[0]).convert("RGB")), face)
+    assert np.array_equal(np.asarray(Image.open(frames[-1]).convert("RGB")),
+                          model.generate([9])[0].transpose(1, 2, 0))
+    assert main(["style-mix", str(tmp_path / "found" / "mine-found.png"), str(nine), "--out", "mix.png"]) == 2
+    assert "faces found for pictures cannot be used here" in capsys.readouterr().err

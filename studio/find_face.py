@@ -1,0 +1,157 @@
+"""*Find a face like…*: the open model's face most like a picture (trainers.projection), searched in the
+background in a window of its own: the picture, the closest seed's face, and the face found so far, live, with a
+progress bar and Cancel; then how close it came, and *Save face…*."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+
+from studio.dialogs import IMAGE_FILTERS, ask_save_path
+from studio.icons import set_icon
+from studio.state import StudioState
+from studio.widgets.faces import ImageView
+from studio.widgets.layout import row
+from studio.workers import Call
+from trainers import projection
+from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE
+from trainers.images import RejectedImage, read_file, save_image
+from trainers.inference import GeneratorModel, ModelError, open_model
+
+
+class _Search(Call):
+    """The search, on its own copy of the model (the panels keep rendering with theirs meanwhile)."""
+
+    thread_name = "find-face"
+    picture = Signal(object)  # uint8 [3, R, R]: the picture as the model sees it
+    step = Signal(int, int, object)  # done, total, the closest face so far
+
+    def __init__(self, model: GeneratorModel, path: str, parent=None):
+        self.model_path, self.path = model.info.path, path
+        self.cancelled = threading.Event()
+        super().__init__(self._find, expected=(ModelError, InterruptedError, ValueError), parent=parent)
+
+    def _find(self) -> projection.Found:
+        model = open_model(self.model_path)
+        try:
+            picture = projection.picture_for(model, read_file(self.path))
+        except RejectedImage as exc:
+            raise ValueError(f"{os.path.basename(self.path)}: {exc}") from None
+        self.picture.emit(picture)
+
+        def each(done: int, total: int, face: np.ndarray) -> None:
+            if self.cancelled.is_set():
+                raise InterruptedError("cancelled")
+            self.step.emit(done, total, face)
+
+        return projection.find_face(model, picture, steps=projection.STEPS, search=projection.SEARCH, each=each)
+
+
+class FindFaceDialog(QDialog):
+    def __init__(self, parent, state: StudioState, model: GeneratorModel, path: str):
+        super().__init__(parent)
+        self.state, self.model, self.path = state, model, path
+        self.found: projection.Found | None = None
+        name = os.path.basename(path)
+        self.setWindowTitle(f"A face like {name} — {model.info.label}")
+        self.picture_view = ImageView("Reading …")
+        self.seed_view = ImageView("")
+        self.found_view = ImageView("Searching …")
+        for view in (self.picture_view, self.seed_view, self.found_view):
+            view.setMinimumSize(160, 160)
+        self.picture_view.setToolTip(f"{path}, cropped and resized as training images are")
+        self.seed_view.setToolTip("The seed whose face was closest to the picture, where the search began")
+        self.found_view.setToolTip("The model's face most like the picture")
+        self.progress = QProgressBar()
+        self.message = QLabel(
+            f"Looking among {model.info.label}'s faces for the one most like {name}: first among "
+            f"{projection.SEARCH} seeds' faces, then refining the closest "
+            + ("by gradient descent." if isinstance(model, projection.TorchGenerator) else
+               "without gradients (this is an exported model; its checkpoint would come closer, sooner)."))
+        self.message.setWordWrap(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.save_button = QPushButton("Save face…")
+        self.save_button.setEnabled(False)
+        set_icon(self.save_button, "export")
+        layout = QVBoxLayout(self)
+        views = QGridLayout()
+        self.seed_caption = QLabel("The closest seed's face")
+        for column, (caption, view) in enumerate(((QLabel(f"The picture: {name}"), self.picture_view),
+                                                  (self.seed_caption, self.seed_view),
+                                                  (QLabel("The face found"), self.found_view))):
+            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            views.addWidget(caption, 0, column)
+            views.addWidget(view, 1, column)
+            views.setColumnStretch(column, 1)
+        views.setRowStretch(1, 1)
+        layout.addLayout(views, 1)
+        layout.addWidget(self.progress)
+        buttons = row(self.message, self.cancel_button, self.save_button, stretch=False)
+        buttons.setStretch(0, 1)
+        layout.addLayout(buttons)
+        self.resize(760, 400)
+
+        self.search = _Search(model, path, self)
+        self.search.picture.connect(self.picture_view.set_image)
+        self.search.step.connect(self._on_step)
+        self.search.finished.connect(self._on_found)
+        self.search.failed.connect(self._on_failed)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(lambda: self.save())
+        self.search.start()
+
+    def searching(self) -> bool:
+        return self.search.is_running()
+
+    def cancel(self) -> None:
+        self.search.cancelled.set()
+
+    def _on_step(self, done: int, total: int, face: np.ndarray) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.found_view.set_image(face)
+
+    def _on_found(self, found: projection.Found) -> None:
+        self.found = found
+        self.seed_view.set_image(found.seed_face)
+        self.seed_caption.setText(f"Seed {found.seed}'s face, where the search began")
+        self.found_view.set_image(found.face)
+        self.progress.setValue(self.progress.maximum())
+        self.cancel_button.setEnabled(False)
+        self.save_button.setEnabled(True)
+        verdict = ("as close as a retouched copy of it would be" if found.distance < COPY_DISTANCE else
+                   "a likeness, farther than a copy of it would be")
+        self.message.setText(
+            f"Found {found.distance:.3f} away from the picture ({verdict}); seed {found.seed}'s face, where the search "
+            f"began, was {found.seed_distance:.3f} away. Distance: {DISTANCE_SCALE}; under {COPY_DISTANCE} counts "
+            "as the same picture, and two random faces are about 1.25 apart.")
+
+    def _on_failed(self, message: str) -> None:
+        self.cancel_button.setEnabled(False)
+        self.message.setText("Cancelled." if message == "cancelled" else f"Cannot find a face like it: {message}")
+
+    def save(self, path: str | None = None) -> str | None:
+        """The face found, as a PNG (or JPEG, WebP) whose text records its model, the picture and its latent."""
+        found = self.found
+        if found is None:
+            return None
+        stem = os.path.splitext(os.path.basename(self.path))[0]
+        path = path or ask_save_path(self, self.state, "Save the face found", f"{stem}-found.png", IMAGE_FILTERS)
+        if not path:
+            return None
+        try:
+            text = projection.found_metadata(self.model, found.space, found.key, self.path, found.distance)
+            save_image(path, found.face.transpose(1, 2, 0), text)
+        except (OSError, ValueError) as exc:
+            self.message.setText(f"Cannot write {path}: {exc}")
+            return None
+        self.message.setText(f"Saved {path}")
+        return path
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.cancel()  # a search nobody waits for stops at its next step
+        super().closeEvent(event)

@@ -1,0 +1,289 @@
+"""Finding the face a model makes that is most like a given picture (GAN inversion, or "projection"): can the model
+draw this face? A real face it finds closely is one it has learned; a face it cannot come near shows what it has not
+(a model that collapsed to a few faces finds every picture far off).
+
+Two stages. First the faces of `search` seeds are compared with the picture and the closest few kept. Then each of
+those latents is refined: by gradient descent through the generator when the model is a checkpoint (torch), else by
+an evolution strategy (Gaussian steps around the best latent so far, narrowing), which needs only the generator's
+output, so an exported `.onnx` model (such as the studio's demo models) can be searched too, more slowly and less
+closely. For StyleGAN2 the search is in w, one w for every layer, as the mapping network makes them (so the face
+found stays one the model could draw from some z, and walks to and from seeds' faces in w); the noise stays the
+fixed noise the studio draws every face with. The other families search z, kept at the length of a typical z.
+
+The refining minimises the mean squared difference of the pixels at several scales (the full size, then halved down
+to 8 px): the coarse scales pull the face's layout and colours into place, the fine ones its details. The
+distance reported is the copy checks' (explore.DISTANCE_SCALE: under 0.4 is the same picture; two random faces
+are about 1.25 apart), so a found face reads on the same scale as Generate's *Nearest real faces*.
+
+A found face is saved with its latent in its PNG text (`found_metadata`; explore.found_face reads it back): `sample`
+makes it again, and the studio's Interpolate and `interpolate` walk through it with other saved faces."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from trainers.inference import GeneratorModel, ModelError, TorchGenerator
+
+SEARCH = 512  # seeds' faces compared with the picture first
+STARTS = 4  # the closest of them, refined side by side
+STEPS = 200  # refining steps (gradient steps, or generations of the evolution strategy)
+POPULATION = 32  # the evolution strategy's latents tried per step, around the best so far
+# Adam's, in units of the latent's spread. On tiny test models (2026-12-07, 40-100 steps, 3 faces each model could
+# make): 0.2 came closest for StyleGAN2 (0.30 from 0.59, against 0.35 at 0.05) and near it for DCGAN (0.3: 0.09,
+# 0.1: 0.22, 0.05: 0.31, from 0.51).
+LEARNING_RATE = 0.2
+SMALLEST_SCALE = 8  # pixels a side: the coarsest scale compared
+RENDER_BATCH = 64
+
+Each = Callable[[int, int, np.ndarray], None]  # each(done, total, the best face so far): a progress bar; may raise
+
+
+class Found(NamedTuple):
+    """`find_face`'s answer."""
+    space: str  # "z" [z_dim] or "w" (StyleGAN2: ws [num_ws, w_dim], the same w on every layer)
+    latent: np.ndarray
+    face: np.ndarray  # uint8 [3, R, R]: the face the latent makes
+    distance: float  # from the picture, explore.DISTANCE_SCALE
+    seed: int  # the seed whose face was the closest start
+    seed_face: np.ndarray  # uint8 [3, R, R]: that seed's face (untruncated)
+    seed_distance: float  # its distance from the picture: how much nearer the refining came
+
+    @property
+    def key(self) -> np.ndarray:
+        """The latent as a walk takes it (explore.Key) and a saved face records it: z, or the one w."""
+        return self.latent[0] if self.space == "w" else self.latent
+
+    @property
+    def ws(self) -> np.ndarray | None:
+        """[1, num_ws, w_dim] for StyleGAN2's synthesize, style_mix and walks; None for a z."""
+        return self.latent[None] if self.space == "w" else None
+
+
+def picture_for(model: GeneratorModel, data: bytes) -> np.ndarray:
+    """An image file's bytes -> uint8 [3, R, R] at the model's resolution, cropped and resized as training images
+    are. RejectedImage (trainers.images) for a file that is not a usable image."""
+    from trainers.images import decode_image
+
+    return decode_image(data, model.info.resolution).pixels
+
+
+def find_face(model: GeneratorModel, picture: np.ndarray, steps: int = STEPS, search: int = SEARCH,
+              starts: int = STARTS, seed: int = 0, each: Each | None = None) -> Found:
+    """The latent whose face is most like `picture` (uint8 [3, R, R] at the model's resolution). Deterministic for a
+    given seed (the seeds searched are seed .. seed + search - 1). each(done, total, face) is called as the work goes
+    (`search` counts as many steps as the refining's first batch of renders; raise in it to stop)."""
+    from trainers.inference import ImageSetModel
+
+    if isinstance(model, ImageSetModel):
+        raise ModelError(f"{model.info.name} is a set of images: it has no latent space to search")
+    r = model.info.resolution
+    if picture.shape != (3, r, r):
+        raise ValueError(f"the picture is {picture.shape}; this model's faces are [3, {r}, {r}]")
+    searcher = _GradientSearch(model) if isinstance(model, TorchGenerator) else _BlindSearch(model)
+    total = math.ceil(search / RENDER_BATCH) + steps
+    done = 0
+
+    def tick(face: np.ndarray) -> None:
+        nonlocal done
+        done += 1
+        if each is not None:
+            each(done, total, face)
+
+    target = _as_float(picture[None])
+    seeds = np.arange(seed, seed + max(search, starts))
+    latents, losses = [], []
+    for first in range(0, len(seeds), RENDER_BATCH):
+        latent = searcher.seed_latents(seeds[first : first + RENDER_BATCH])
+        faces = searcher.render(latent)
+        losses.append(_mismatch(_as_float(faces), target))
+        latents.append(latent)
+        tick(faces[losses[-1].argmin()])
+    latents, losses = np.concatenate(latents), np.concatenate(losses)
+    order = np.argsort(losses, kind="stable")[:starts]
+    latent = searcher.refine(latents[order], target, steps, seed, tick)
+    face = searcher.render(latent[None])[0]
+    seed_face = searcher.render(latents[order[:1]])[0]
+    return Found(searcher.space, searcher.stored(latent), face, copy_distance(face, picture), int(seeds[order[0]]),
+                 seed_face, copy_distance(seed_face, picture))
+
+
+def faces_for(model: GeneratorModel, space: str, latents: np.ndarray) -> np.ndarray:
+    """The faces of latents as `find_face` finds them: z [N, z_dim], or w [N, w_dim] (the same w on every layer)
+    -> uint8 [N, 3, R, R]."""
+    latents = np.asarray(latents, np.float32)
+    if space == "w":
+        return model.synthesize(np.repeat(latents[:, None], model.info.num_ws, axis=1))
+    return model.generate(z=latents)
+
+
+def found_metadata(model: GeneratorModel, space: str, key: np.ndarray, picture: str,
+                   distance: float | None = None) -> dict[str, str]:
+    """PNG text of a face found for a picture (explore.found_face reads it back): its model, the picture, the
+    distance, and the latent that makes it (`Found.key`: z [z_dim], or the w of every layer [w_dim]; float32,
+    little-endian, base64)."""
+    import base64
+
+    info = model.info
+    text = {"model": os.path.abspath(info.path), "family": info.family, "step": str(info.step),
+            "found-for": os.path.abspath(picture) if picture else "", "space": space,
+            "latent": base64.b64encode(np.asarray(key, "<f4").tobytes()).decode("ascii"), "software": "GAN Studio"}
+    if distance is not None:
+        text["distance"] = f"{distance:.4f}"
+    return text
+
+
+def copy_distance(face: np.ndarray, picture: np.ndarray) -> float:
+    """Two uint8 [3, R, R] pictures' distance on the copy checks' scale (not mirrored)."""
+    from trainers.explore import NEAREST_SIZE, _small
+
+    size = min(NEAREST_SIZE, face.shape[-1])
+    a, b = _small(face[None], size), _small(picture[None], size)
+    return float((a - b).pow(2).mean().sqrt())
+
+
+def _as_float(images: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images)).float().div_(127.5).sub_(1.0)
+
+
+def _mismatch(faces, target):
+    """faces [N, 3, R, R] and target [1, 3, R, R] in [-1, 1] (torch) -> [N]: the mean squared difference of their
+    pixels at R, R/2, ... down to SMALLEST_SCALE, averaged over the scales. Differentiable."""
+    import torch.nn.functional as F
+
+    total, scales = 0.0, 0
+    while True:
+        total = total + (faces - target).square().mean((1, 2, 3))
+        scales += 1
+        if faces.shape[-1] // 2 < SMALLEST_SCALE:
+            return total / scales
+        faces, target = F.avg_pool2d(faces, 2), F.avg_pool2d(target, 2)
+
+
+class _Search:
+    """A model's latent space as the search sees it: latents as float32 rows, standardised (`unit`) so that one step
+    size suits every model."""
+
+    def __init__(self, model: GeneratorModel):
+        self.model = model
+        self.style = model.info.style_based
+        self.space = "w" if self.style else "z"
+        if self.style:  # w: spread around w_avg as the mapping network spreads it
+            w = model.map(model.latents(range(10_000, 10_256)))[:, 0]
+            self.center = np.asarray(model.info.w_avg, np.float32)
+            self.unit = float(np.sqrt(np.square(w - self.center).mean())) or 1.0
+        else:  # z: N(0, I)
+            self.center, self.unit = np.zeros(model.info.z_dim, np.float32), 1.0
+
+    def seed_latents(self, seeds) -> np.ndarray:
+        z = self.model.latents([int(s) for s in seeds])
+        return self.model.map(z)[:, 0] if self.style else z
+
+    def render(self, latents: np.ndarray) -> np.ndarray:
+        latents = np.asarray(latents, np.float32)
+        faces = [self._render(latents[i : i + RENDER_BATCH]) for i in range(0, len(latents), RENDER_BATCH)]
+        return np.concatenate(faces)
+
+    def _render(self, latents: np.ndarray) -> np.ndarray:
+        return faces_for(self.model, self.space, latents)
+
+    def stored(self, latent: np.ndarray) -> np.ndarray:
+        latent = np.asarray(latent, np.float32)
+        return np.repeat(latent[None], self.model.info.num_ws, axis=0) if self.style else latent
+
+    def typical(self, z):
+        """z kept at the length a z of N(0, I) has (about sqrt(z_dim)): the generator never saw other lengths.
+        (numpy or torch rows.)"""
+        return z * (math.sqrt(z.shape[-1]) / (z * z).sum(-1, keepdims=True) ** 0.5).clip(max=1e6)
+
+    def refine(self, latents: np.ndarray, target, steps: int, seed: int, tick) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _GradientSearch(_Search):
+    """Adam on the latents through a checkpoint's generator; learning rate ramped up over the first 5% of the
+    steps and down along a cosine over the last 75%, and for w some noise in the first 75% (as StyleGAN2's
+    projector does) so that the search does not settle in the first hollow it finds."""
+
+    def refine(self, latents, target, steps, seed, tick):
+        import torch
+
+        g, device = self.model.g, self.model.device
+        torch_generator = torch.Generator(device="cpu").manual_seed(seed)
+        target = target.to(device)
+        center = torch.from_numpy(self.center).to(device)
+        x = ((torch.from_numpy(latents).to(device) - center) / self.unit).requires_grad_(True)
+        optimizer = torch.optim.Adam([x], lr=LEARNING_RATE, betas=(0.9, 0.999))
+
+        def faces(x):
+            latent = center + x * self.unit
+            if self.style:
+                return g.synthesis(latent[:, None].expand(-1, g.num_ws, -1), noise_mode="const")
+            return g(self.typical(latent))
+
+        for step in range(steps):
+            t = step / max(1, steps)
+            for group in optimizer.param_groups:
+                group["lr"] = LEARNING_RATE * min(1.0, t / 0.05) * min(1.0, 0.5 - 0.5 * math.cos(math.pi * min(
+                    1.0, (1.0 - t) / 0.75)))
+            with torch.enable_grad():
+                noisy = x
+                if self.style:
+                    spread = 0.05 * max(0.0, 1.0 - t / 0.75) ** 2
+                    noisy = x + torch.randn(x.shape, generator=torch_generator).to(device) * spread
+                loss = _mismatch(faces(noisy), target)
+                (grad,) = torch.autograd.grad(loss.sum(), [x])  # the generator's own weights get no gradient
+            x.grad = grad
+            optimizer.step()
+            if not self.style:
+                with torch.no_grad():
+                    x.copy_(self.typical(x))
+            with torch.no_grad():
+                tick(_to_uint8(faces(x[loss.argmin()][None]))[0])
+        with torch.no_grad():
+            final = faces(x)
+            best = int(_mismatch(final, target).argmin())
+            latent = center + x[best] * self.unit
+            return (latent if self.style else self.typical(latent)).cpu().numpy()
+
+
+class _BlindSearch(_Search):
+    """An evolution strategy for a model with no gradients (onnxruntime): each step tries POPULATION latents
+    around the best one so far, Gaussian steps whose size narrows from a third of the latents' spread to a
+    twentieth, and keeps the best of them when it is better."""
+
+    def refine(self, latents, target, steps, seed, tick):
+        rng = np.random.default_rng(seed)
+        losses = _mismatch(_as_float(self.render(latents)), target).numpy()
+        best, best_loss = latents[losses.argmin()].copy(), float(losses.min())
+        face = self.render(best[None])[0]
+        per = max(1, POPULATION // len(latents))
+        for step in range(steps):
+            spread = self.unit * (1 / 3) * (0.15 ** (step / max(1, steps - 1)))
+            # Around the best, and in the first half around each start too, so that a second likeness is explored.
+            centres = np.concatenate([latents, best[None]]) if step < steps // 2 else best[None]
+            trial = np.repeat(centres, per if len(centres) > 1 else POPULATION, axis=0)
+            trial = trial + rng.standard_normal(trial.shape).astype(np.float32) * spread
+            if not self.style:
+                trial = self.typical(trial)
+            faces = self.render(trial)
+            losses = _mismatch(_as_float(faces), target).numpy()
+            if losses.min() < best_loss:
+                best, best_loss, face = trial[losses.argmin()].copy(), float(losses.min()), faces[losses.argmin()]
+            if step < steps // 2:  # each start moves to its own best trial
+                for k in range(len(latents)):
+                    mine = slice(k * per, (k + 1) * per)
+                    latents[k] = trial[mine][losses[mine].argmin()]
+            tick(face)
+        return best
+
+
+def _to_uint8(images):
+    from trainers.images import to_uint8
+
+    return to_uint8(images)
