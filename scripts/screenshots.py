@@ -85,6 +85,16 @@ def main() -> None:
     pump(60, lambda: window.state.model is not None and window.state.model.info.path == str(models[0]))
     window.generate_panel.count.setValue(40)
     shot("generate", window.generate_panel)
+    # Find a face like a picture: a demo face none of the models saw, searched among the StyleGAN2's faces.
+    from trainers.demo_faces import write_demo_folder
+
+    [picture] = write_demo_folder(Path(tmp) / "picture", 1, size=96, first_seed=3_000_000)
+    search = window.generate_panel.find_face(str(picture))
+    pump(600, lambda: search.found is not None)
+    pump(0.5)
+    search.grab().save(str(out / "find-face.png"))
+    print(f"wrote {out / 'find-face.png'}")
+    search.close()
     window.interpolate_panel.set_seeds([3, 14, 27])
     window.interpolate_panel.scrub.setValue(25)
     shot("interpolate", window.interpolate_panel)

@@ -123,12 +123,10 @@ class FindFaceDialog(QDialog):
         self.progress.setValue(self.progress.maximum())
         self.cancel_button.setEnabled(False)
         self.save_button.setEnabled(True)
-        verdict = ("as close as a retouched copy of it would be" if found.distance < COPY_DISTANCE else
-                   "a likeness, farther than a copy of it would be")
         self.message.setText(
-            f"Found {found.distance:.3f} away from the picture ({verdict}); seed {found.seed}'s face, where the search "
-            f"began, was {found.seed_distance:.3f} away. Distance: {DISTANCE_SCALE}; under {COPY_DISTANCE} counts "
-            "as the same picture, and two random faces are about 1.25 apart.")
+            f"Found {found.distance:.3f} away from the picture; seed {found.seed}'s face, where the search began, was "
+            f"{found.seed_distance:.3f} away. Distance: {DISTANCE_SCALE}. A copy of a picture is under "
+            f"{COPY_DISTANCE}, and two random faces are about 1.25 apart.")
 
     def _on_failed(self, message: str) -> None:
         self.cancel_button.setEnabled(False)

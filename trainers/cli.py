@@ -1018,9 +1018,8 @@ def cmd_project(args: argparse.Namespace) -> int:
             bar.close()
     print(f"{'seed':>10}  {'its face':>8}  {'found':>8}  picture")
     for path, found in zip(args.pictures, results):
-        print(f"{found.seed:>10}  {found.seed_distance:>8.3f}  {found.distance:>8.3f}  {path}"
-              + ("  (as close as a copy)" if found.distance < COPY_DISTANCE else ""))
-    print(f"distance: {DISTANCE_SCALE}; under {COPY_DISTANCE} counts as the same picture, and two random faces are "
+        print(f"{found.seed:>10}  {found.seed_distance:>8.3f}  {found.distance:>8.3f}  {path}")
+    print(f"distance: {DISTANCE_SCALE}; a copy of a picture is under {COPY_DISTANCE}, and two random faces are "
           "about 1.25 apart", file=sys.stderr)
     try:
         if folder:
