@@ -6,7 +6,8 @@
 #   scripts/gpu_session.sh bench-short      the default engine and CUDA graphs at batch 64 (StyleGAN2 32) only
 #   scripts/gpu_session.sh train MINUTES    start (or continue) the five quality runs, side by side on the
 #                                           one GPU, for MINUTES more minutes of training each
-#   scripts/gpu_session.sh eval             score the quality runs against the 2,000 held-out faces
+#   scripts/gpu_session.sh eval             score the quality runs against the 2,000 held-out faces; their
+#                                           nearest real faces, faces found for held-out and training files
 #
 # Phases can be chained in one call: `scripts/gpu_session.sh check bench`. With 15 minutes of GPU time a
 # session fits `check bench` (one call) or the quality runs (`train 5`, then `train 5 eval`), not both;
@@ -99,6 +100,10 @@ EOF
         echo "== $family: $(python3 -m trainers nearest "runs/gpu/q-$family" --n 32 --out "$OUT/nearest-$family.png" \
             2>/dev/null | tail -1)"
     done | tee "$OUT/nearest.txt"
+    for set in "" --first; do  # faces found for held-out and for training pictures: memorised ones come closer
+        timeout 150 python3 bench/projection_quality.py "${runs[@]}" --device cuda --pictures "$DATA" $set --n 4 \
+            2>&1 | tee -a "$OUT/projection.txt"
+    done
     for family in $FAMILIES; do  # how each run's faces changed, for QUALITY.md's descriptions
         python3 -m trainers timelapse "runs/gpu/q-$family" --out "$OUT/timelapse-$family.gif" --max-frames 40 2>&1 | tail -1
     done
