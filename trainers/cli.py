@@ -597,8 +597,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from trainers.images import make_grid, save_image
     from trainers.inference import ModelError, open_model
 
+    from trainers.explore import FoundFace
+
     origin, found = _saved_face(args.model)
-    if origin is not None and not hasattr(origin, "seeds"):  # a face found for a picture: made again from its latent
+    if isinstance(origin, FoundFace):  # a face found for a picture: made again from its latent
         return _found_again(args, origin, found)
     if origin is not None:  # a face or grid the studio or `sample` saved: made again from its record
         if found is None:
@@ -642,6 +644,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def _found_again(args: argparse.Namespace, origin, model_path: str | None) -> int:
     """`sample FOUND.png --out face.png`: the face found for a picture, made again by its model from its latent."""
+    from trainers.explore import free_path
     from trainers.images import save_image
     from trainers.inference import ModelError, open_model
     from trainers.projection import faces_for, found_metadata
@@ -655,11 +658,10 @@ def _found_again(args: argparse.Namespace, origin, model_path: str | None) -> in
         model = open_model(model_path, provider=args.device)
         _note_step(origin, model.info)
         face = faces_for(model, origin.space, origin.latent[None])[0]
-        out = args.out
+        out, text = args.out, found_metadata(model, origin.space, origin.latent, origin.picture)
         if out.endswith(("/", os.sep)) or os.path.isdir(out):
             os.makedirs(out, exist_ok=True)
-            out = os.path.join(out, os.path.basename(args.model))
-        text = found_metadata(model, origin.space, origin.latent, origin.picture)
+            out = free_path(out, os.path.splitext(os.path.basename(args.model))[0] + ".png", text)
         save_image(out, face.transpose(1, 2, 0), text)
     except (ModelError, ValueError) as exc:
         return _error(str(exc))
@@ -978,7 +980,7 @@ def cmd_nearest(args: argparse.Namespace) -> int:
 
 def cmd_project(args: argparse.Namespace) -> int:
     from trainers import projection
-    from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE
+    from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, free_path
     from trainers.images import RejectedImage, captioned_rows, read_file, save_image
     from trainers.inference import ModelError, open_model
 
@@ -1024,10 +1026,10 @@ def cmd_project(args: argparse.Namespace) -> int:
     try:
         if folder:
             os.makedirs(args.out, exist_ok=True)
-            for path, found in zip(args.pictures, results):
-                out = os.path.join(args.out, f"{Path(path).stem}-found.png")
+            for path, found in zip(args.pictures, results):  # another picture's face of the same name is kept
                 text = projection.found_metadata(model, found.space, found.key, path, found.distance)
-                save_image(out, found.face.transpose(1, 2, 0), text)
+                save_image(free_path(args.out, f"{Path(path).stem}-found.png", text), found.face.transpose(1, 2, 0),
+                           text)
             print(f"wrote {len(results)} face{'s' * (len(results) > 1)} found to {args.out}", file=sys.stderr)
         else:
             titles = [f"seed {f.seed_distance:.2f}, found {f.distance:.2f}: {Path(p).name}"

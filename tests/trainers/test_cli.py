@@ -446,6 +446,13 @@ def test_project_finds_the_models_face_most_like_a_picture_and_saves_its_latent(
     assert main(["project", str(path), str(tmp_path / "notes.png"), "--out", str(tmp_path / "x.png")]) == 2
     assert f"{tmp_path / 'notes.png'}: " in capsys.readouterr().err and not (tmp_path / "x.png").exists()
 
+    # Two pictures of one name in two folders: each face found is kept.
+    (tmp_path / "other").mkdir()
+    Image.fromarray(model.generate([77])[0].transpose(1, 2, 0)).save(tmp_path / "other" / "mine.png")
+    assert main(["project", str(path), str(tmp_path / "mine.png"), str(tmp_path / "other" / "mine.png"),
+                 "--steps", "2", "--search", "4", "--out", str(tmp_path / "both") + "/"]) == 0
+    assert sorted(f.name for f in (tmp_path / "both").iterdir()) == ["mine-found (2).png", "mine-found.png"]
+
     # A face found is made again from its record, and walked through with other saved faces.
     assert main(["sample", str(tmp_path / "found" / "mine-found.png"), "--out", str(tmp_path / "again.png")]) == 0
     assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png").convert("RGB")), face)
