@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.generate_panel)
             self._show_faces_of(found, lambda model, render: (
                 f"{name} is {origin.seeds_text()} by {model.info.label}{self._differs(origin, model)}: drop it with "
-                "other saved faces on Interpolate to walk through them"))
+                "other saved faces on Interpolate to walk through them, or on Style mixing to mix their styles"))
         elif found:
             self.tabs.setCurrentWidget(self.generate_panel)
 
@@ -414,8 +414,8 @@ class MainWindow(QMainWindow):
     def _drop_faces(self, event) -> bool:
         """Faces saved by the studio, dropped on Interpolate, become its walk: through their seeds in the order they
         are dropped. On Style mixing each one's styles go over each other one's face, as Generate's *Style-mix
-        selected* does. Their model opens, at the first face's truncation. One face alone is neither: it opens in
-        Generate, as anywhere else."""
+        selected* does. Their model opens, at the first face's truncation. Faces found for pictures take part at their
+        latents. One face alone is neither: it opens in Generate, as anywhere else."""
         panel = self.tabs.currentWidget()
         faces = [(path, origin) for path in (url.toLocalFile() for url in event.mimeData().urls())
                  if is_image_name(path) for origin in [face_origin(path) or found_face(path)] if origin is not None]
@@ -427,10 +427,6 @@ class MainWindow(QMainWindow):
         origin = faces[0][1]
         truncation = next((o.truncation for _, o in faces if not isinstance(o, FoundFace)), 1.0)
         found = [os.path.basename(path) for path, o in faces if isinstance(o, FoundFace)]
-        if panel is self.style_mix_panel and found:
-            self.statusBar().showMessage(f"Style mixing is between seeds' faces: {found[0]} was found for a picture "
-                                         "(drop faces found for pictures on Interpolate to walk through them)", 15000)
-            return True
         if panel is self.style_mix_panel and origin.family and origin.family != "stylegan2":
             self.statusBar().showMessage(f"Style mixing needs StyleGAN2 faces: these were made by a {origin.family} "
                                          "model (drop them on Interpolate or the window to see them)", 15000)
@@ -457,7 +453,10 @@ class MainWindow(QMainWindow):
             if panel is self.interpolate_panel:
                 self.interpolate_panel.set_seeds(seeds, truncation, render=render, names=found, found_by=first)
                 return f"A walk through {named} of {model.info.label}{self._differs(origin, model)}"
-            self.style_mix_panel.set_seeds(seeds, seeds, truncation, render=render)
+            if found:
+                self.style_mix_panel.set_faces(seeds, found, first, truncation, render=render)
+            else:
+                self.style_mix_panel.set_seeds(seeds, seeds, truncation, render=render)
             return f"The styles of {named} of {model.info.label}, mixed{self._differs(origin, model)}"
 
         self._show_faces_of(first, show)

@@ -203,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("style-mix", help="a StyleGAN2 style-mixing grid: row seeds' styles over column seeds' faces")
     m.add_argument("model", metavar="MODEL", nargs="+",
                    help="a stylegan2 run folder, checkpoint or .onnx file; or two or more faces (or grids) saved by "
-                        "GAN Studio: each one's styles over each other one's face, with their model and truncation")
+                        "GAN Studio: each one's styles over each other one's face, with their model and truncation "
+                        "(StyleGAN2 faces found for pictures by `project` too)")
     m.add_argument("--rows", help="with a model: seeds down the left, which give the chosen styles, e.g. 1,2,3")
     m.add_argument("--columns", help="with a model: seeds along the top, which keep the other styles, e.g. 10,11,12")
     m.add_argument("--styles", default="coarse",
@@ -555,23 +556,20 @@ def _note_step(origin, info) -> None:
 
 
 def _faces_model(paths: list[str], given: str | None, truncation: float | None, within: str, option: str,
-                 example: str, found_too: bool = False):
+                 example: str):
     """The MODEL arguments of a command that takes a model and seeds, or faces saved by GAN Studio instead:
-    (model path, the faces' seeds or None for a model, truncation, the first face's record or None). ValueError
-    with the message when they do not fit together. given: the seed options as given; within: 'a walk is', ...;
-    option: the seed options' names; example: how they are given. found_too: faces found for pictures are taken
-    too, their latents among the seeds (explore.Key)."""
+    (model path, the faces' seeds or None for a model, truncation, the first face's record or None, how each seed is
+    named). Faces found for pictures come as their latents among the seeds (explore.Key), named by their file.
+    ValueError with the message when they do not fit together. given: the seed options as given; within: 'a walk
+    is', ...; option: the seed options' names; example: how they are given."""
     from trainers.explore import FoundFace, same_file
 
     faces = [(path, *_saved_face(path)) for path in paths]
     origins = [origin for _, origin, _ in faces if origin is not None]
-    if not found_too and any(isinstance(origin, FoundFace) for origin in origins):
-        raise ValueError(f"faces found for pictures cannot be used here ({within} between seeds' faces): walk "
-                         "through them with `interpolate`")
     if not origins:
         if len(faces) > 1 or not given:
             raise ValueError(f"give one model and {option} (e.g. {example}), or faces saved by GAN Studio")
-        return paths[0], None, 1.0 if truncation is None else truncation, None
+        return paths[0], None, 1.0 if truncation is None else truncation, None, None
     if len(origins) < len(faces) or given:
         raise ValueError(f"give one model and {option}, or faces saved by GAN Studio (and no {option})")
     for path, origin, found in faces:
@@ -589,7 +587,9 @@ def _faces_model(paths: list[str], given: str | None, truncation: float | None, 
             print(f"note: the faces were seen at different truncations; this is at {truncation:g}, the first's "
                   "(--truncation sets another)", file=sys.stderr)
     keys = [key for o in origins for key in ([o.latent] if isinstance(o, FoundFace) else o.seeds)]
-    return model_path, keys, truncation, origin
+    names = [name for path, o, _ in faces for name in ([f"[{os.path.basename(path)}]"] if isinstance(o, FoundFace)
+                                                        else map(str, o.seeds))]
+    return model_path, keys, truncation, origin, names
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -681,8 +681,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if args.scale < 1 or args.seconds <= 0:
         return _error("--scale must be at least 1 and --seconds above 0")
     try:
-        model_path, seeds, truncation, origin = _faces_model(args.model, args.seeds, args.truncation, "a walk is",
-                                                             "--seeds", "--seeds 3,14,27", found_too=True)
+        model_path, seeds, truncation, origin, _ = _faces_model(args.model, args.seeds, args.truncation, "a walk is",
+                                                                "--seeds", "--seeds 3,14,27")
         seeds = parse_seeds(args.seeds) if seeds is None else seeds
     except ValueError as exc:
         return _error(str(exc))
@@ -753,8 +753,9 @@ def cmd_style_mix(args: argparse.Namespace) -> int:
 
     try:
         given = args.rows or args.columns
-        model_path, seeds, truncation, origin = _faces_model(args.model, given, args.truncation, "style mixing is",
-                                                             "--rows and --columns", "--rows 1,2 --columns 5,6,7")
+        model_path, seeds, truncation, origin, names = _faces_model(args.model, given, args.truncation,
+                                                                    "style mixing is", "--rows and --columns",
+                                                                    "--rows 1,2 --columns 5,6,7")
         if seeds is not None:  # saved faces: each one's styles over each other one's face
             rows = columns = seeds
         elif not (args.rows and args.columns):
@@ -770,7 +771,10 @@ def cmd_style_mix(args: argparse.Namespace) -> int:
             _note_step(origin, model.info)
         layers = _style_layers(args.styles, model.info.layers, model.info.num_ws, STYLE_GROUPS)
         figure, _ = mix_grid(model, rows, columns, layers, truncation)
-        row_text, column_text = ",".join(map(str, rows)), ",".join(map(str, columns))
+        if seeds is not None:  # (a face found for a picture is named by its file)
+            row_text = column_text = ",".join(names)
+        else:
+            row_text, column_text = ",".join(map(str, rows)), ",".join(map(str, columns))
         save_image(args.out, figure, {"model": model.info.family, "source": model.info.name, "rows": row_text,
                                       "columns": column_text, "layers": f"{layers[0]}-{layers[-1]}",
                                       "truncation": f"{truncation:g}"})

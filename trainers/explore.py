@@ -35,6 +35,27 @@ def parse_seeds(text: str) -> list[int]:
 Key = int | np.ndarray  # a seed's face, or a face found for a picture: its latent (z [z_dim], or w [w_dim])
 
 
+def _found_keys(model: GeneratorModel, keys: Sequence[Key]) -> list[np.ndarray]:
+    """The latents among keys, checked against the model: ModelError for one another model found."""
+    info = model.info
+    found = [k for k in keys if isinstance(k, np.ndarray)]
+    size = info.w_dim if info.style_based else info.z_dim
+    if any(k.shape != (size,) for k in found):
+        raise ModelError(f"a face found by another model: its latent does not fit {info.name}")
+    return found
+
+
+def styles_of(model: GeneratorModel, keys: Sequence[Key], truncation: float = 1.0) -> np.ndarray:
+    """StyleGAN2 ws [K, num_ws, w_dim] of seeds' faces (mapped in one batch, as Generate draws them) and of faces
+    found for pictures (their w on every layer), each pulled towards w_avg by `truncation`."""
+    info = model.info
+    found = iter(truncate(np.repeat(k[None, None], info.num_ws, 1), info.w_avg, truncation)[0]
+                 for k in _found_keys(model, keys))
+    seeds = [int(k) for k in keys if not isinstance(k, np.ndarray)]
+    mapped = iter(model.map(model.latents(seeds), truncation) if seeds else [])
+    return np.stack([next(found) if isinstance(k, np.ndarray) else next(mapped) for k in keys]).astype(np.float32)
+
+
 def walk_latents(model: GeneratorModel, keys: Sequence[Key], frames: int, method: str, loop: bool,
                  truncation: float = 1.0) -> tuple[str, np.ndarray]:
     """-> ("z", [frames, z_dim]) or ("w", [frames, num_ws, w_dim]) along the path through the faces: seeds' faces,
@@ -44,22 +65,16 @@ def walk_latents(model: GeneratorModel, keys: Sequence[Key], frames: int, method
     info = model.info
     if space == "w" and not info.style_based:
         raise ModelError(f"walking in w needs a StyleGAN2 model; {info.name} is {info.family}")
-    found = [k for k in keys if isinstance(k, np.ndarray)]
-    size = info.w_dim if info.style_based else info.z_dim
-    if any(k.shape != (size,) for k in found):
-        raise ModelError(f"a face found by another model: its latent does not fit {info.name}")
+    found = _found_keys(model, keys)
     if found and space == "z" and info.style_based:
         raise ModelError("StyleGAN2 faces found for pictures have no z: they are walked in w ('lerp in w', or "
                          "--method w)")
-
-    seeds = [int(k) for k in keys if not isinstance(k, np.ndarray)]
-    z = model.latents(seeds)
-    seeded = iter(model.map(z, truncation) if space == "w" and seeds else z)  # in one batch, as Generate draws them
     if space == "w":
-        found = [truncate(np.repeat(k[None, None], info.num_ws, 1), info.w_avg, truncation)[0] for k in found]
+        return "w", interpolation_path(styles_of(model, keys, truncation), frames, loop=loop)
+    z = iter(model.latents([int(k) for k in keys if not isinstance(k, np.ndarray)]))
     found = iter(found)
-    path = np.stack([next(found) if isinstance(k, np.ndarray) else next(seeded) for k in keys]).astype(np.float32)
-    return space, interpolation_path(path, frames, loop=loop, spherical=spherical)
+    path = np.stack([next(found) if isinstance(k, np.ndarray) else next(z) for k in keys]).astype(np.float32)
+    return "z", interpolation_path(path, frames, loop=loop, spherical=spherical)
 
 
 def render_latents(model: GeneratorModel, space: str, latents: np.ndarray, truncation: float = 1.0,
@@ -75,13 +90,14 @@ def render_latents(model: GeneratorModel, space: str, latents: np.ndarray, trunc
     return np.concatenate(out)
 
 
-def mix_grid(model: GeneratorModel, row_seeds: Sequence[int], column_seeds: Sequence[int], layers: Sequence[int],
+def mix_grid(model: GeneratorModel, row_seeds: Sequence[Key], column_seeds: Sequence[Key], layers: Sequence[int],
              truncation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """-> (the figure [H, W, 3] uint8, the mixed faces [R, C, 3, h, w]): rows' `layers` over columns' faces."""
+    """-> (the figure [H, W, 3] uint8, the mixed faces [R, C, 3, h, w]): rows' `layers` over columns' faces (seeds'
+    faces, or faces found for pictures)."""
     if not model.info.style_based:
         raise ModelError(f"style mixing needs a StyleGAN2 model; {model.info.name} is {model.info.family}")
-    rows = model.map(model.latents(list(row_seeds)), truncation)
-    cols = model.map(model.latents(list(column_seeds)), truncation)
+    rows = styles_of(model, row_seeds, truncation)
+    cols = styles_of(model, column_seeds, truncation)
     mixed = model.synthesize(model.style_mix(rows, cols, list(layers)))
     mixed = mixed.reshape(len(row_seeds), len(column_seeds), *mixed.shape[1:])
     return style_mixing_grid(model.synthesize(rows), model.synthesize(cols), mixed), mixed

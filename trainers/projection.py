@@ -7,7 +7,7 @@ those latents is refined: by gradient descent through the generator when the mod
 an evolution strategy (Gaussian steps around the best latent so far, narrowing), which needs only the generator's
 output, so an exported `.onnx` model (such as the studio's demo models) can be searched too, more slowly and less
 closely. For StyleGAN2 the search is in w, one w for every layer, as the mapping network makes them (so the face
-found stays one the model could draw from some z, and walks to and from seeds' faces in w); the noise stays the
+found stays one the model could draw from some z, and walks and mixes with seeds' faces in w); the noise stays the
 fixed noise the studio draws every face with. The other families search z, kept at the length of a typical z.
 
 The refining minimises the mean squared difference of the pixels at several scales (the full size, then halved down
@@ -16,7 +16,8 @@ distance reported is the copy checks' (explore.DISTANCE_SCALE: under 0.4 is the 
 are about 1.25 apart), so a found face reads on the same scale as Generate's *Nearest real faces*.
 
 A found face is saved with its latent in its PNG text (`found_metadata`; explore.found_face reads it back): `sample`
-makes it again, and the studio's Interpolate and `interpolate` walk through it with other saved faces."""
+makes it again; Interpolate and `interpolate` walk through it, and Style mixing and `style-mix` mix its styles, with
+other saved faces."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ in a grid like the StyleGAN paper's figure; it updates live and exports as PNG."
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -16,7 +17,7 @@ from studio.widgets.faces import ImageView
 from studio.widgets.layout import row
 from studio.widgets.truncation import TruncationSlider
 from studio.workers import Renderer
-from trainers.explore import mix_grid, parse_seeds
+from trainers.explore import Key, mix_grid, parse_seeds, same_file
 from trainers.images import save_image
 from trainers.inference import GeneratorModel
 
@@ -34,7 +35,10 @@ class StyleMixPanel(QWidget):
         self.state, self.renderer = state, renderer
         self.figure: np.ndarray | None = None
         self.mixed: np.ndarray | None = None
-        self.shown: tuple[list[int], list[int], str] | None = None  # the figure's row seeds, column seeds, styles
+        # the figure's rows and columns ("seed 5", or a found face's file name) and its styles
+        self.shown: tuple[list[str], list[str], str] | None = None
+        # faces found for pictures, each one's styles over each other one's: (their text, keys, names, the model)
+        self._found: tuple[str, list[Key], list[str], str] | None = None
 
         self.rows = QLineEdit("1, 2, 3")
         self.rows.setToolTip("Source seeds, down the left: they give the chosen layers")
@@ -129,8 +133,25 @@ class StyleMixPanel(QWidget):
                   render: bool = True) -> None:
         """Mix these seeds' styles (at this truncation, e.g. the one their faces were seen at in Generate); with
         render False, the grid is made when the next model opens."""
+        self._found = None
         self.rows.setText(", ".join(map(str, rows)))
         self.columns.setText(", ".join(map(str, columns)))
+        if truncation is not None:
+            self.truncation.set_psi(truncation, quiet=True)
+        if render:
+            self.update_grid()
+
+    def set_faces(self, keys: list[Key], names: list[str], found_by: str, truncation: float | None = None,
+                  render: bool = True) -> None:
+        """Each of these faces' styles over each other one's face, where some are faces found for pictures (their
+        latents among the seeds, explore.Key; `names` names each of those, in order) by the model at `found_by`:
+        they cannot be typed in the seed fields, and they mix only with that model."""
+        given = iter(names)
+        labels = [next(given) if isinstance(key, np.ndarray) else f"seed {key}" for key in keys]
+        text = ", ".join(f"[{label}]" if isinstance(key, np.ndarray) else str(key) for key, label in zip(keys, labels))
+        self.rows.setText(text)
+        self.columns.setText(text)
+        self._found = (text, list(keys), labels, found_by)
         if truncation is not None:
             self.truncation.set_psi(truncation, quiet=True)
         if render:
@@ -153,7 +174,7 @@ class StyleMixPanel(QWidget):
         if model is None or not model.info.style_based:
             return
         try:
-            rows, cols = parse_seeds(self.rows.text()), parse_seeds(self.columns.text())
+            rows, cols, row_labels, column_labels = self._faces(model)
         except ValueError as exc:
             self._say(str(exc))
             return
@@ -168,7 +189,22 @@ class StyleMixPanel(QWidget):
         layers, psi = self.layers(), self.truncation.psi()
         styles = self.preset.currentText().split(" (")[0] if PRESETS[self.preset.currentText()] else "chosen"
         what = f"{styles} styles (layers {layers[0]}-{layers[-1]})"
-        self.renderer.submit("style-mix", lambda: ((rows, cols, what), *mix_grid(model, rows, cols, layers, psi)))
+        self.renderer.submit("style-mix", lambda: ((row_labels, column_labels, what),
+                                                   *mix_grid(model, rows, cols, layers, psi)))
+
+    def _faces(self, model: GeneratorModel) -> tuple[list[Key], list[Key], list[str], list[str]]:
+        """The rows' and columns' faces (seeds, or found faces' latents) and how each is named; ValueError with what
+        is wrong."""
+        found = self._found
+        if found is not None and self.rows.text() == self.columns.text() == found[0]:
+            if not same_file(found[3], model.info.path):
+                raise ValueError(f"These faces were found by {os.path.basename(found[3])}: open it to mix their styles")
+            return found[1], found[1], found[2], found[2]
+        if "[" in self.rows.text() + self.columns.text():
+            raise ValueError("Faces found for pictures cannot be typed among the seeds: drop their saved faces on "
+                             "this tab.")
+        rows, cols = parse_seeds(self.rows.text()), parse_seeds(self.columns.text())
+        return rows, cols, [f"seed {s}" for s in rows], [f"seed {s}" for s in cols]
 
     def _on_rendered(self, key: str, result) -> None:
         if key == "style-mix":
@@ -184,11 +220,14 @@ class StyleMixPanel(QWidget):
         r, c = y // size - 1, x // size - 1
         if r < 0 and c < 0:
             return ""
+        def first(label: str) -> str:  # at the start of a sentence
+            return "S" + label[1:] if label.startswith("seed ") else label
+
         if r < 0:
-            return f"Seed {cols[c]}: the face that takes the rows' {what}"
+            return f"{first(cols[c])}: the face that takes the rows' {what}"
         if c < 0:
-            return f"Seed {rows[r]}: gives its {what} to the faces in its row"
-        return f"Seed {cols[c]}'s face with seed {rows[r]}'s {what}"
+            return f"{first(rows[r])}: gives its {what} to the faces in its row"
+        return f"{first(cols[c])}'s face with {rows[r]}'s {what}"
 
     def save(self, path: str | None = None) -> str | None:
         if self.figure is None:

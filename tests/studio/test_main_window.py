@@ -378,7 +378,8 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
     assert dialog.message.text() == "Cannot find a face like it: notes.png: not an image"
 
 
-def test_faces_found_for_pictures_dropped_on_interpolate_become_its_walk(qtbot, window, tiny_models, tmp_path):
+def test_faces_found_for_pictures_dropped_on_interpolate_or_style_mixing_become_its_walk_or_grid(qtbot, window,
+                                                                                                 tiny_models, tmp_path):
     from trainers import projection
     from trainers.inference import open_model as engine_model
 
@@ -415,9 +416,20 @@ def test_faces_found_for_pictures_dropped_on_interpolate_become_its_walk(qtbot, 
     walk.set_seeds([found["a"].key, found["b"].key], names=["a", "b"], found_by=str(tiny_models["stylegan2"]))
     assert walk.message.text() == "These faces were found by stylegan2.onnx: open it to walk through them"
 
-    window.tabs.setCurrentWidget(window.style_mix_panel)
-    drop_folder(window, tmp_path / "a-found.png", tmp_path / "b-found.png")
-    assert window.statusBar().currentMessage().startswith("Style mixing is between seeds' faces: a-found.png")
+    mix = window.style_mix_panel  # on Style mixing: each face's styles over each other's
+    window.tabs.setCurrentWidget(mix)
+    drop_folder(window, tmp_path / "a-found.png", tmp_path / "seed-7.png")
+    qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"]) and mix.mixed is not None
+                    and mix.shown[0] == ["a-found.png", "seed 7"], timeout=20000)
+    assert mix.rows.text() == mix.columns.text() == "[a-found.png], 7"
+    mix.truncation.set_psi(1.0)
+    qtbot.waitUntil(lambda: mix.shown is not None and np.array_equal(mix.mixed[0, 0], found["a"].face),
+                    timeout=20000)  # the found face mixed with itself is itself
+    size = found["a"].face.shape[-1]
+    assert mix.describe(size + 2, 2 * size + 2) == f"a-found.png's face with seed 7's {mix.shown[2]}"
+    assert mix.describe(2, size + 2) == f"a-found.png: gives its {mix.shown[2]} to the faces in its row"
+    mix.random_seeds()  # seeds again
+    assert "[" not in mix.rows.text() and mix.unavailable.text() == ""
     window.tabs.setCurrentWidget(window.dataset_panel)
     drop_folder(window, tmp_path / "a-found.png")  # one alone: its model opens, and a word says where it goes
     qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"]), timeout=20000)

@@ -198,6 +198,19 @@ def test_stylegan2_from_the_command_line(tmp_path, capsys):
     assert (run / "samples" / "style-mixing-step-000000002.png").is_file()
     assert main(["sample", str(run), "--n", "4", "--truncation", "0.5", "--out", str(tmp_path / "g.png")]) == 0
     assert Image.open(tmp_path / "g.png").text["truncation"] == "0.5"
+    # A face found for a picture gives its styles, and takes others', as a seed's face does.
+    picture = sorted(data.iterdir())[0]
+    assert main(["project", str(run), str(picture), "--steps", "3", "--search", "8",
+                 "--out", str(tmp_path / "found") + "/"]) == 0
+    assert main(["sample", str(run), "--n", "1", "--seed", "4", "--out", str(tmp_path / "found") + "/"]) == 0
+    found, seed4 = (tmp_path / "found" / f"{picture.stem}-found.png"), next((tmp_path / "found").glob("*seed*.png"))
+    capsys.readouterr()
+    assert main(["style-mix", str(found), str(seed4), "--out", str(tmp_path / "mix.png")]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'mix.png'}: rows [{found.name}],4 give ws layers")
+    figure = np.asarray(Image.open(tmp_path / "mix.png").convert("RGB"))
+    face = np.asarray(Image.open(found).convert("RGB"))
+    assert np.array_equal(figure[32:64, 32:64], face)  # the found face, mixed with itself, is itself
+    assert not np.array_equal(figure[64:96, 32:64], face)  # seed 4's coarse styles change it
     dc = tmp_path / "dc"
     assert main(["train", str(data), "--out", str(dc), "--steps", "1", *TINY]) == 0
     assert main(["sample", str(dc), "--truncation", "0.5", "--out", str(tmp_path / "x.png")]) == 2
@@ -466,4 +479,4 @@ def test_project_finds_the_models_face_most_like_a_picture_and_saves_its_latent(
     assert np.array_equal(np.asarray(Image.open(frames[-1]).convert("RGB")),
                           model.generate([9])[0].transpose(1, 2, 0))
     assert main(["style-mix", str(tmp_path / "found" / "mine-found.png"), str(nine), "--out", "mix.png"]) == 2
-    assert "faces found for pictures cannot be used here" in capsys.readouterr().err
+    assert "style mixing needs a StyleGAN2 model" in capsys.readouterr().err  # (a DCGAN's face found, here)
