@@ -334,7 +334,12 @@ class GeneratePanel(QWidget):
         dialog = FindFaceDialog(self, self.state, model, path)
         dialog.show()
         self._dialogs.append(dialog)
-        self.status.setText(f"Looking for a face like {os.path.basename(path)} …")
+        name = os.path.basename(path)
+        self.status.setText(f"Looking for a face like {name} …")
+        dialog.search.finished.connect(lambda found: self.status.setText(
+            f"Found a face like {name}, {found.distance:.3f} away (seed {found.seed}'s was {found.seed_distance:.3f})"))
+        dialog.search.failed.connect(lambda message: self.status.setText(
+            f"No face like {name}: cancelled" if message == "cancelled" else f"No face like {name}: {message}"))
         return dialog
 
     def shutdown(self) -> None:

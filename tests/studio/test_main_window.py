@@ -359,6 +359,7 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
     assert np.array_equal(dialog.found_view.image, found.face) and np.array_equal(dialog.seed_view.image,
                                                                                    found.seed_face)
     assert dialog.message.text().startswith(f"Found {found.distance:.3f} away from the picture")
+    assert panel.status.text().startswith(f"Found a face like photo.png, {found.distance:.3f} away (seed {found.seed}")
     assert dialog.progress.value() == dialog.progress.maximum() == 1 + 20
     saved = dialog.save(str(tmp_path / "found.png"))
     with Image.open(saved) as png:
@@ -371,7 +372,7 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
     qtbot.waitUntil(lambda: dialog.progress.value() > 2, timeout=30000)
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: dialog.message.text() == "Cancelled." and not dialog.searching(), timeout=30000)
-    assert not dialog.save_button.isEnabled()
+    assert not dialog.save_button.isEnabled() and panel.status.text() == "No face like photo.png: cancelled"
     (tmp_path / "notes.png").write_text("no picture")
     dialog = panel.find_face(str(tmp_path / "notes.png"))
     qtbot.waitUntil(lambda: not dialog.searching(), timeout=30000)
