@@ -27,6 +27,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from trainers.images import to_uint8
 from trainers.inference import GeneratorModel, ModelError, TorchGenerator
 
 SEARCH = 512  # seeds' faces compared with the picture first
@@ -39,6 +40,7 @@ POPULATION = 32  # the evolution strategy's latents tried per step, around the b
 LEARNING_RATE = 0.2
 SMALLEST_SCALE = 8  # pixels a side: the coarsest scale compared
 RENDER_BATCH = 64
+PREVIEW_EVERY = 10  # gradient steps between two drawings of the face found so far (for the progress window)
 
 Each = Callable[[int, int, np.ndarray], None]  # each(done, total, the best face so far): a progress bar; may raise
 
@@ -244,8 +246,10 @@ class _GradientSearch(_Search):
             if not self.style:
                 with torch.no_grad():
                     x.copy_(self.typical(x))
-            with torch.no_grad():
-                tick(_to_uint8(faces(x[loss.argmin()][None]))[0])
+            if step % PREVIEW_EVERY == 0 or step == steps - 1:  # (a face less to draw on the other steps)
+                with torch.no_grad():
+                    preview = to_uint8(faces(x[loss.argmin()][None]))[0]
+            tick(preview)
         with torch.no_grad():
             final = faces(x)
             best = int(_mismatch(final, target).argmin())
@@ -283,8 +287,3 @@ class _BlindSearch(_Search):
             tick(face)
         return best
 
-
-def _to_uint8(images):
-    from trainers.images import to_uint8
-
-    return to_uint8(images)
