@@ -56,6 +56,7 @@ class FindFaceDialog(QDialog):
         super().__init__(parent)
         self.state, self.model, self.path = state, model, path
         self.found: projection.Found | None = None
+        self._ended = False
         name = os.path.basename(path)
         self.setWindowTitle(f"A face like {name} — {model.info.label}")
         self.picture_view = ImageView("Reading …")
@@ -105,7 +106,8 @@ class FindFaceDialog(QDialog):
         self.search.start()
 
     def searching(self) -> bool:
-        return self.search.is_running()
+        """Until the search's end (found, failed or cancelled) is shown."""
+        return not self._ended
 
     def cancel(self) -> None:
         self.search.cancelled.set()
@@ -116,7 +118,7 @@ class FindFaceDialog(QDialog):
         self.found_view.set_image(face)
 
     def _on_found(self, found: projection.Found) -> None:
-        self.found = found
+        self.found, self._ended = found, True
         self.seed_view.set_image(found.seed_face)
         self.seed_caption.setText(f"Seed {found.seed}'s face, where the search began")
         self.found_view.set_image(found.face)
@@ -129,6 +131,7 @@ class FindFaceDialog(QDialog):
             f"{COPY_DISTANCE}, and two random faces are about 1.25 apart.")
 
     def _on_failed(self, message: str) -> None:
+        self._ended = True
         self.cancel_button.setEnabled(False)
         self.message.setText("Cancelled." if message == "cancelled" else f"Cannot find a face like it: {message}")
 

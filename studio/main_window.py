@@ -212,7 +212,11 @@ class MainWindow(QMainWindow):
     def choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", "Models (*.onnx *.pt);;Faces and grids saved "
                                               "by GAN Studio (*.png *.jpg *.jpeg);;All files (*)")
-        if path and not (is_image_name(path) and self.open_face_file(path)):
+        if not path or (is_image_name(path) and self.open_face_file(path)):
+            return
+        if is_image_name(path) and self._can_find_faces():  # a picture of one's own: the model's face most like it
+            self._find_faces_like([path])
+        else:
             self.open_model_file(path)
 
     def open_face_file(self, path: str) -> bool:

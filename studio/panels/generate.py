@@ -344,7 +344,7 @@ class GeneratePanel(QWidget):
 
     def shutdown(self) -> None:
         """Searches for faces like pictures stop at their next step (the studio is closing)."""
-        searches = [d for d in self._dialogs if isinstance(d, FindFaceDialog) and d.searching()]
+        searches = [d for d in self._dialogs if isinstance(d, FindFaceDialog) and d.search.is_running()]
         for dialog in searches:
             dialog.cancel()
         for dialog in searches:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from tests.helpers import faces_folder
 from tests.studio.conftest import dispose, open_model
@@ -374,7 +374,10 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
     qtbot.waitUntil(lambda: dialog.message.text() == "Cancelled." and not dialog.searching(), timeout=30000)
     assert not dialog.save_button.isEnabled() and panel.status.text() == "No face like photo.png: cancelled"
     (tmp_path / "notes.png").write_text("no picture")
-    dialog = panel.find_face(str(tmp_path / "notes.png"))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "notes.png"), ""))
+    window.choose_model()  # Ctrl+O on a picture with a model open: the same search
+    dialog = panel._dialogs[-1]
+    assert "notes.png" in dialog.windowTitle()
     qtbot.waitUntil(lambda: not dialog.searching(), timeout=30000)
     assert dialog.message.text() == "Cannot find a face like it: notes.png: not an image"
 
