@@ -198,7 +198,8 @@ class MainWindow(QMainWindow):
 
     def show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  open a model (.onnx or checkpoint), or a face saved by the studio",
+            "Ctrl+O  open a model (.onnx or checkpoint), or a face saved by the studio; or a picture: the open "
+            "model's face most like it",
             "Ctrl+D  open a dataset folder",
             "Ctrl+E  export the selected faces", "Ctrl+Shift+E  export all faces",
             "Ctrl+1 … Ctrl+6  switch panels",
@@ -211,7 +212,8 @@ class MainWindow(QMainWindow):
     # -- models ----------------------------------------------------------------------------------------------
     def choose_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", "Models (*.onnx *.pt);;Faces and grids saved "
-                                              "by GAN Studio (*.png *.jpg *.jpeg);;All files (*)")
+                                              "by GAN Studio, or a picture to find a face like (*.png *.jpg *.jpeg);;"
+                                              "All files (*)")
         if not path or (is_image_name(path) and self.open_face_file(path)):
             return
         if is_image_name(path) and self._can_find_faces():  # a picture of one's own: the model's face most like it
