@@ -2,13 +2,13 @@
 draw this face? A real face it finds closely is one it has learned; a face it cannot come near shows what it has not
 (a model that collapsed to a few faces finds every picture far off).
 
-Two stages. First the faces of `search` seeds are compared with the picture and the closest few kept. Then each of
-those latents is refined: by gradient descent through the generator when the model is a checkpoint (torch), else by
-an evolution strategy (Gaussian steps around the best latent so far, narrowing), which needs only the generator's
-output, so an exported `.onnx` model (such as the studio's demo models) can be searched too, more slowly and less
-closely. For StyleGAN2 the search is in w, one w for every layer, as the mapping network makes them (so the face
-found stays one the model could draw from some z, and walks and mixes with seeds' faces in w); the noise stays the
-fixed noise the studio draws every face with. The other families search z, kept at the length of a typical z.
+Two stages. First the faces of `search` seeds are compared with the picture and the closest few kept. Then they are
+refined: by gradient descent through the generator when the model is a checkpoint (torch), else by an evolution
+strategy that estimates the gradient from the faces of random nudges (the closest start only), which needs only the
+generator's output, so an exported `.onnx` model (such as the studio's demo models) can be searched too, more slowly.
+For StyleGAN2 the search is in w, one w for every layer, as the mapping network makes them (so the face found stays
+one the model could draw from some z, and walks and mixes with seeds' faces in w); the noise stays the fixed noise
+the studio draws every face with. The other families search z, kept at the length of a typical z.
 
 The refining minimises the mean squared difference of the pixels at several scales (the full size, then halved down
 to 8 px): the coarse scales pull the face's layout and colours into place, the fine ones its details. The
@@ -33,7 +33,9 @@ from trainers.inference import GeneratorModel, ModelError, TorchGenerator
 SEARCH = 512  # seeds' faces compared with the picture first
 STARTS = 4  # the closest of them, refined side by side
 STEPS = 200  # refining steps (gradient steps, or generations of the evolution strategy)
-POPULATION = 32  # the evolution strategy's latents tried per step, around the best so far
+POPULATION = 32  # faces the evolution strategy renders per step (a model without gradients)
+NUDGE = 0.1  # the evolution strategy's first nudges, in units of the latents' spread
+NUDGE_RATE = 0.1  # its Adam step, same units (demo StyleGAN2, 4 unseen faces: 0.272 at 0.1, 0.286 at 0.05)
 # Adam's, in units of the latent's spread. On tiny test models (2026-12-07, 40-100 steps, 3 faces each model could
 # make): 0.2 came closest for StyleGAN2 (0.30 from 0.59, against 0.35 at 0.05) and near it for DCGAN (0.3: 0.09,
 # 0.1: 0.22, 0.05: 0.31, from 0.51).
@@ -258,32 +260,38 @@ class _GradientSearch(_Search):
 
 
 class _BlindSearch(_Search):
-    """An evolution strategy for a model with no gradients (onnxruntime): each step tries POPULATION latents
-    around the best one so far, Gaussian steps whose size narrows from a third of the latents' spread to a
-    twentieth, and keeps the best of them when it is better."""
+    """For a model with no gradients (onnxruntime): a natural evolution strategy. Each step draws POPULATION / 2
+    random nudges of the latent and their opposites, renders the faces of all of them, and estimates the gradient from
+    how much better or worse each pair does; Adam follows that estimate, as it follows the true gradient through a
+    checkpoint. The nudges narrow from a tenth of the latents' spread to a fiftieth. On the demo models and a 32 px
+    DCGAN's export (2026-12-07, 4 unseen pictures and 4 of its own faces each) it came closer than keeping the best
+    of random nudges around the best so far, in as many renders: 0.272 against 0.296 and 0.043 against 0.072 for the
+    demo StyleGAN2, 0.515 against 0.552 on held-out anime faces."""
 
     def refine(self, latents, target, steps, seed, tick):
         rng = np.random.default_rng(seed)
         losses = _mismatch(_as_float(self.render(latents)), target).numpy()
         best, best_loss = latents[losses.argmin()].copy(), float(losses.min())
-        face = self.render(best[None])[0]
-        per = max(1, POPULATION // len(latents))
+        mean = (best - self.center).astype(np.float64) / self.unit  # in units of the spread
+        first, second = np.zeros_like(mean), np.zeros_like(mean)  # Adam's moments
+        half = max(1, POPULATION // 2)
         for step in range(steps):
-            spread = self.unit * (1 / 3) * (0.15 ** (step / max(1, steps - 1)))
-            # Around the best, and in the first half around each start too, so that a second likeness is explored.
-            centres = np.concatenate([latents, best[None]]) if step < steps // 2 else best[None]
-            trial = np.repeat(centres, per if len(centres) > 1 else POPULATION, axis=0)
-            trial = trial + rng.standard_normal(trial.shape).astype(np.float32) * spread
+            t = step / max(1, steps)
+            spread = NUDGE * 0.2**t
+            rate = NUDGE_RATE * min(1.0, 0.5 - 0.5 * math.cos(math.pi * min(1.0, (1.0 - t) / 0.75)))
+            nudges = rng.standard_normal((half, mean.size))
+            trial = self.center + np.concatenate([mean + spread * nudges, mean - spread * nudges]) * self.unit
+            trial = trial.astype(np.float32)
             if not self.style:
                 trial = self.typical(trial)
             faces = self.render(trial)
             losses = _mismatch(_as_float(faces), target).numpy()
             if losses.min() < best_loss:
-                best, best_loss, face = trial[losses.argmin()].copy(), float(losses.min()), faces[losses.argmin()]
-            if step < steps // 2:  # each start moves to its own best trial
-                for k in range(len(latents)):
-                    mine = slice(k * per, (k + 1) * per)
-                    latents[k] = trial[mine][losses[mine].argmin()]
-            tick(face)
+                best, best_loss = trial[losses.argmin()].copy(), float(losses.min())
+            ranked = (losses - losses.mean()) / (losses.std() + 1e-12)
+            gradient = ((ranked[:half] - ranked[half:])[:, None] * nudges).sum(0) / (2 * half * spread)
+            first = 0.9 * first + 0.1 * gradient
+            second = 0.999 * second + 0.001 * gradient**2
+            mean -= rate * (first / (1 - 0.9 ** (step + 1))) / (np.sqrt(second / (1 - 0.999 ** (step + 1))) + 1e-8)
+            tick(faces[losses.argmin()])
         return best
-
