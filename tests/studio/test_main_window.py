@@ -359,7 +359,8 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
     assert np.array_equal(dialog.found_view.image, found.face) and np.array_equal(dialog.seed_view.image,
                                                                                    found.seed_face)
     assert dialog.message.text().startswith(f"Found {found.distance:.3f} away from the picture")
-    assert panel.status.text().startswith(f"Found a face like photo.png, {found.distance:.3f} away (seed {found.seed}")
+    qtbot.waitUntil(lambda: panel.status.text().startswith(  # (told by the same signal, a moment later)
+        f"Found a face like photo.png, {found.distance:.3f} away (seed {found.seed}"), timeout=5000)
     assert dialog.progress.value() == dialog.progress.maximum() == 1 + 20
     saved = dialog.save(str(tmp_path / "found.png"))
     with Image.open(saved) as png:
@@ -371,8 +372,9 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
     dialog = panel.find_face(str(tmp_path / "photo.png"))
     qtbot.waitUntil(lambda: dialog.progress.value() > 2, timeout=30000)
     dialog.cancel_button.click()
-    qtbot.waitUntil(lambda: dialog.message.text() == "Cancelled." and not dialog.searching(), timeout=30000)
-    assert not dialog.save_button.isEnabled() and panel.status.text() == "No face like photo.png: cancelled"
+    qtbot.waitUntil(lambda: dialog.message.text() == "Cancelled." and not dialog.searching()
+                    and panel.status.text() == "No face like photo.png: cancelled", timeout=30000)
+    assert not dialog.save_button.isEnabled()
     (tmp_path / "notes.png").write_text("no picture")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "notes.png"), ""))
     window.choose_model()  # Ctrl+O on a picture with a model open: the same search
