@@ -31,7 +31,7 @@ from trainers.images import to_uint8
 from trainers.inference import GeneratorModel, ModelError, TorchGenerator
 
 SEARCH = 512  # seeds' faces compared with the picture first
-STARTS = 4  # the closest of them, refined side by side
+STARTS = 4  # the closest of them, refined side by side through a checkpoint (without gradients: the closest one)
 STEPS = 200  # refining steps (gradient steps, or generations of the evolution strategy)
 POPULATION = 32  # faces the evolution strategy renders per step (a model without gradients)
 NUDGE = 0.1  # the evolution strategy's first nudges, in units of the latents' spread
