@@ -261,10 +261,11 @@ class MainWindow(QMainWindow):
             self._pending_faces = (model_path, show)
             self.open_model_file(model_path)
 
-    def _ask_where_the_model_is(self, name: str, origin: FaceOrigin, folder: str) -> str:
+    def _ask_where_the_model_is(self, name: str, origin: FaceOrigin | FoundFace, folder: str) -> str:
         """The model file the user finds for a saved face whose model has moved ("" when they do not)."""
         gone = f"{name} was made by {origin.model} ({origin.seeds_text()}), which is no longer there"
-        self.statusBar().showMessage(f"{gone}: open that model where it is now and go to those seeds", 20000)
+        then = "" if isinstance(origin, FoundFace) else " and go to those seeds"
+        self.statusBar().showMessage(f"{gone}: open that model where it is now{then}", 20000)
         answer = QMessageBox.question(self, "Where is its model?",
                                       f"{gone}.\n\nShow where the model is now, and those faces open with it.",
                                       QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel)

@@ -385,7 +385,8 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
 
 
 def test_faces_found_for_pictures_dropped_on_interpolate_or_style_mixing_become_its_walk_or_grid(qtbot, window,
-                                                                                                 tiny_models, tmp_path):
+                                                                                                 tiny_models, tmp_path,
+                                                                                                 monkeypatch):
     from trainers import projection
     from trainers.inference import open_model as engine_model
 
@@ -442,6 +443,16 @@ def test_faces_found_for_pictures_dropped_on_interpolate_or_style_mixing_become_
     qtbot.waitUntil(lambda: "a-found.png is the face found for a.png by stylegan2.onnx" in
                     window.statusBar().currentMessage(), timeout=20000)
     assert window.generate_panel._dialogs == []  # no search for a face like it
+    # Its model gone: the studio asks where it is now (here the answer is Cancel), and says so without seeds.
+    from PySide6.QtWidgets import QMessageBox
+
+    text = projection.found_metadata(model, "w", found["a"].key, str(tmp_path / "a.png"))
+    save_png(tmp_path / "lost-found.png", found["a"].face.transpose(1, 2, 0), {**text, "model": "/gone/sg.onnx"})
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    drop_folder(window, tmp_path / "lost-found.png")
+    assert window.statusBar().currentMessage() == ("lost-found.png was made by /gone/sg.onnx (the face found for "
+                                                   "a.png), which is no longer there: open that model where it is now")
+    assert window.generate_panel._dialogs == []
 
 
 def test_exported_pngs_regenerate_the_same_face(qtbot, window, tiny_models, tmp_path):
