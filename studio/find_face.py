@@ -20,7 +20,7 @@ from studio.workers import Call
 from trainers import projection
 from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE
 from trainers.images import RejectedImage, read_file, save_image
-from trainers.inference import GeneratorModel, ModelError, open_model
+from trainers.inference import GeneratorModel, ModelError, TorchGenerator, open_model
 
 
 class _Search(Call):
@@ -71,7 +71,7 @@ class FindFaceDialog(QDialog):
         self.message = QLabel(
             f"Looking among {model.info.label}'s faces for the one most like {name}: first among "
             f"{projection.SEARCH} seeds' faces, then refining the closest "
-            + ("by gradient descent." if isinstance(model, projection.TorchGenerator) else
+            + ("by gradient descent." if isinstance(model, TorchGenerator) else
                "without gradients (this is an exported model; its checkpoint would come closer, sooner)."))
         self.message.setWordWrap(True)
         self.cancel_button = QPushButton("Cancel")

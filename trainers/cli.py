@@ -986,7 +986,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     from trainers import projection
     from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, free_path
     from trainers.images import RejectedImage, captioned_rows, read_file, save_image
-    from trainers.inference import ModelError, open_model
+    from trainers.inference import ModelError, TorchGenerator, open_model
 
     steps = projection.STEPS if args.steps is None else args.steps
     search = projection.SEARCH if args.search is None else args.search
@@ -1003,7 +1003,7 @@ def cmd_project(args: argparse.Namespace) -> int:
             pictures.append(projection.picture_for(model, read_file(path)))
         except RejectedImage as exc:
             return _error(f"{path}: {exc}")
-    how = ("by gradient descent" if isinstance(model, projection.TorchGenerator) else
+    how = ("by gradient descent" if isinstance(model, TorchGenerator) else
            "without gradients (an .onnx model: its checkpoint would come closer, sooner)")
     print(f"looking for {model.info.label}'s faces most like {len(pictures)} picture{'s' * (len(pictures) > 1)}, "
           f"{how} …", file=sys.stderr)

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 
 from trainers.images import to_uint8
-from trainers.inference import GeneratorModel, ModelError, TorchGenerator
+
+if TYPE_CHECKING:  # torch is imported when a search runs, not with this module (the CLI's --help reads its defaults)
+    from trainers.inference import GeneratorModel
 
 SEARCH = 512  # seeds' faces compared with the picture first
 STARTS = 4  # the closest of them, refined side by side through a checkpoint (without gradients: the closest one)
@@ -81,7 +83,7 @@ def find_face(model: GeneratorModel, picture: np.ndarray, steps: int = STEPS, se
     """The latent whose face is most like `picture` (uint8 [3, R, R] at the model's resolution). Deterministic for a
     given seed (the seeds searched are seed .. seed + search - 1). each(done, total, face) is called as the work goes
     (`search` counts as many steps as the refining's first batch of renders; raise in it to stop)."""
-    from trainers.inference import ImageSetModel
+    from trainers.inference import ImageSetModel, ModelError, TorchGenerator
 
     if isinstance(model, ImageSetModel):
         raise ModelError(f"{model.info.name} is a set of images: it has no latent space to search")

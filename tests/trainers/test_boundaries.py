@@ -30,3 +30,13 @@ def test_importing_the_engine_loads_no_qt_module():
             "print(bad); sys.exit(1 if bad else 0)" % (FORBIDDEN,))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_command_lines_help_loads_no_torch():
+    """`python -m trainers --help` (and each command's --help) answers at once: torch takes seconds to load."""
+    code = ("import sys, trainers.cli\n"
+            "trainers.cli.build_parser()\n"
+            "print([m for m in sys.modules if m.split('.')[0] in ('torch', 'onnxruntime')][:5])\n"
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
