@@ -64,11 +64,6 @@ class Found(NamedTuple):
         """The latent as a walk takes it (explore.Key) and a saved face records it: z, or the one w."""
         return self.latent[0] if self.space == "w" else self.latent
 
-    @property
-    def ws(self) -> np.ndarray | None:
-        """[1, num_ws, w_dim] for StyleGAN2's synthesize, style_mix and walks; None for a z."""
-        return self.latent[None] if self.space == "w" else None
-
 
 def picture_for(model: GeneratorModel, data: bytes) -> np.ndarray:
     """An image file's bytes -> uint8 [3, R, R] at the model's resolution, cropped and resized as training images
@@ -272,8 +267,8 @@ class _BlindSearch(_Search):
 
     def refine(self, latents, target, steps, seed, tick):
         rng = np.random.default_rng(seed)
-        losses = _mismatch(_as_float(self.render(latents)), target).numpy()
-        best, best_loss = latents[losses.argmin()].copy(), float(losses.min())
+        best = latents[0].copy()  # the closest start (find_face sorts them)
+        best_loss = float(_mismatch(_as_float(self.render(best[None])), target)[0])
         mean = (best - self.center).astype(np.float64) / self.unit  # in units of the spread
         first, second = np.zeros_like(mean), np.zeros_like(mean)  # Adam's moments
         half = max(1, POPULATION // 2)

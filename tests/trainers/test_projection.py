@@ -48,7 +48,7 @@ def test_a_face_the_model_can_make_is_found_much_closer_than_the_nearest_seeds_f
     # the latent makes the face reported
     if found.space == "w":
         assert found.latent.shape == (model.info.num_ws, model.info.w_dim)
-        assert np.array_equal(model.synthesize(found.ws)[0], found.face)
+        assert np.array_equal(model.synthesize(found.latent[None])[0], found.face)
         assert np.allclose(found.latent, found.latent[:1])  # one w on every layer: it walks and mixes as any face
     else:
         assert found.latent.shape == (model.info.z_dim,)
