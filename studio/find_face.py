@@ -18,7 +18,7 @@ from studio.widgets.faces import ImageView
 from studio.widgets.layout import row
 from studio.workers import Call
 from trainers import projection
-from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE
+from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, latent_metadata
 from trainers.images import RejectedImage, read_file, save_image
 from trainers.inference import GeneratorModel, ModelError, TorchGenerator, open_model
 
@@ -145,7 +145,7 @@ class FindFaceDialog(QDialog):
         if not path:
             return None
         try:
-            text = projection.found_metadata(self.model, found.space, found.key, self.path, found.distance)
+            text = latent_metadata(self.model, found.space, found.key, self.path, found.distance)
             save_image(path, found.face.transpose(1, 2, 0), text)
         except (OSError, ValueError) as exc:
             self.message.setText(f"Cannot write {path}: {exc}")

@@ -41,10 +41,13 @@ def _family_table() -> str:
     return "\n".join(rows)
 
 
-def _projection_default(name: str) -> int:
-    from trainers import projection
+def _engine_default(name: str):
+    """A default of the engine, 'MODULE.NAME' (e.g. 'projection.STEPS'): trainers.projection and
+    trainers.directions import torch only when they work, so --help stays quick."""
+    import importlib
 
-    return getattr(projection, name)
+    module, _, name = name.partition(".")
+    return getattr(importlib.import_module(f"trainers.{module}"), name)
 
 
 def _model_device_option(p: argparse.ArgumentParser) -> None:
@@ -174,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model", metavar="MODEL", nargs="+",
                    help="a run folder (its latest checkpoint), a checkpoint or an .onnx file; or two or more faces "
                         "(or grids) saved by GAN Studio, in the order to walk through them: their model, at their "
-                        "seeds and truncation (faces found for pictures by `project` too, at their latents)")
+                        "seeds and truncation (faces found for pictures by `project`, or edited by `edit`, too, at "
+                        "their latents)")
     i.add_argument("--seeds", help="with a model: two or more seeds to walk through, e.g. 3,14,27")
     i.add_argument("--out", required=True,
                    help="walk.gif, walk.mp4, or a folder (no suffix) for numbered PNG frames")
@@ -182,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seconds", type=float, default=3.0, help="length of the animation (default 3)")
     i.add_argument("--method", choices=["slerp", "lerp", "w"],
                    help="slerp or lerp in z, or lerp in w (stylegan2; the smoothest walk) (default slerp; w through "
-                        "StyleGAN2 faces found for pictures, which have no z)")
+                        "StyleGAN2 faces found for pictures or edited, which have no z)")
     i.add_argument("--loop", action="store_true", help="walk back to the first seed, for a seamless loop")
     i.add_argument("--scale", type=int, default=1, help="enlarge each frame by this whole number (default 1)")
     i.add_argument("--truncation", type=float,
@@ -204,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("model", metavar="MODEL", nargs="+",
                    help="a stylegan2 run folder, checkpoint or .onnx file; or two or more faces (or grids) saved by "
                         "GAN Studio: each one's styles over each other one's face, with their model and truncation "
-                        "(StyleGAN2 faces found for pictures by `project` too)")
+                        "(StyleGAN2 faces found for pictures by `project`, or edited by `edit`, too)")
     m.add_argument("--rows", help="with a model: seeds down the left, which give the chosen styles, e.g. 1,2,3")
     m.add_argument("--columns", help="with a model: seeds along the top, which keep the other styles, e.g. 10,11,12")
     m.add_argument("--styles", default="coarse",
@@ -253,12 +257,37 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--out", required=True, help="sheet.png: each picture, its closest seed's face and the face found, "
                    "side by side; or DIR/ (a trailing slash or an existing folder): each face found as its own PNG, "
                    "PICTURE-found.png, its latent in the PNG text")
-    f.add_argument("--steps", type=int, default=None, help=f"refining steps (default {_projection_default('STEPS')})")
+    f.add_argument("--steps", type=int, default=None,
+                   help=f"refining steps (default {_engine_default('projection.STEPS')})")
     f.add_argument("--search", type=int, default=None, help="seeds' faces compared with each picture first (default "
-                   f"{_projection_default('SEARCH')})")
+                   f"{_engine_default('projection.SEARCH')})")
     f.add_argument("--seed", type=int, default=0, help="the first seed searched (default 0): the search is the same "
                    "for the same seed")
     _model_device_option(f)
+
+    d = sub.add_parser("edit", help="a face moved along the directions in which the model's faces vary most "
+                       "(GANSpace): a sheet of them, or one edited face")
+    d.add_argument("model", metavar="MODEL", help="a run folder, checkpoint or .onnx file, with --seed; or a face "
+                   "saved by GAN Studio (a seed's face, or a face found for a picture or edited), edited with its "
+                   "model")
+    d.add_argument("--seed", type=int, help="with a model: the seed whose face is edited (default 0)")
+    d.add_argument("--directions", default="1-5", help="the sheet's rows: directions 1-5 (default), or e.g. 1,3,4; "
+                   f"a model offers {_engine_default('directions.COUNT')}, the first the most varied")
+    d.add_argument("--amounts", nargs="+", type=float, metavar="A",
+                   default=list(_engine_default("directions.AMOUNTS")),
+                   help="the sheet's columns, in standard deviations of the model's own latents along each direction "
+                   f"(0 is the face itself; from -{_engine_default('directions.LIMIT'):g} to "
+                   f"{_engine_default('directions.LIMIT'):g}; default "
+                   f"{' '.join(f'{a:g}' for a in _engine_default('directions.AMOUNTS'))})")
+    d.add_argument("--set", metavar="K=A,...", help="one edited face instead of a sheet: direction K moved by A, e.g. "
+                   "1=1.5,3=-2, written with its latent (`sample` makes it again; `interpolate` and `style-mix` take "
+                   "it)")
+    d.add_argument("--styles", default="all", help="stylegan2: the layers an edit moves: all (default), coarse "
+                   "(pose, face shape), middle (features, hair style), fine (colours), or a layer range FIRST-LAST")
+    d.add_argument("--truncation", type=float, help="stylegan2 truncation psi of the face edited (default: a saved "
+                   "face's; else 1)")
+    d.add_argument("--out", required=True, metavar="FILE.png", help="the sheet (or, with --set, the face) to write")
+    _model_device_option(d)
 
     u = sub.add_parser("duplicates", help="images of a folder (or .zip or .tar) that are copies of one another")
     u.add_argument("data", metavar="DATA", help="folder (or .zip or .tar) of images")
@@ -302,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_duplicates(args)
         if args.command == "project":
             return cmd_project(args)
+        if args.command == "edit":
+            return cmd_edit(args)
         return cmd_sample(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
@@ -530,7 +561,7 @@ def _saved_face(path: str):
     if origin is None:
         return None, None
     if isinstance(origin, FoundFace):
-        print(f"{path} was found by {origin.model} for {origin.picture or 'a picture'}", file=sys.stderr)
+        print(f"{path} is {origin.seeds_text()}, made by {origin.model}", file=sys.stderr)
     else:
         print(f"{path} was made by {origin.model}, {origin.seeds_text()}, truncation {origin.truncation:g}",
               file=sys.stderr)
@@ -545,7 +576,7 @@ def _gone(face: str, origin, options: str) -> str:
 
     gone = f"{origin.model} is no longer there (nor beside {os.path.basename(face)})"
     if isinstance(origin, FoundFace):  # its latent is no option: the model must be found
-        return f"{gone}: a face found for a picture is made by its model; put the model back there, or beside the face"
+        return f"{gone}: a face saved with its latent is made by its model; put the model back there, or beside the face"
     return f"{gone}: give the model where it is now as MODEL, with {options}"
 
 
@@ -643,22 +674,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _found_again(args: argparse.Namespace, origin, model_path: str | None) -> int:
-    """`sample FOUND.png --out face.png`: the face found for a picture, made again by its model from its latent."""
-    from trainers.explore import free_path
+    """`sample FOUND.png --out face.png`: a face found for a picture (or edited), made again by its model from its
+    latent."""
+    from trainers.explore import free_path, latent_faces, latent_metadata
     from trainers.images import save_image
     from trainers.inference import ModelError, open_model
-    from trainers.projection import faces_for, found_metadata
 
     if model_path is None:
         return _error(_gone(args.model, origin, ""))
     if args.n not in (None, 1) or args.seed is not None or args.truncation is not None:
-        return _error("a face found for a picture is one face, at its own latent: --n, --seed and --truncation do "
-                      "not apply")
+        return _error(f"{args.model} is one face, at its own latent: --n, --seed and --truncation do not apply")
     try:
         model = open_model(model_path, provider=args.device)
         _note_step(origin, model.info)
-        face = faces_for(model, origin.space, origin.latent[None])[0]
-        out, text = args.out, found_metadata(model, origin.space, origin.latent, origin.picture)
+        face = latent_faces(model, origin.space, origin.latent[None])[0]
+        out, text = args.out, latent_metadata(model, origin.space, origin.latent, origin.picture, edit=origin.edit)
         if out.endswith(("/", os.sep)) or os.path.isdir(out):
             os.makedirs(out, exist_ok=True)
             out = free_path(out, os.path.splitext(os.path.basename(args.model))[0] + ".png", text)
@@ -667,7 +697,7 @@ def _found_again(args: argparse.Namespace, origin, model_path: str | None) -> in
         return _error(str(exc))
     except OSError as exc:
         return _error(f"cannot write {args.out}: {exc}")
-    print(f"wrote {out}: the face found for {origin.picture or 'a picture'}, made again ({model.info.provider})")
+    print(f"wrote {out}: {origin.seeds_text()}, made again ({model.info.provider})")
     return EXIT_OK
 
 
@@ -707,7 +737,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         return _error(f"cannot write {args.out}: {exc}")
     where = f"{len(written)} PNG frames to {args.out}" if len(written) > 1 else f"{args.out}: {len(frames)} frames"
     pictures = sum(isinstance(key, np.ndarray) for key in seeds)
-    through = (f"{len(seeds)} faces, {pictures} of them found for pictures" if pictures else
+    through = (f"{len(seeds)} faces, {pictures} of them found for pictures or edited" if pictures else
                f"seeds {', '.join(map(str, seeds))}")
     print(f"wrote {where}, through {through} ({method}{', loop' if args.loop else ''}; {model.info.provider})")
     return EXIT_OK
@@ -984,7 +1014,7 @@ def cmd_nearest(args: argparse.Namespace) -> int:
 
 def cmd_project(args: argparse.Namespace) -> int:
     from trainers import projection
-    from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, free_path
+    from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, free_path, latent_metadata
     from trainers.images import RejectedImage, captioned_rows, read_file, save_image
     from trainers.inference import ModelError, TorchGenerator, open_model
 
@@ -1031,7 +1061,7 @@ def cmd_project(args: argparse.Namespace) -> int:
         if folder:
             os.makedirs(args.out, exist_ok=True)
             for path, found in zip(args.pictures, results):  # another picture's face of the same name is kept
-                text = projection.found_metadata(model, found.space, found.key, path, found.distance)
+                text = latent_metadata(model, found.space, found.key, path, found.distance)
                 save_image(free_path(args.out, f"{Path(path).stem}-found.png", text), found.face.transpose(1, 2, 0),
                            text)
             print(f"wrote {len(results)} face{'s' * (len(results) > 1)} found to {args.out}", file=sys.stderr)
@@ -1045,6 +1075,120 @@ def cmd_project(args: argparse.Namespace) -> int:
             print(f"wrote {args.out}: each picture, its closest seed's face, the face found", file=sys.stderr)
     except (OSError, ValueError) as exc:
         return _error(f"cannot write {args.out}: {exc}")
+    return EXIT_OK
+
+
+def _numbers(text: str, option: str) -> list[int]:
+    """'1-5' or '1,3,4' -> [1, 2, 3, 4, 5] or [1, 3, 4]; ValueError naming the option."""
+    first, sep, last = text.partition("-")
+    try:
+        if sep and first.strip():
+            return list(range(int(first), int(last) + 1))
+        return [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise ValueError(f"{option} is a range like 1-5 or a list like 1,3,4, not {text!r}") from None
+
+
+def _edit_amounts(text: str) -> dict[int, float]:
+    """--set '1=1.5,3=-2' -> {0: 1.5, 2: -2.0} (directions counted from 0)."""
+    amounts = {}
+    for part in text.replace(" ", "").split(","):
+        k, sep, amount = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            amounts[int(k) - 1] = float(amount)
+        except ValueError:
+            raise ValueError(f"--set is DIRECTION=AMOUNT, comma-separated, e.g. 1=1.5,3=-2, not {text!r}") from None
+    return amounts
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from trainers import directions as dirs
+    from trainers.explore import STYLE_GROUPS, FoundFace, free_path, latent_faces, latent_metadata
+    from trainers.images import save_image
+    from trainers.inference import ModelError, open_model
+
+    origin, found = _saved_face(args.model)
+    try:
+        if origin is not None:
+            if found is None:
+                given = "" if isinstance(origin, FoundFace) else f"--seed {origin.first_seed}"
+                raise ValueError(_gone(args.model, origin, given))
+            if args.seed is not None:
+                raise ValueError(f"{args.model} is one face already: --seed does not apply")
+            if isinstance(origin, FoundFace):
+                key, name, truncation = origin.latent, origin.seeds_text(), 1.0
+                if args.truncation is not None:
+                    raise ValueError(f"{args.model} is at its own latent: --truncation does not apply")
+            elif origin.count > 1:
+                raise ValueError(f"{args.model} is a grid of {origin.seeds_text()}: give one face (--seed S with its "
+                                 "model, or one saved face)")
+            else:
+                key, name = origin.first_seed, origin.seeds_text()
+                truncation = origin.truncation if args.truncation is None else args.truncation
+            model_path = found
+        else:
+            key, model_path = 0 if args.seed is None else args.seed, args.model
+            name, truncation = f"seed {key}", 1.0 if args.truncation is None else args.truncation
+        model = open_model(model_path, provider=args.device)
+        info = model.info
+        if origin is not None:
+            _note_step(origin, info)
+        if truncation != 1.0 and not info.style_based:
+            raise ModelError(f"truncation needs a StyleGAN2 model; {info.name} is {info.family}")
+        if truncation != 1.0:
+            name += f", truncation {truncation:g}"
+        layers, layers_name = None, ""
+        if args.styles != "all":
+            if not info.style_based:
+                raise ModelError(f"--styles needs a StyleGAN2 model; {info.name} is {info.family}")
+            layers = _style_layers(args.styles, info.layers, info.num_ws, STYLE_GROUPS)
+            layers_name = args.styles if args.styles in STYLE_GROUPS else f"layers {layers[0]}-{layers[-1]}"
+        chosen = _edit_amounts(args.set) if args.set else None
+        which = [k - 1 for k in _numbers(args.directions, "--directions")]
+        amounts = args.amounts
+        if not amounts or any(abs(a) > dirs.LIMIT for a in [*amounts, *(chosen or {}).values()]):
+            raise ValueError(f"amounts go from -{dirs.LIMIT:g} to {dirs.LIMIT:g}, e.g. --amounts -2 0 2 or --set 1=2")
+        if not which or any(not 0 <= k < dirs.COUNT for k in [*which, *(chosen or {})]):
+            raise ValueError(f"directions are numbered 1 to {dirs.COUNT}, e.g. --directions 1-5 or --set 1=2")
+        start = dirs.base_latent(model, key, truncation)
+        bar = _tqdm(False)(total=1, desc="directions", leave=False)
+
+        def each(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            found_directions = dirs.principal_directions(model, each=each)
+        finally:
+            bar.close()
+        for k in range(len(found_directions.vectors)):
+            print(f"{found_directions.describe(k)}", file=sys.stderr)
+        space = "ws" if info.style_based else "z"
+        if chosen is not None:
+            latent = dirs.edited(found_directions, start, chosen, layers)
+            edit = dirs.describe_edit(chosen, layers_name, name, origin.edit if isinstance(origin, FoundFace) else "")
+            face = latent_faces(model, space, latent[None])
+            text = latent_metadata(model, space, latent, origin.picture if isinstance(origin, FoundFace) else "",
+                                   edit=edit)
+            out = args.out
+            if out.endswith(("/", os.sep)) or os.path.isdir(out):
+                os.makedirs(out, exist_ok=True)
+                out = free_path(out, f"{info.stem}-edited.png", text)
+            save_image(out, face[0].transpose(1, 2, 0), text)
+            print(f"wrote {out}: {edit} ({info.provider})")
+            return EXIT_OK
+        figure, _ = dirs.edit_sheet(model, found_directions, start, which, amounts, layers)
+        save_image(args.out, figure, {"model": os.path.abspath(info.path), "family": info.family, "edited": name,
+                                      "directions": args.directions, "amounts": " ".join(f"{a:g}" for a in amounts),
+                                      "styles": args.styles})
+    except (ModelError, ValueError) as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc}")
+    print(f"wrote {args.out}: {name}, a row for each of directions {args.directions}, at "
+          f"{', '.join(f'{a:+g}' if a else '0' for a in amounts)} standard deviations ({info.provider})")
     return EXIT_OK
 
 

@@ -32,25 +32,28 @@ def parse_seeds(text: str) -> list[int]:
         raise ValueError(f"seeds are whole numbers separated by commas, not {text!r}") from None
 
 
-Key = int | np.ndarray  # a seed's face, or a face found for a picture: its latent (z [z_dim], or w [w_dim])
+# A seed's face, or a face saved with its latent (found for a picture, or edited): z [z_dim], or for StyleGAN2 the w
+# of every layer [w_dim] or each layer's ws [num_ws, w_dim].
+Key = int | np.ndarray
 
 
 def _found_keys(model: GeneratorModel, keys: Sequence[Key]) -> list[np.ndarray]:
     """The latents among keys, checked against the model: ModelError for one another model found."""
     info = model.info
     found = [k for k in keys if isinstance(k, np.ndarray)]
-    size = info.w_dim if info.style_based else info.z_dim
-    if any(k.shape != (size,) for k in found):
+    shapes = [(info.w_dim,), (info.num_ws, info.w_dim)] if info.style_based else [(info.z_dim,)]
+    if any(k.shape not in shapes for k in found):
         raise ModelError(f"a face found by another model: its latent does not fit {info.name}")
     return found
 
 
 def styles_of(model: GeneratorModel, keys: Sequence[Key], truncation: float = 1.0) -> np.ndarray:
     """StyleGAN2 ws [K, num_ws, w_dim] of seeds' faces (mapped in one batch, as Generate draws them) and of faces
-    found for pictures (their w on every layer), each pulled towards w_avg by `truncation`."""
+    saved with their latent (found for pictures: their w on every layer; edited: their ws), each pulled towards w_avg
+    by `truncation`."""
     info = model.info
-    found = iter(truncate(np.repeat(k[None, None], info.num_ws, 1), info.w_avg, truncation)[0]
-                 for k in _found_keys(model, keys))
+    found = iter(truncate(k[None] if k.ndim == 2 else np.repeat(k[None, None], info.num_ws, 1), info.w_avg,
+                          truncation)[0] for k in _found_keys(model, keys))
     seeds = [int(k) for k in keys if not isinstance(k, np.ndarray)]
     mapped = iter(model.map(model.latents(seeds), truncation) if seeds else [])
     return np.stack([next(found) if isinstance(k, np.ndarray) else next(mapped) for k in keys]).astype(np.float32)
@@ -357,27 +360,64 @@ def _record(path: str | os.PathLike) -> dict[str, str] | None:
     return text if text.get("software") == "GAN Studio" and text.get("model") else None
 
 
+def latent_faces(model: GeneratorModel, space: str, latents: np.ndarray) -> np.ndarray:
+    """The faces of latents as saved faces record them: z [N, z_dim]; w [N, w_dim] (the same w on every layer); or
+    ws [N, num_ws, w_dim] -> uint8 [N, 3, R, R]."""
+    latents = np.asarray(latents, np.float32)
+    if space == "w":
+        return model.synthesize(np.repeat(latents[:, None], model.info.num_ws, axis=1))
+    if space == "ws":
+        return model.synthesize(latents)
+    return model.generate(z=latents)
+
+
+def latent_metadata(model: GeneratorModel, space: str, latent: np.ndarray, picture: str = "",
+                    distance: float | None = None, edit: str = "") -> dict[str, str]:
+    """PNG text of a face saved with the latent that makes it (`found_face` reads it back): its model; the picture it
+    was found for, and how far from it; or what edit made it (directions.describe_edit, and the face it started
+    from). The latent: z [z_dim], the w of every layer [w_dim], or ws [num_ws, w_dim] ("layers" says how many);
+    float32, little-endian, base64."""
+    import base64
+
+    info = model.info
+    latent = np.asarray(latent, "<f4")
+    text = {"model": os.path.abspath(info.path), "family": info.family, "step": str(info.step),
+            "found-for": os.path.abspath(picture) if picture else "", "space": space,
+            "latent": base64.b64encode(latent.tobytes()).decode("ascii"), "software": "GAN Studio"}
+    if space == "ws":
+        text["layers"] = str(len(latent))
+    if distance is not None:
+        text["distance"] = f"{distance:.4f}"
+    if edit:
+        text["edit"] = edit
+    return text
+
+
 class FoundFace(NamedTuple):
-    """A face `project` (or the studio's *Find a face like…*) found for a picture and saved: its record."""
+    """A face saved with its latent: one `project` (or the studio's *Find a face like…*) found for a picture, or one
+    edited along the model's directions (`edit`, the studio's *Edit face…*). Its record."""
     model: str  # the model file's absolute path when it was saved
     family: str
     step: int | None
-    space: str  # "z", or "w" (StyleGAN2: the same w on every layer)
-    latent: np.ndarray  # float32 [z_dim] or [w_dim]
-    picture: str  # the picture it was found for
+    space: str  # "z", "w" (StyleGAN2: the same w on every layer) or "ws" (StyleGAN2: each layer's)
+    latent: np.ndarray  # float32 [z_dim], [w_dim] or [num_ws, w_dim]
+    picture: str  # the picture it was found for ("" for none)
+    edit: str = ""  # how it was edited: "seed 7: direction 1 +1.5" ("" for none)
 
     def seeds_text(self) -> str:
         """How messages name it, where they name a saved face's seeds."""
+        if self.edit:
+            return f"an edited face ({self.edit})"
         return f"the face found for {os.path.basename(self.picture)}" if self.picture else "a face found for a picture"
 
 
 def found_face(path: str | os.PathLike) -> FoundFace | None:
-    """The record of a face found for a picture (trainers.projection.found_metadata); None for any other file."""
+    """The record of a face saved with its latent (`latent_metadata`); None for any other file."""
     import base64
     import binascii
 
     text = _record(path)
-    if text is None or text.get("space") not in ("z", "w") or "latent" not in text:
+    if text is None or text.get("space") not in ("z", "w", "ws") or "latent" not in text:
         return None
     try:
         latent = np.frombuffer(base64.b64decode(text["latent"], validate=True), "<f4").astype(np.float32)
@@ -385,8 +425,14 @@ def found_face(path: str | os.PathLike) -> FoundFace | None:
         return None
     if not len(latent) or not np.isfinite(latent).all():
         return None
+    if text["space"] == "ws":
+        layers = int(text["layers"]) if text.get("layers", "").isdigit() else 0
+        if not layers or len(latent) % layers:
+            return None
+        latent = latent.reshape(layers, -1)
     step = int(text["step"]) if text.get("step", "").isdigit() else None
-    return FoundFace(text["model"], text.get("family", ""), step, text["space"], latent, text.get("found-for", ""))
+    return FoundFace(text["model"], text.get("family", ""), step, text["space"], latent, text.get("found-for", ""),
+                     text.get("edit", ""))
 
 
 def face_origin(path: str | os.PathLike) -> FaceOrigin | None:

@@ -15,14 +15,13 @@ to 8 px): the coarse scales pull the face's layout and colours into place, the f
 distance reported is the copy checks' (explore.DISTANCE_SCALE: under 0.4 is the same picture; two random faces
 are about 1.25 apart), so a found face reads on the same scale as Generate's *Nearest real faces*.
 
-A found face is saved with its latent in its PNG text (`found_metadata`; explore.found_face reads it back): `sample`
-makes it again; Interpolate and `interpolate` walk through it, and Style mixing and `style-mix` mix its styles, with
-other saved faces."""
+A found face is saved with its latent in its PNG text (explore.latent_metadata; explore.found_face reads it back):
+`sample` makes it again; Interpolate and `interpolate` walk through it, and Style mixing and `style-mix` mix its
+styles, with other saved faces."""
 
 from __future__ import annotations
 
 import math
-import os
 from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
@@ -113,31 +112,6 @@ def find_face(model: GeneratorModel, picture: np.ndarray, steps: int = STEPS, se
                  seed_face, copy_distance(seed_face, picture))
 
 
-def faces_for(model: GeneratorModel, space: str, latents: np.ndarray) -> np.ndarray:
-    """The faces of latents as `find_face` finds them: z [N, z_dim], or w [N, w_dim] (the same w on every layer)
-    -> uint8 [N, 3, R, R]."""
-    latents = np.asarray(latents, np.float32)
-    if space == "w":
-        return model.synthesize(np.repeat(latents[:, None], model.info.num_ws, axis=1))
-    return model.generate(z=latents)
-
-
-def found_metadata(model: GeneratorModel, space: str, key: np.ndarray, picture: str,
-                   distance: float | None = None) -> dict[str, str]:
-    """PNG text of a face found for a picture (explore.found_face reads it back): its model, the picture, the
-    distance, and the latent that makes it (`Found.key`: z [z_dim], or the w of every layer [w_dim]; float32,
-    little-endian, base64)."""
-    import base64
-
-    info = model.info
-    text = {"model": os.path.abspath(info.path), "family": info.family, "step": str(info.step),
-            "found-for": os.path.abspath(picture) if picture else "", "space": space,
-            "latent": base64.b64encode(np.asarray(key, "<f4").tobytes()).decode("ascii"), "software": "GAN Studio"}
-    if distance is not None:
-        text["distance"] = f"{distance:.4f}"
-    return text
-
-
 def copy_distance(face: np.ndarray, picture: np.ndarray) -> float:
     """Two uint8 [3, R, R] pictures' distance on the copy checks' scale (not mirrored)."""
     from trainers.explore import NEAREST_SIZE, _small
@@ -192,7 +166,9 @@ class _Search:
         return np.concatenate(faces)
 
     def _render(self, latents: np.ndarray) -> np.ndarray:
-        return faces_for(self.model, self.space, latents)
+        from trainers.explore import latent_faces
+
+        return latent_faces(self.model, self.space, latents)
 
     def stored(self, latent: np.ndarray) -> np.ndarray:
         latent = np.asarray(latent, np.float32)

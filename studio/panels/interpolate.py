@@ -143,11 +143,11 @@ class InterpolatePanel(QWidget):
             if self._found is not None and self._found[0] == self.seeds.text():
                 seeds = self._found[1]
                 if not same_file(self._found[2], model.info.path):
-                    raise ValueError(f"These faces were found by {os.path.basename(self._found[2])}: open it to walk "
+                    raise ValueError(f"These faces were made by {os.path.basename(self._found[2])}: open it to walk "
                                      "through them")
             elif "[" in self.seeds.text():
-                raise ValueError("faces found for pictures cannot be typed among the seeds: drop their saved faces "
-                                 "on this tab")
+                raise ValueError("faces found for pictures or edited cannot be typed among the seeds: drop their "
+                                 "saved faces on this tab")
             else:
                 seeds = parse_seeds(self.seeds.text())
             if len(seeds) < 2:
@@ -161,7 +161,7 @@ class InterpolatePanel(QWidget):
                 self.method.blockSignals(True)
                 self.method.setCurrentIndex(2)
                 self.method.blockSignals(False)
-                self.message.setText("Faces found for pictures are walked in w")
+                self.message.setText("Faces found for pictures or edited are walked in w")
         psi = self.truncation.psi() if model.info.style_based else 1.0
         frames, method, loop = self.frames.value(), self.method.currentText(), self.loop.isChecked()
         self._path_request += 1

@@ -198,11 +198,11 @@ class StyleMixPanel(QWidget):
         found = self._found
         if found is not None and self.rows.text() == self.columns.text() == found[0]:
             if not same_file(found[3], model.info.path):
-                raise ValueError(f"These faces were found by {os.path.basename(found[3])}: open it to mix their styles")
+                raise ValueError(f"These faces were made by {os.path.basename(found[3])}: open it to mix their styles")
             return found[1], found[1], found[2], found[2]
         if "[" in self.rows.text() + self.columns.text():
-            raise ValueError("Faces found for pictures cannot be typed among the seeds: drop their saved faces on "
-                             "this tab.")
+            raise ValueError("Faces found for pictures or edited cannot be typed among the seeds: drop their saved "
+                             "faces on this tab.")
         rows, cols = parse_seeds(self.rows.text()), parse_seeds(self.columns.text())
         return rows, cols, [f"seed {s}" for s in rows], [f"seed {s}" for s in cols]
 

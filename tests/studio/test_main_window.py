@@ -21,6 +21,7 @@ from tests.studio.conftest import dispose, open_model
 from tests.studio.test_icons import icon_pixels
 from trainers import events as ev
 from trainers.checkpoint import latest_checkpoint
+from trainers.explore import latent_metadata
 from trainers.images import save_png
 from trainers.inference import open_model as engine_open
 
@@ -394,7 +395,7 @@ def test_faces_found_for_pictures_dropped_on_interpolate_or_style_mixing_become_
     found = {}
     for name, seed in (("a", 101), ("b", 202)):
         found[name] = projection.find_face(model, model.generate([seed])[0], steps=2, search=4)
-        text = projection.found_metadata(model, "w", found[name].key, str(tmp_path / f"{name}.png"),
+        text = latent_metadata(model, "w", found[name].key, str(tmp_path / f"{name}.png"),
                                          found[name].distance)
         save_png(tmp_path / f"{name}-found.png", found[name].face.transpose(1, 2, 0), text)
     save_png(tmp_path / "seed-7.png", model.generate([7])[0].transpose(1, 2, 0),
@@ -418,10 +419,10 @@ def test_faces_found_for_pictures_dropped_on_interpolate_or_style_mixing_become_
     qtbot.waitUntil(lambda: walk.method.currentText() == "lerp in w", timeout=5000)
     walk.seeds.setText("[b-found.png], 8")
     walk.update_path()
-    assert walk.message.text().startswith("faces found for pictures cannot be typed among the seeds")
+    assert walk.message.text().startswith("faces found for pictures or edited cannot be typed among the seeds")
     open_model(qtbot, window, tiny_models["dcgan"])  # another model: its faces are not these
     walk.set_seeds([found["a"].key, found["b"].key], names=["a", "b"], found_by=str(tiny_models["stylegan2"]))
-    assert walk.message.text() == "These faces were found by stylegan2.onnx: open it to walk through them"
+    assert walk.message.text() == "These faces were made by stylegan2.onnx: open it to walk through them"
 
     mix = window.style_mix_panel  # on Style mixing: each face's styles over each other's
     window.tabs.setCurrentWidget(mix)
@@ -446,7 +447,7 @@ def test_faces_found_for_pictures_dropped_on_interpolate_or_style_mixing_become_
     # Its model gone: the studio asks where it is now (here the answer is Cancel), and says so without seeds.
     from PySide6.QtWidgets import QMessageBox
 
-    text = projection.found_metadata(model, "w", found["a"].key, str(tmp_path / "a.png"))
+    text = latent_metadata(model, "w", found["a"].key, str(tmp_path / "a.png"))
     save_png(tmp_path / "lost-found.png", found["a"].face.transpose(1, 2, 0), {**text, "model": "/gone/sg.onnx"})
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
     drop_folder(window, tmp_path / "lost-found.png")

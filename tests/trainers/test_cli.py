@@ -473,10 +473,66 @@ def test_project_finds_the_models_face_most_like_a_picture_and_saves_its_latent(
     [nine] = (tmp_path / "found").glob("*seed000009.png")
     assert main(["interpolate", str(tmp_path / "found" / "mine-found.png"), str(nine), "--frames", "5",
                  "--out", str(tmp_path / "walk")]) == 0
-    assert "through 2 faces, 1 of them found for pictures (slerp in z" in capsys.readouterr().out
+    assert "through 2 faces, 1 of them found for pictures or edited (slerp in z" in capsys.readouterr().out
     frames = sorted((tmp_path / "walk").glob("*.png"))
     assert np.array_equal(np.asarray(Image.open(frames[0]).convert("RGB")), face)
     assert np.array_equal(np.asarray(Image.open(frames[-1]).convert("RGB")),
                           model.generate([9])[0].transpose(1, 2, 0))
     assert main(["style-mix", str(tmp_path / "found" / "mine-found.png"), str(nine), "--out", "mix.png"]) == 2
     assert "style mixing needs a StyleGAN2 model" in capsys.readouterr().err  # (a DCGAN's face found, here)
+
+
+def test_edit_writes_a_sheet_of_directions_and_one_edited_face_that_is_made_again_walked_and_mixed(tmp_path, capsys):
+    from trainers.explore import found_face
+    from trainers.inference import open_model
+
+    demo = Path(__file__).parents[2] / "resources" / "demo"
+    stylegan2 = open_model(demo / "stylegan2.onnx", "cpu")
+    assert main(["edit", str(demo / "stylegan2.onnx"), "--seed", "7", "--directions", "1-3", "--amounts", "-1", "0",
+                 "1", "--out", str(tmp_path / "sheet.png")]) == 0
+    captured = capsys.readouterr()
+    assert "direction 1 (" in captured.err and "direction 8 (" in captured.err
+    assert captured.out.startswith(f"wrote {tmp_path / 'sheet.png'}: seed 7, a row for each of directions 1-3")
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB"))
+    size = 64 + 18 + 4
+    assert sheet.shape == (3 * size + 4, 3 * (64 + 4) + 4, 3)  # 3 directions x 3 amounts
+    seven = stylegan2.generate([7])[0].transpose(1, 2, 0)
+    for row in range(3):  # amount 0, the middle column, is the face itself on every row
+        assert np.array_equal(sheet[row * size + 22 : row * size + 86, 72:136], seven)
+    assert not np.array_equal(sheet[22:86, 4:68], seven)
+
+    # One edited face: its latent recorded; made again exactly; edited again; walked and mixed with a seed's face.
+    assert main(["edit", str(demo / "stylegan2.onnx"), "--seed", "7", "--set", "1=1.5,3=-1", "--styles", "coarse",
+                 "--out", str(tmp_path / "edited.png")]) == 0
+    assert "seed 7: direction 1 +1.5, direction 3 -1 (coarse styles)" in capsys.readouterr().out
+    record = found_face(tmp_path / "edited.png")
+    assert record.space == "ws" and record.latent.shape == (stylegan2.info.num_ws, stylegan2.info.w_dim)
+    edited = np.asarray(Image.open(tmp_path / "edited.png").convert("RGB"))
+    assert not np.array_equal(edited, seven)
+    assert main(["sample", str(tmp_path / "edited.png"), "--out", str(tmp_path / "again.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png").convert("RGB")), edited)
+    assert main(["edit", str(tmp_path / "edited.png"), "--set", "2=1", "--out", str(tmp_path / "twice.png")]) == 0
+    assert found_face(tmp_path / "twice.png").edit == \
+        "seed 7: direction 1 +1.5, direction 3 -1 (coarse styles), then direction 2 +1"
+    assert main(["sample", str(demo / "stylegan2.onnx"), "--n", "1", "--seed", "9", "--out", str(tmp_path)]) == 0
+    [nine] = tmp_path.glob("*seed000009.png")
+    assert main(["interpolate", str(tmp_path / "edited.png"), str(nine), "--frames", "4",
+                 "--out", str(tmp_path / "walk")]) == 0
+    first = np.asarray(Image.open(sorted((tmp_path / "walk").glob("*.png"))[0]).convert("RGB"))
+    assert np.array_equal(first, edited)
+    assert main(["style-mix", str(tmp_path / "edited.png"), str(nine), "--out", str(tmp_path / "mix.png")]) == 0
+
+    # A DCGAN edits in z; what does not apply says so.
+    capsys.readouterr()
+    dcgan = demo / "dcgan-tutorial.onnx"
+    assert main(["edit", str(dcgan), "--seed", "3", "--set", "2=2", "--out", str(tmp_path / "dc.png")]) == 0
+    assert found_face(tmp_path / "dc.png").space == "z"
+    for bad, message in ((["--styles", "coarse"], "--styles needs a StyleGAN2 model"),
+                         (["--directions", "7-9"], "directions are numbered 1 to 8"),
+                         (["--set", "9=1"], "directions are numbered 1 to 8"),
+                         (["--amounts", "-9", "9"], "amounts go from -5 to 5"),
+                         (["--set", "1:2"], "--set is DIRECTION=AMOUNT"),
+                         (["--truncation", "0.7"], "truncation needs a StyleGAN2 model")):
+        assert main(["edit", str(dcgan), *bad, "--out", str(tmp_path / "bad.png")]) == 2, bad
+        assert message in capsys.readouterr().err, bad
+    assert not (tmp_path / "bad.png").exists()

@@ -8,6 +8,7 @@ import torch
 
 from tests.helpers import faces_folder, tiny_config
 from trainers import projection
+from trainers.explore import latent_metadata
 from trainers.inference import ImageSetModel, ModelError, OnnxGenerator, TorchGenerator
 from trainers.loop import train
 
@@ -105,7 +106,7 @@ def test_a_picture_is_cropped_and_resized_as_training_images_are_and_the_record_
     picture = projection.picture_for(model, (tmp_path / "wide.png").read_bytes())
     assert picture.shape == (3, 32, 32) and (picture[:, :, 0] == [[200], [30], [30]]).all()
     found = projection.find_face(model, picture, steps=2, search=8)
-    text = projection.found_metadata(model, found.space, found.key, str(tmp_path / "wide.png"), found.distance)
+    text = latent_metadata(model, found.space, found.key, str(tmp_path / "wide.png"), found.distance)
     assert text["found-for"] == str(tmp_path / "wide.png") and text["space"] == "w"
     w = np.frombuffer(base64.b64decode(text["latent"]), "<f4")
     assert np.array_equal(w, found.latent[0]) and float(text["distance"]) == pytest.approx(found.distance, abs=1e-4)
