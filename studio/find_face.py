@@ -78,6 +78,11 @@ class FindFaceDialog(QDialog):
         self.save_button = QPushButton("Save face…")
         self.save_button.setEnabled(False)
         set_icon(self.save_button, "export")
+        self.edit_button = QPushButton("Edit face…")
+        self.edit_button.setToolTip("The face found, moved along the directions in which the model's faces vary "
+                                    "most, with a slider each")
+        self.edit_button.setEnabled(False)
+        set_icon(self.edit_button, "sliders")
         layout = QVBoxLayout(self)
         views = QGridLayout()
         self.seed_caption = QLabel("The closest seed's face")
@@ -91,7 +96,7 @@ class FindFaceDialog(QDialog):
         views.setRowStretch(1, 1)
         layout.addLayout(views, 1)
         layout.addWidget(self.progress)
-        buttons = row(self.message, self.cancel_button, self.save_button, stretch=False)
+        buttons = row(self.message, self.cancel_button, self.edit_button, self.save_button, stretch=False)
         buttons.setStretch(0, 1)
         layout.addLayout(buttons)
         self.resize(760, 400)
@@ -125,6 +130,7 @@ class FindFaceDialog(QDialog):
         self.progress.setValue(self.progress.maximum())
         self.cancel_button.setEnabled(False)
         self.save_button.setEnabled(True)
+        self.edit_button.setEnabled(True)
         self.message.setText(
             f"Found {found.distance:.3f} away from the picture; seed {found.seed}'s face, where the search began, was "
             f"{found.seed_distance:.3f} away. Distance: {DISTANCE_SCALE}. A copy of a picture is under "

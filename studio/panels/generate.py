@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QFileDialog, QLabel, QProg
                                QSpinBox, QVBoxLayout, QWidget)
 
 from studio.dialogs import IMAGE_FILTERS, ask_export_folder, ask_save_path, export_folder
+from studio.edit_face import EditFaceDialog
 from studio.find_face import FindFaceDialog
 from studio.icons import set_icon
 from studio.state import StudioState
@@ -61,6 +62,9 @@ class GeneratePanel(QWidget):
         self.find_button = QPushButton("Find a face like…")
         self.find_button.setToolTip("The model's face most like a picture of your choice (or drop a picture on the "
                                     "window): can it draw that face? Searched in the background")
+        self.edit_button = QPushButton("Edit face…")
+        self.edit_button.setToolTip("The selected face moved along the directions in which the model's faces vary "
+                                    "most (hair colour, skin, pose…), with a slider each, in a window of its own")
         self.nearest_button = QPushButton("Nearest real faces")
         self.nearest_button.setToolTip(f"For each selected face (else the first {NEAREST_FACES}), the {NEAREST_K} "
                                        "images of the open dataset most like it: a model that copies its training "
@@ -68,7 +72,7 @@ class GeneratePanel(QWidget):
         for button, name in ((self.random_button, "dice"), (self.export_selected, "export"), (self.export_all, "export"),
                              (self.save_grid, "grid"), (self.send_button, "interpolate"),
                              (self.mix_button, "style-mix"), (self.nearest_button, "dataset"),
-                             (self.find_button, "generate")):
+                             (self.find_button, "generate"), (self.edit_button, "sliders")):
             set_icon(button, name)
         self.size_slider = QSlider(Qt.Orientation.Horizontal); self.size_slider.setRange(48, 256); self.size_slider.setValue(96)
         self.grid = FaceGrid(96, placeholder="Faces appear here once a model is open: train one (the Train tab), "
@@ -83,7 +87,7 @@ class GeneratePanel(QWidget):
                              self.size_slider))
         layout.addWidget(self.grid, 1)
         buttons = row(self.export_selected, self.export_all, self.save_grid, self.send_button, self.mix_button,
-                      self.nearest_button, self.find_button, self.status, stretch=False)
+                      self.nearest_button, self.edit_button, self.find_button, self.status, stretch=False)
         buttons.setStretchFactor(self.status, 1)  # the message takes the rest of the row
         layout.addLayout(buttons)
         self._add_face_menu()
@@ -101,6 +105,7 @@ class GeneratePanel(QWidget):
         self.mix_button.clicked.connect(self._mix_selection)
         self.nearest_button.clicked.connect(self.nearest)
         self.find_button.clicked.connect(lambda: self.find_face())
+        self.edit_button.clicked.connect(lambda: self.edit_face())
         self.renderer.done.connect(self._on_rendered)
         self.renderer.progress.connect(self._on_progress)
         self.renderer.failed.connect(lambda key, msg: key in ("generate", "nearest")
@@ -110,7 +115,7 @@ class GeneratePanel(QWidget):
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.first_seed, self.count, self.random_button, self.export_selected, self.export_all, self.save_grid,
-                  self.send_button, self.nearest_button, self.find_button):
+                  self.send_button, self.nearest_button, self.find_button, self.edit_button):
             w.setEnabled(on)
         model = self.state.model
         style_based = on and model is not None and model.info.style_based
@@ -135,6 +140,7 @@ class GeneratePanel(QWidget):
         action("Interpolate selected", self._send_selection)
         self.mix_action = action("Style-mix selected", self._mix_selection)
         action("Nearest real faces", self.nearest)
+        action("Edit face…", lambda: self.edit_face())
         action("Find a face like…", lambda: self.find_face())
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
@@ -334,6 +340,8 @@ class GeneratePanel(QWidget):
         dialog = FindFaceDialog(self, self.state, model, path)
         dialog.show()
         self._dialogs.append(dialog)
+        dialog.edit_button.clicked.connect(lambda: dialog.found is not None and self.edit_face(
+            dialog.found.key, f"the face found for {os.path.basename(path)}", path, model=dialog.model))
         name = os.path.basename(path)
         self.status.setText(f"Looking for a face like {name} …")
         dialog.search.finished.connect(lambda found: self.status.setText(
@@ -342,13 +350,36 @@ class GeneratePanel(QWidget):
             f"No face like {name}: cancelled" if message == "cancelled" else f"No face like {name}: {message}"))
         return dialog
 
+    def edit_face(self, key=None, name: str = "", picture: str = "", earlier: str = "",
+                  model: GeneratorModel | None = None) -> EditFaceDialog | None:
+        """A face moved along the model's directions, in a window of its own: the first selected face (at the
+        truncation it was drawn at), or a latent (key, named `name`) of `model` (default: the open one)."""
+        model = model or self.state.model
+        if model is None:
+            return None
+        truncation = 1.0
+        if key is None:
+            rows = self.grid.selected_rows()
+            if not rows:
+                self.status.setText("Select a face to edit")
+                return None
+            key, truncation = self.seeds[rows[0]], self.rendered_truncation
+            name = f"seed {key}" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
+        dialog = EditFaceDialog(self, self.state, self.renderer, model, key, name, truncation, picture, earlier)
+        dialog.show()
+        self._dialogs.append(dialog)
+        return dialog
+
     def shutdown(self) -> None:
-        """Searches for faces like pictures stop at their next step (the studio is closing)."""
-        searches = [d for d in self._dialogs if isinstance(d, FindFaceDialog) and d.search.is_running()]
-        for dialog in searches:
-            dialog.cancel()
-        for dialog in searches:
-            dialog.search.wait(30)
+        """Searches for faces like pictures, and edits finding their directions, stop at their next step (the
+        studio is closing)."""
+        jobs = [(d.search if isinstance(d, FindFaceDialog) else d.start_job) for d in self._dialogs
+                if isinstance(d, (FindFaceDialog, EditFaceDialog))]
+        jobs = [job for job in jobs if job.is_running()]
+        for job in jobs:
+            job.cancelled.set()
+        for job in jobs:
+            job.wait(30)
 
     def _enlarge(self, index: int) -> None:
         self._dialogs.append(show_enlarged(self, self.grid.faces[index], f"seed {self.seeds[index]}"))

@@ -421,6 +421,22 @@ def test_style_mixing_from_generate_is_offered_only_for_stylegan2(qtbot, window,
     assert not {a.text(): a for a in panel.grid.actions()}["Style-mix selected"].isEnabled()
 
 
+def test_a_dcgan_face_is_edited_in_z(qtbot, window, tiny_models):
+    from trainers import directions as dirs
+
+    model = open_model(qtbot, window, tiny_models["dcgan"])
+    panel = window.generate_panel
+    qtbot.waitUntil(lambda: len(panel.seeds) > 3, timeout=20000)
+    panel.grid.item(3).setSelected(True)
+    dialog = panel.edit_face()
+    qtbot.waitUntil(dialog.ready, timeout=30000)
+    assert dialog.layers.isHidden() and dialog.directions.space == "z"  # no styles: no layers to choose
+    dialog.sliders[2].setValue(-20)
+    z = dirs.edited(dialog.directions, model.latents([panel.seeds[3]])[0], {2: -2.0})
+    qtbot.waitUntil(lambda: not dialog.busy() and np.array_equal(dialog.edited_view.image,
+                                                                   model.generate(z=z[None])[0]), timeout=20000)
+
+
 def test_an_image_view_fills_the_space_it_is_given(qtbot):
     from studio.widgets.faces import ImageView
 

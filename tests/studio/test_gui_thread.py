@@ -49,6 +49,10 @@ def test_a_whole_session_runs_no_model_work_on_the_gui_thread(qtbot, window, tin
         open_model(qtbot, window, model)
         search = window.generate_panel.find_face(str(next((tmp_path / "faces").glob("*.png"))))
         qtbot.waitUntil(lambda: search.found is not None, timeout=30000)
+        search.edit_button.click()  # the face found, edited along the model's directions
+        editor = window.generate_panel._dialogs[-1]
+        qtbot.waitUntil(editor.ready, timeout=30000)
+        editor.sliders[0].setValue(10)
         window.interpolate_panel.set_seeds([1, 2])
         window.interpolate_panel.scrub.setValue(10)
         window.interpolate_panel.method.setCurrentText("lerp in w")  # a walk in w maps its seeds' z first

@@ -368,6 +368,19 @@ def test_a_picture_dropped_with_a_model_open_is_looked_for_among_its_faces(qtbot
         ws = np.frombuffer(__import__("base64").b64decode(png.text["latent"]), "<f4")
         assert np.array_equal(np.asarray(png.convert("RGB")), found.face.transpose(1, 2, 0))
     assert np.array_equal(model.synthesize(np.repeat(ws[None, None], model.info.num_ws, 1))[0], found.face)
+    dialog.edit_button.click()  # the face found, edited
+    editor = panel._dialogs[-1]
+    assert editor.windowTitle().startswith("Edit the face found for photo.png")
+    qtbot.waitUntil(editor.ready, timeout=30000)
+    assert np.array_equal(editor.start_view.image, found.face)
+    editor.sliders[1].setValue(-10)
+    qtbot.waitUntil(lambda: not editor.busy() and not np.array_equal(editor.edited_view.image, found.face),
+                    timeout=20000)
+    from trainers.explore import found_face
+
+    record = found_face(editor.save(str(tmp_path / "found-edited.png")))
+    assert record.edit == "the face found for photo.png: direction 2 -1" and record.picture == str(tmp_path /
+                                                                                                      "photo.png")
     # Cancelled, a search stops and says so; a file that is no picture is named.
     monkeypatch.setattr(projection, "STEPS", 100_000)
     dialog = panel.find_face(str(tmp_path / "photo.png"))
@@ -1295,3 +1308,64 @@ def test_find_duplicates_lists_the_copies_in_the_report_and_can_be_cancelled(qtb
     assert lines[0] == "file,what,of,distance,mirrored" and len(lines) == 13
     paths = window.state.dataset.paths
     assert lines[12] == f"{paths[12]},a copy,{paths[0]},0.1200,no"
+
+
+def test_a_face_edited_along_the_models_directions_is_drawn_saved_and_walked_through(qtbot, window, tiny_models,
+                                                                                       tmp_path):
+    from trainers import directions as dirs
+    from trainers.explore import found_face, styles_of
+
+    model = open_model(qtbot, window, tiny_models["stylegan2"])
+    panel = window.generate_panel
+    panel.first_seed.setValue(20)
+    panel.count.setValue(6)
+    panel.truncation.setValue(60)
+    qtbot.waitUntil(lambda: panel.seeds == list(range(20, 26)) and panel.rendered_truncation == 0.6, timeout=20000)
+    panel.edit_button.click()
+    assert panel.status.text() == "Select a face to edit"
+    panel.grid.item(2).setSelected(True)
+    {action.text(): action for action in panel.grid.actions()}["Edit face…"].trigger()
+    dialog = panel._dialogs[-1]
+    assert dialog.windowTitle().startswith("Edit seed 22, truncation 0.6")
+    assert not dialog.save_button.isEnabled() and not dialog.sliders[0].isEnabled()
+    qtbot.waitUntil(dialog.ready, timeout=30000)
+    assert np.array_equal(dialog.start_view.image, panel.grid.faces[2])  # the face as Generate shows it
+    assert all(s.isEnabled() for s in dialog.sliders) and dialog.labels[0].text().endswith("%)")
+    assert not dialog.layers.isHidden()  # StyleGAN2 offers the layers to move
+
+    start = styles_of(model, [22], 0.6)[0]
+    dialog.sliders[0].setValue(15)
+    assert dialog.values[0].text() == "+1.5"
+    expected = model.synthesize(dirs.edited(dialog.directions, start, {0: 1.5})[None])[0]
+    qtbot.waitUntil(lambda: not dialog.busy() and np.array_equal(dialog.edited_view.image, expected), timeout=20000)
+    assert not np.array_equal(expected, panel.grid.faces[2])
+    dialog.layers.setCurrentIndex(1)  # coarse layers only
+    coarse = dirs.edited(dialog.directions, start, {0: 1.5}, model.info.layers["coarse"])
+    qtbot.waitUntil(lambda: not dialog.busy() and np.array_equal(dialog.edited_view.image,
+                                                                   model.synthesize(coarse[None])[0]), timeout=20000)
+    saved = dialog.save(str(tmp_path / "edited.png"))
+    record = found_face(saved)
+    assert record.edit == "seed 22, truncation 0.6: direction 1 +1.5 (coarse styles)"
+    assert np.array_equal(record.latent, coarse)
+    assert np.array_equal(np.asarray(Image.open(saved).convert("RGB")), dialog.edited_view.image.transpose(1, 2, 0))
+    dialog.reset()
+    qtbot.waitUntil(lambda: not dialog.busy() and np.array_equal(dialog.edited_view.image, panel.grid.faces[2]),
+                    timeout=20000)
+    again = panel.edit_face()  # the model's directions were found once: the next window has them at once
+    assert again.start_job.known is dialog.directions
+    qtbot.waitUntil(again.ready, timeout=20000)
+
+    # The edited face, dropped on Interpolate with a seed's face, is walked through.
+    save_png(tmp_path / "seed-7.png", model.generate([7])[0].transpose(1, 2, 0),
+             {"seed": "7", "model": str(tiny_models["stylegan2"]), "family": "stylegan2", "software": "GAN Studio"})
+    walk = window.interpolate_panel
+    window.tabs.setCurrentWidget(walk)
+    drop_folder(window, tmp_path / "edited.png", tmp_path / "seed-7.png")
+    qtbot.waitUntil(lambda: len(walk.walk_seeds) == 2, timeout=20000)
+    assert walk.seeds.text() == "[edited.png], 7" and walk.method.currentText() == "lerp in w"
+    walk.truncation.set_psi(1.0)
+    qtbot.waitUntil(lambda: walk.psi == 1.0, timeout=20000)
+    walk.scrub.setValue(0)
+    qtbot.waitUntil(lambda: walk.view.image is not None and np.array_equal(walk.view.image,
+                                                                         model.synthesize(coarse[None])[0]),
+                    timeout=20000)
