@@ -223,8 +223,9 @@ class MainWindow(QMainWindow):
 
     def open_face_file(self, path: str) -> bool:
         """A face or grid the studio saved, opened again: its model in Generate, at its seeds and truncation, the
-        face selected. A face found for a picture opens its model, and a word says where such faces go. False when the
-        image holds no such record (it was not saved by GAN Studio)."""
+        face selected. A face saved with its latent (found for a picture, or edited) opens its model and, itself, in
+        *Edit face…*; a word says where else such faces go. False when the image holds no such record (it was not saved
+        by GAN Studio)."""
         origin = face_origin(path) or found_face(path)
         if origin is None:
             return False
@@ -232,9 +233,14 @@ class MainWindow(QMainWindow):
         found = self._model_of(path, origin)
         if found and isinstance(origin, FoundFace):
             self.tabs.setCurrentWidget(self.generate_panel)
-            self._show_faces_of(found, lambda model, render: (
-                f"{name} is {origin.seeds_text()} by {model.info.label}{self._differs(origin, model)}: drop it with "
-                "other saved faces on Interpolate to walk through them, or on Style mixing to mix their styles"))
+
+            def edit(model: GeneratorModel, render: bool) -> str:
+                self.generate_panel.edit_face(origin.latent, origin.seeds_text(), origin.picture, origin.edit, model)
+                return (f"{name} is {origin.seeds_text()} by {model.info.label}{self._differs(origin, model)}: it "
+                        "opens in Edit face; drop it with other saved faces on Interpolate to walk through them, or on "
+                        "Style mixing to mix their styles")
+
+            self._show_faces_of(found, edit)
         elif found:
             self.tabs.setCurrentWidget(self.generate_panel)
 

@@ -452,11 +452,16 @@ def test_faces_found_for_pictures_dropped_on_interpolate_or_style_mixing_become_
     mix.random_seeds()  # seeds again
     assert "[" not in mix.rows.text() and mix.unavailable.text() == ""
     window.tabs.setCurrentWidget(window.dataset_panel)
-    drop_folder(window, tmp_path / "a-found.png")  # one alone: its model opens, and a word says where it goes
+    drop_folder(window, tmp_path / "a-found.png")  # one alone: its model opens, the face in Edit face (no search)
     qtbot.waitUntil(lambda: window.state.model.info.path == str(tiny_models["stylegan2"]), timeout=20000)
-    qtbot.waitUntil(lambda: "a-found.png is the face found for a.png by stylegan2.onnx" in
+    qtbot.waitUntil(lambda: "a-found.png is the face found for a.png by stylegan2.onnx: it opens in Edit face" in
                     window.statusBar().currentMessage(), timeout=20000)
-    assert window.generate_panel._dialogs == []  # no search for a face like it
+    [editor] = window.generate_panel._dialogs
+    assert editor.windowTitle().startswith("Edit the face found for a.png")
+    qtbot.waitUntil(editor.ready, timeout=30000)
+    assert np.array_equal(editor.start_view.image, found["a"].face)
+    editor.close()
+    window.generate_panel._dialogs.clear()
     # Its model gone: the studio asks where it is now (here the answer is Cancel), and says so without seeds.
     from PySide6.QtWidgets import QMessageBox
 
