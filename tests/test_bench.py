@@ -90,3 +90,11 @@ def test_projection_quality_quick_prints_a_row_per_model_and_set():
     for row in rows:
         seed, found = map(float, row.split()[-3:-1])
         assert found < seed  # the face found is nearer than the closest seed's face
+
+
+def test_edit_directions_prints_their_time_and_how_much_they_change_faces():
+    result = run("bench/edit_directions.py", "--no-fresh", "--repeats", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert "directions s" in lines[0] and "edit ms" in lines[0] and "random" in lines[0]
+    assert [line.split()[0] for line in lines[1:]] == ["dcgan-tutorial.onnx", "stylegan2.onnx"]

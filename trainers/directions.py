@@ -59,7 +59,7 @@ def principal_directions(model: GeneratorModel, count: int = COUNT, each: Each |
     parts = []
     for first in range(0, samples, BATCH):
         chunk = z[first : first + BATCH]
-        parts.append(model.map(chunk)[:, 0] if info.style_based else _features(model.generate(z=chunk)))
+        parts.append(model.map(chunk)[:, 0] if info.style_based else pixel_features(model.generate(z=chunk)))
         if each is not None:
             each(first + len(chunk), samples)
     features = np.concatenate(parts).astype(np.float64)
@@ -81,7 +81,7 @@ def principal_directions(model: GeneratorModel, count: int = COUNT, each: Each |
                       share.astype(np.float32))
 
 
-def _features(faces: np.ndarray) -> np.ndarray:
+def pixel_features(faces: np.ndarray) -> np.ndarray:
     """uint8 [N, 3, R, R] -> float32 [N, 3 * FEATURE_SIZE**2]: the faces' pixels (0-1) averaged down."""
     n, c, r, _ = faces.shape
     size = min(FEATURE_SIZE, r)
@@ -125,8 +125,8 @@ def edited(directions: Directions, latent: np.ndarray, amounts: Sequence[float] 
 def edit_sheet(model: GeneratorModel, directions: Directions, latent: np.ndarray, which: Sequence[int],
                amounts: Sequence[float] = AMOUNTS,
                layers: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A row per direction in `which`, a column per amount: (the captioned sheet [H, W, 3] uint8, the faces
-    [len(which), len(amounts), 3, R, R])."""
+    """A row per direction in `which`, captioned with its share of the variation, a column per amount: (the sheet
+    [H, W, 3] uint8, the faces [len(which), len(amounts), 3, R, R])."""
     from trainers.explore import latent_faces
     from trainers.images import captioned_rows
 
@@ -134,8 +134,7 @@ def edit_sheet(model: GeneratorModel, directions: Directions, latent: np.ndarray
     latents = np.stack([edited(directions, latent, {k: a}, layers) for k in which for a in amounts])
     r = model.info.resolution
     faces = latent_faces(model, space, latents).reshape(len(which), len(amounts), 3, r, r)
-    steps = ", ".join(f"{a:+g}" if a else "0" for a in amounts)
-    titles = [f"{directions.describe(k)}: {steps}" for k in which]
+    titles = [f"direction {k + 1} ({directions.share[k]:.0%})" for k in which]  # (narrow: 5 faces of 32 px)
     return captioned_rows(titles, list(faces)), faces
 
 

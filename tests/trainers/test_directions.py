@@ -50,7 +50,7 @@ def test_moving_along_a_direction_changes_faces_the_same_way_whatever_the_face(d
         latents = np.stack([dirs.edited(d, start, {k: a}) for a in amounts])
         faces = latent_faces(model, "ws" if model.info.style_based else "z", latents)
         assert np.array_equal(faces[2], model.generate([seed])[0])  # 0 is the face itself
-        features.append(dirs._features(faces).astype(np.float64))
+        features.append(dirs.pixel_features(faces).astype(np.float64))
     change = np.array([f[-1] - f[0] for f in features])  # [faces, pixels]
     unit = change / np.linalg.norm(change, axis=1, keepdims=True)
     assert (unit @ unit.T)[np.triu_indices(len(unit), 1)].min() > 0.2  # the same way (measured: 0.22 to 0.87)
@@ -71,7 +71,7 @@ def test_the_first_directions_change_faces_far_more_than_random_ones(demo, found
     def change(vector: np.ndarray) -> float:
         one = dirs.Directions(d.space, vector[None].astype(np.float32), d.spread[:1], d.share[:1])
         faces = [latent_faces(model, space, np.stack([dirs.edited(one, s, [a]) for a in (-1.0, 1.0)])) for s in starts]
-        return float(np.mean([np.sqrt(np.square(np.diff(dirs._features(f), axis=0)).mean()) for f in faces]))
+        return float(np.mean([np.sqrt(np.square(np.diff(dirs.pixel_features(f), axis=0)).mean()) for f in faces]))
 
     rng = np.random.default_rng(0)
     random = [change(v / np.linalg.norm(v)) for v in rng.standard_normal((8, d.vectors.shape[1]))]
