@@ -353,8 +353,9 @@ def _record(path: str | os.PathLike) -> dict[str, str] | None:
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     comment = info.get("comment")
-    if isinstance(comment, bytes):  # a JPEG: "key: value; key: value"
-        text = dict(part.partition(": ")[::2] for part in comment.decode("utf-8", "replace").split("; "))
+    if isinstance(comment, bytes):  # a JPEG: "key: value" lines (before 2026-12-07: "key: value; key: value")
+        comment = comment.decode("utf-8", "replace")
+        text = dict(part.partition(": ")[::2] for part in comment.split("\n" if "\n" in comment else "; "))
     else:
         text = {k: v for k, v in info.items() if isinstance(v, str)}
     return text if text.get("software") == "GAN Studio" and text.get("model") else None

@@ -353,7 +353,9 @@ def _write_image(path: str | os.PathLike, pixels: np.ndarray, kind: str, text: d
             info.add_text(key, str(value))
         options = {"pnginfo": info}
     elif kind == "JPEG":
-        options = {"quality": 95, "comment": "; ".join(f"{k}: {v}" for k, v in (text or {}).items()).encode()}
+        # "key: value", a line each (a value cannot hold a line break: a path with one is cut there)
+        lines = (f"{k}: {str(v).splitlines()[0] if str(v) else ''}" for k, v in (text or {}).items())
+        options = {"quality": 95, "comment": "\n".join(lines).encode()}
     else:
         options = {"lossless": True}
     replace_when_written(tmp, path, lambda: image.save(tmp, format=kind, **options))

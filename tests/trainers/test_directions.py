@@ -141,3 +141,21 @@ def test_a_checkpoint_edits_in_z_through_torch(tmp_path):
     assert faces.shape == (2, 3, 3, 32, 32) and sheet.ndim == 3
     assert np.array_equal(faces[0, 1], model.generate([11])[0]) and np.array_equal(faces[1, 1], faces[0, 1])
     assert not np.array_equal(faces[0, 0], faces[0, 2])
+
+
+def test_a_jpeg_record_keeps_a_path_with_a_semicolon_and_older_records_still_read(demo, tmp_path):
+    from PIL import Image
+
+    from trainers.explore import face_origin
+
+    model = demo["dcgan-tutorial"]
+    z = model.latents([4])[0]
+    picture = "/photos/me; my sister/portrait.png"
+    save_image(tmp_path / "found.jpg", model.generate([4])[0].transpose(1, 2, 0),
+               latent_metadata(model, "z", z, picture, distance=0.5))
+    record = found_face(tmp_path / "found.jpg")
+    assert record.picture == picture and np.array_equal(record.latent, z)
+    # A JPEG saved before the record's fields went on lines of their own ("key: value; key: value").
+    Image.new("RGB", (8, 8)).save(tmp_path / "old.jpg", comment=b"seed: 12; truncation: 0.7; model: /m/sg.onnx; "
+                                                                b"family: stylegan2; step: 5; software: GAN Studio")
+    assert face_origin(tmp_path / "old.jpg")[:4] == ("/m/sg.onnx", 12, 1, 0.7)
