@@ -52,8 +52,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings()
         self.state = StudioState()
         self.renderer = Renderer(self)
-        # a model being opened for saved faces, and what shows them once it is open (FacesShown)
-        self._pending_faces: tuple[str, FacesShown] | None = None
+        # a model being opened for saved faces, and what shows them once it is open (FacesShown), in the order dropped
+        self._pending_faces: tuple[str, list[FacesShown]] | None = None
         self.renderer.done.connect(self._on_rendered)
         self.renderer.failed.connect(self._on_render_failed)
 
@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
         self.train_panel.restore_form(self.settings)
         for prefix, panel in self._remembered_panels():  # where the user's exploring was, before a model opens
             restore_fields(self.settings, prefix, panel, panel.REMEMBERED)
+        for prefix, panel in (("interpolate", self.interpolate_panel), ("style_mix", self.style_mix_panel)):
+            panel.recall_faces(str(self.settings.value(f"{prefix}/saved_faces", "") or ""))  # dropped saved faces
         self.compare_panel.inception_path = str(self.settings.value("inception_weights", "") or "")
         self.compare_panel.restore_rows(str(self.settings.value("compare/rows", "") or ""))
         self.state.export_folder = str(self.settings.value("export_folder", "") or "")  # save dialogs open there
@@ -264,7 +266,11 @@ class MainWindow(QMainWindow):
         if model is not None and same_file(model.info.path, model_path):
             self.statusBar().showMessage(show(model, True), 20000)
         else:
-            self._pending_faces = (model_path, show)
+            pending = self._pending_faces
+            if pending is not None and same_file(pending[0], model_path):  # (faces dropped on two tabs in a row)
+                pending[1].append(show)
+                return
+            self._pending_faces = (model_path, [show])
             self.open_model_file(model_path)
 
     def _ask_where_the_model_is(self, name: str, origin: FaceOrigin | FoundFace, folder: str) -> str:
@@ -327,7 +333,7 @@ class MainWindow(QMainWindow):
             faces, self._pending_faces = self._pending_faces, None
             if faces is not None and not same_file(model.info.path, faces[0]):
                 faces = None  # another model was opened meanwhile: the saved faces wait for no other
-            said = faces[1](model, False) if faces is not None else ""  # their seeds are set before it renders
+            said = [show(model, False) for show in faces[1]][-1] if faces is not None else ""  # (before it renders)
             self.state.set_model(model)
             self.provider_label.setText(f"Inference: {model.info.provider}")
             self.statusBar().showMessage(said or f"Opened {model.info.path}", 20000 if said else 5000)
@@ -440,6 +446,7 @@ class MainWindow(QMainWindow):
         origin = faces[0][1]
         truncation = next((o.truncation for _, o in faces if not isinstance(o, FoundFace)), 1.0)
         found = [os.path.basename(path) for path, o in faces if isinstance(o, FoundFace)]
+        found_paths = [os.path.abspath(path) for path, o in faces if isinstance(o, FoundFace)]
         if panel is self.style_mix_panel and origin.family and origin.family != "stylegan2":
             self.statusBar().showMessage(f"Style mixing needs StyleGAN2 faces: these were made by a {origin.family} "
                                          "model (drop them on Interpolate or the window to see them)", 15000)
@@ -464,10 +471,11 @@ class MainWindow(QMainWindow):
 
         def show(model: GeneratorModel, render: bool) -> str:
             if panel is self.interpolate_panel:
-                self.interpolate_panel.set_seeds(seeds, truncation, render=render, names=found, found_by=first)
+                self.interpolate_panel.set_seeds(seeds, truncation, render=render, names=found, found_by=first,
+                                                 paths=found_paths)
                 return f"A walk through {named} of {model.info.label}{self._differs(origin, model)}"
             if found:
-                self.style_mix_panel.set_faces(seeds, found, first, truncation, render=render)
+                self.style_mix_panel.set_faces(seeds, found, first, truncation, render=render, paths=found_paths)
             else:
                 self.style_mix_panel.set_seeds(seeds, seeds, truncation, render=render)
             return f"The styles of {named} of {model.info.label}, mixed{self._differs(origin, model)}"
@@ -503,6 +511,8 @@ class MainWindow(QMainWindow):
         self.train_panel.save_form(self.settings)
         for prefix, panel in self._remembered_panels():
             save_fields(self.settings, prefix, panel, panel.REMEMBERED)
+        for prefix, panel in (("interpolate", self.interpolate_panel), ("style_mix", self.style_mix_panel)):
+            self.settings.setValue(f"{prefix}/saved_faces", panel.remembered_faces())
         self.settings.setValue("export_folder", self.state.export_folder)
         self.settings.setValue("compare/rows", self.compare_panel.remembered_rows())
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -5,15 +5,82 @@ Panels take the state in `__init__` and subscribe; only the GUI thread changes i
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import json
+import os
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
 
 from trainers.data import ImageSet
+from trainers.explore import Key, found_face
 from trainers.inference import GeneratorModel
 
 # Faces per model when the studio scores (Compare's Score button, and a run that scores while it trains): the
 # same number, seeds and real faces in both, so that a run's score at step N is what Compare gives checkpoint N.
 # The CLI's eval takes more (--n).
 SCORE_IMAGES = 512
+
+
+class SavedFaces(NamedTuple):
+    """Saved faces dropped on Interpolate or Style mixing where some were saved with their latent (found for a
+    picture, or edited): how the seed fields show them, and, through their files, enough to have them again in the
+    next session."""
+    text: str  # the seed field's text: "[a-found.png], 7"
+    keys: list[Key]  # seeds, and the latents of faces saved with theirs
+    labels: list[str]  # how each is named: "a-found.png", "seed 7"
+    paths: list[str]  # each latent's file ("" where it is not known); "" for each seed
+    model: str  # the model that made them
+
+    @classmethod
+    def of(cls, keys: list[Key], names: list[str], paths: list[str], model: str) -> "SavedFaces":
+        """names and paths: one per latent among keys, in order."""
+        names, paths = iter(names), iter(paths)
+        labels, files = [], []
+        for key in keys:
+            latent = isinstance(key, np.ndarray)
+            labels.append(next(names) if latent else f"seed {key}")
+            files.append(next(paths, "") if latent else "")
+        text = ", ".join(f"[{label}]" if isinstance(key, np.ndarray) else str(key) for key, label in zip(keys, labels))
+        return cls(text, list(keys), labels, files, model)
+
+    def remembered(self) -> str:
+        """JSON for the next session ("" when a latent's file is not known: it could not be read again)."""
+        if any(isinstance(k, np.ndarray) and not p for k, p in zip(self.keys, self.paths)):
+            return ""
+        faces = [p if isinstance(k, np.ndarray) else int(k) for k, p in zip(self.keys, self.paths)]
+        return json.dumps({"text": self.text, "model": self.model, "faces": faces})
+
+    @classmethod
+    def recalled(cls, value: str) -> "SavedFaces | str":
+        """`remembered`'s JSON read back, each latent from its file again; or what is wrong (a file gone or
+        changed), "" for nothing remembered."""
+        try:
+            saved = json.loads(value) if value else None
+            text, model, faces = saved["text"], saved["model"], saved["faces"]
+        except (ValueError, TypeError, KeyError):
+            return ""
+        keys, names, paths = [], [], []
+        for face in faces:
+            if isinstance(face, int):
+                keys.append(face)
+                continue
+            record = found_face(face) if isinstance(face, str) else None
+            if record is None:
+                return f"{os.path.basename(str(face))} is no longer at {face}"
+            keys.append(record.latent)
+            names.append(os.path.basename(face))
+            paths.append(face)
+        again = cls.of(keys, names, paths, str(model))
+        return again if again.text == text else ""
+
+    @classmethod
+    def recall_for(cls, value: str, text: str) -> "tuple[SavedFaces | None, str]":
+        """(the faces `remembered` in `value`, if they are the ones a seed field shows as `text`; else None, and
+        why they cannot be had again: "" when there is nothing to say)."""
+        saved = cls.recalled(value)
+        if isinstance(saved, SavedFaces):
+            return (saved, "") if saved.text == text else (None, "")
+        return None, saved if "[" in text else ""
 
 
 class Event:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout
 
 from studio.dialogs import ask_save_path
 from studio.icons import set_icon
-from studio.state import StudioState
+from studio.state import SavedFaces, StudioState
 from studio.widgets.faces import FaceGrid, ImageView
 from studio.widgets.layout import row, split
 from studio.widgets.truncation import TruncationSlider
@@ -36,8 +36,8 @@ class InterpolatePanel(QWidget):
         self.space, self.latents = "z", np.zeros((0, 1), np.float32)
         self.psi = 1.0  # the truncation the current walk's frames are made at
         self.walk_seeds: list[Key] = []  # the faces the current walk goes through: seeds, and found faces' latents
-        # a walk through faces found for pictures: (its text, its keys, the model that found them)
-        self._found: tuple[str, list[Key], str] | None = None
+        self._found: SavedFaces | None = None  # a walk through faces saved with their latents
+        self._lost = ""  # why the faces remembered from the last session cannot walk again
         self._export_thread: threading.Thread | None = None
         self._path_id = 0  # which walk self.latents is; rendered frames carry it
         self._path_model = None  # the model the current walk's latents are for
@@ -109,17 +109,18 @@ class InterpolatePanel(QWidget):
         state.model_changed.connect(lambda model: self.update_path())
 
     def set_seeds(self, seeds: list[Key], truncation: float | None = None, render: bool = True,
-                  names: list[str] | None = None, found_by: str = "") -> None:
+                  names: list[str] | None = None, found_by: str = "", paths: list[str] | None = None) -> None:
         """Walk through these seeds' faces (at this truncation, e.g. the one they were seen at in Generate); with
-        render False, the walk is made when the next model opens. Faces found for pictures come as their latents
-        (explore.Key), named in the seeds field by `names` (one per latent), with the model that found them
-        (`found_by`): they cannot be typed there, they walk only with that model, and StyleGAN2's are walked in w."""
+        render False, the walk is made when the next model opens. Faces saved with their latents (found for
+        pictures, or edited) come as those (explore.Key), named in the seeds field by `names` (one per latent), from
+        their files `paths` (so that the next session has them again), with the model that made them (`found_by`):
+        they cannot be typed there, they walk only with that model, and StyleGAN2's are walked in w."""
         found = [i for i, key in enumerate(seeds) if isinstance(key, np.ndarray)]
+        self._lost = ""
         if found:
-            names = iter(names or [f"found face {n + 1}" for n in range(len(found))])
-            text = ", ".join(f"[{next(names)}]" if isinstance(key, np.ndarray) else str(key) for key in seeds)
-            self._found = (text, list(seeds), found_by)
-            self.seeds.setText(text)
+            names = names or [f"found face {n + 1}" for n in range(len(found))]
+            self._found = SavedFaces.of(list(seeds), names, paths or [], found_by)
+            self.seeds.setText(self._found.text)
         else:
             self._found = None
             self.seeds.setText(", ".join(map(str, seeds)))
@@ -127,6 +128,15 @@ class InterpolatePanel(QWidget):
             self.truncation.set_psi(truncation, quiet=True)
         if render:
             self.update_path()
+
+    def remembered_faces(self) -> str:
+        """The saved faces the walk goes through, for the next session ("" for none)."""
+        found = self._found
+        return found.remembered() if found is not None and found.text == self.seeds.text() else ""
+
+    def recall_faces(self, value: str) -> None:
+        """The saved faces of the last session's walk (`remembered_faces`), read from their files again."""
+        self._found, self._lost = SavedFaces.recall_for(value, self.seeds.text())
 
     def update_path(self) -> None:
         model = self.state.model
@@ -140,13 +150,14 @@ class InterpolatePanel(QWidget):
             self.method.setCurrentIndex(0)
             return
         try:
-            if self._found is not None and self._found[0] == self.seeds.text():
-                seeds = self._found[1]
-                if not same_file(self._found[2], model.info.path):
-                    raise ValueError(f"These faces were made by {os.path.basename(self._found[2])}: open it to walk "
-                                     "through them")
+            if self._found is not None and self._found.text == self.seeds.text():
+                seeds = self._found.keys
+                if not same_file(self._found.model, model.info.path):
+                    raise ValueError(f"These faces were made by {os.path.basename(self._found.model)}: open it to "
+                                     "walk through them")
             elif "[" in self.seeds.text():
-                raise ValueError("faces found for pictures or edited cannot be typed among the seeds: drop their "
+                raise ValueError(f"{self._lost}: drop the saved faces on this tab again" if self._lost else
+                                 "faces found for pictures or edited cannot be typed among the seeds: drop their "
                                  "saved faces on this tab")
             else:
                 seeds = parse_seeds(self.seeds.text())

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QLabel, QLineEdit, QPushButton, QSpinB
 
 from studio.dialogs import IMAGE_FILTERS, ask_save_path
 from studio.icons import set_icon
-from studio.state import StudioState
+from studio.state import SavedFaces, StudioState
 from studio.widgets.faces import ImageView
 from studio.widgets.layout import row
 from studio.widgets.truncation import TruncationSlider
@@ -37,8 +37,8 @@ class StyleMixPanel(QWidget):
         self.mixed: np.ndarray | None = None
         # the figure's rows and columns ("seed 5", or a found face's file name) and its styles
         self.shown: tuple[list[str], list[str], str] | None = None
-        # faces found for pictures, each one's styles over each other one's: (their text, keys, names, the model)
-        self._found: tuple[str, list[Key], list[str], str] | None = None
+        self._found: SavedFaces | None = None  # saved faces with latents, each one's styles over each other one's
+        self._lost = ""  # why the faces remembered from the last session cannot mix again
 
         self.rows = QLineEdit("1, 2, 3")
         self.rows.setToolTip("Source seeds, down the left: they give the chosen layers")
@@ -133,7 +133,7 @@ class StyleMixPanel(QWidget):
                   render: bool = True) -> None:
         """Mix these seeds' styles (at this truncation, e.g. the one their faces were seen at in Generate); with
         render False, the grid is made when the next model opens."""
-        self._found = None
+        self._found, self._lost = None, ""
         self.rows.setText(", ".join(map(str, rows)))
         self.columns.setText(", ".join(map(str, columns)))
         if truncation is not None:
@@ -142,20 +142,29 @@ class StyleMixPanel(QWidget):
             self.update_grid()
 
     def set_faces(self, keys: list[Key], names: list[str], found_by: str, truncation: float | None = None,
-                  render: bool = True) -> None:
-        """Each of these faces' styles over each other one's face, where some are faces found for pictures (their
-        latents among the seeds, explore.Key; `names` names each of those, in order) by the model at `found_by`:
-        they cannot be typed in the seed fields, and they mix only with that model."""
-        given = iter(names)
-        labels = [next(given) if isinstance(key, np.ndarray) else f"seed {key}" for key in keys]
-        text = ", ".join(f"[{label}]" if isinstance(key, np.ndarray) else str(key) for key, label in zip(keys, labels))
-        self.rows.setText(text)
-        self.columns.setText(text)
-        self._found = (text, list(keys), labels, found_by)
+                  render: bool = True, paths: list[str] | None = None) -> None:
+        """Each of these faces' styles over each other one's face, where some are saved with their latents (found
+        for pictures, or edited: their latents among the seeds, explore.Key; `names` names each of those, in order,
+        and `paths` gives their files, so that the next session has them again) by the model at `found_by`: they
+        cannot be typed in the seed fields, and they mix only with that model."""
+        self._found, self._lost = SavedFaces.of(list(keys), names, paths or [], found_by), ""
+        self.rows.setText(self._found.text)
+        self.columns.setText(self._found.text)
         if truncation is not None:
             self.truncation.set_psi(truncation, quiet=True)
         if render:
             self.update_grid()
+
+    def remembered_faces(self) -> str:
+        """The saved faces the grid mixes, for the next session ("" for none)."""
+        found = self._found
+        same = found is not None and self.rows.text() == self.columns.text() == found.text
+        return found.remembered() if same else ""
+
+    def recall_faces(self, value: str) -> None:
+        """The saved faces of the last session's grid (`remembered_faces`), read from their files again."""
+        text = self.rows.text() if self.rows.text() == self.columns.text() else ""
+        self._found, self._lost = SavedFaces.recall_for(value, text)
 
     def random_seeds(self) -> None:
         counts = []
@@ -196,12 +205,14 @@ class StyleMixPanel(QWidget):
         """The rows' and columns' faces (seeds, or found faces' latents) and how each is named; ValueError with what
         is wrong."""
         found = self._found
-        if found is not None and self.rows.text() == self.columns.text() == found[0]:
-            if not same_file(found[3], model.info.path):
-                raise ValueError(f"These faces were made by {os.path.basename(found[3])}: open it to mix their styles")
-            return found[1], found[1], found[2], found[2]
+        if found is not None and self.rows.text() == self.columns.text() == found.text:
+            if not same_file(found.model, model.info.path):
+                raise ValueError(f"These faces were made by {os.path.basename(found.model)}: open it to mix their "
+                                 "styles")
+            return found.keys, found.keys, found.labels, found.labels
         if "[" in self.rows.text() + self.columns.text():
-            raise ValueError("Faces found for pictures or edited cannot be typed among the seeds: drop their saved "
+            raise ValueError(f"{self._lost}: drop the saved faces on this tab again." if self._lost else
+                             "Faces found for pictures or edited cannot be typed among the seeds: drop their saved "
                              "faces on this tab.")
         rows, cols = parse_seeds(self.rows.text()), parse_seeds(self.columns.text())
         return rows, cols, [f"seed {s}" for s in rows], [f"seed {s}" for s in cols]

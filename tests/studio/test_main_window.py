@@ -1374,3 +1374,51 @@ def test_a_face_edited_along_the_models_directions_is_drawn_saved_and_walked_thr
     qtbot.waitUntil(lambda: walk.view.image is not None and np.array_equal(walk.view.image,
                                                                          model.synthesize(coarse[None])[0]),
                     timeout=20000)
+
+
+def test_saved_faces_dropped_on_interpolate_and_style_mixing_come_back_in_the_next_session(qtbot, window,
+                                                                                             tiny_models, tmp_path):
+    from studio.main_window import MainWindow
+    from trainers import projection
+    from trainers.inference import open_model as engine_model
+
+    model = engine_model(tiny_models["stylegan2"])
+    faces = {}
+    for name, seed in (("a", 101), ("b", 202)):
+        found = projection.find_face(model, model.generate([seed])[0], steps=2, search=4)
+        faces[name] = found.face
+        save_png(tmp_path / f"{name}-found.png", found.face.transpose(1, 2, 0),
+                 latent_metadata(model, "w", found.key, str(tmp_path / f"{name}.png")))
+    save_png(tmp_path / "seed-7.png", model.generate([7])[0].transpose(1, 2, 0),
+             {"seed": "7", "model": str(tiny_models["stylegan2"]), "family": "stylegan2", "software": "GAN Studio"})
+    window.tabs.setCurrentWidget(window.interpolate_panel)
+    drop_folder(window, *(tmp_path / f for f in ("a-found.png", "seed-7.png", "b-found.png")))
+    window.tabs.setCurrentWidget(window.style_mix_panel)  # (at once, while their model opens: both are kept)
+    drop_folder(window, tmp_path / "b-found.png", tmp_path / "a-found.png")
+    qtbot.waitUntil(lambda: window.style_mix_panel.mixed is not None and len(window.interpolate_panel.walk_seeds) == 3,
+                    timeout=20000)
+    window.close()
+
+    again = MainWindow(window.settings)  # the studio started again, its last model opening
+    walk, mix = again.interpolate_panel, again.style_mix_panel
+    assert walk.seeds.text() == "[a-found.png], 7, [b-found.png]" and mix.rows.text() == "[b-found.png], [a-found.png]"
+    again.open_model_file(str(tiny_models["stylegan2"]))
+    qtbot.waitUntil(lambda: len(walk.walk_seeds) == 3 and mix.mixed is not None, timeout=20000)
+    assert walk.message.text() in ("", "Faces found for pictures or edited are walked in w")
+    walk.truncation.set_psi(1.0)
+    qtbot.waitUntil(lambda: walk.psi == 1.0, timeout=20000)
+    walk.scrub.setValue(walk.scrub.maximum())  # the walk ends on b's face, as before
+    qtbot.waitUntil(lambda: walk.view.image is not None and np.array_equal(walk.view.image, faces["b"]),
+                    timeout=20000)
+    assert np.array_equal(mix.mixed[1, 1], faces["a"])  # a's styles over a's own face
+    again.close()
+    dispose(again)
+
+    (tmp_path / "b-found.png").unlink()  # a face's file gone: the next session says which, and where it was
+    third = MainWindow(window.settings)
+    third.open_model_file(str(tiny_models["stylegan2"]))
+    qtbot.waitUntil(lambda: third.state.model is not None, timeout=20000)
+    qtbot.waitUntil(lambda: third.interpolate_panel.message.text() != "", timeout=20000)
+    assert third.interpolate_panel.message.text() == (f"b-found.png is no longer at {tmp_path / 'b-found.png'}: drop "
+                                                      "the saved faces on this tab again")
+    dispose(third)
