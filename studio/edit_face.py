@@ -65,7 +65,7 @@ class _Start(Call):
 
 
 class EditFaceDialog(QDialog):
-    edited = Signal(object)  # uint8 [3, R, R]: the edited face, each time it is drawn
+    walk = Signal(list, list)  # [the face's latent, its edit's] and their names: a walk from one to the other and back
 
     def __init__(self, parent, state: StudioState, renderer: Renderer, model: GeneratorModel, key: Key, name: str,
                  truncation: float = 1.0, picture: str = "", earlier: str = ""):
@@ -124,7 +124,11 @@ class EditFaceDialog(QDialog):
         self.save_button.setToolTip("The edited face as a PNG that records its latent: drop it on the window to open "
                                     "its model, on Interpolate to walk through it, on Style mixing to mix its styles")
         set_icon(self.save_button, "export")
-        for button in (self.reset_button, self.save_button):
+        self.walk_button = QPushButton("Walk to it")
+        self.walk_button.setToolTip("On Interpolate: a loop from the face to its edit and back, to play or export as "
+                                    "a GIF or MP4")
+        set_icon(self.walk_button, "interpolate")
+        for button in (self.reset_button, self.walk_button, self.save_button):
             button.setEnabled(False)
 
         layout = QVBoxLayout(self)
@@ -142,13 +146,14 @@ class EditFaceDialog(QDialog):
         layout.addLayout(sliders)
         if style:
             layout.addLayout(row(QLabel("Move"), self.layers))
-        buttons = row(self.message, self.reset_button, self.save_button, stretch=False)
+        buttons = row(self.message, self.reset_button, self.walk_button, self.save_button, stretch=False)
         buttons.setStretch(0, 1)
         layout.addLayout(buttons)
         self.resize(640, 720)
 
         self.reset_button.clicked.connect(self.reset)
         self.save_button.clicked.connect(lambda: self.save())
+        self.walk_button.clicked.connect(self._walk)
         renderer.done.connect(self._on_rendered)
         renderer.failed.connect(lambda key, message: key == self._render_key
                                 and self.message.setText(f"Cannot draw the face: {message}"))
@@ -186,8 +191,8 @@ class EditFaceDialog(QDialog):
                 slider.setToolTip(tip)
                 label.setToolTip(tip)
                 label.setText(f"{k + 1} ({self.directions.share[k]:.0%})")
-        self.reset_button.setEnabled(True)
-        self.save_button.setEnabled(True)
+        for button in (self.reset_button, self.walk_button, self.save_button):
+            button.setEnabled(True)
         self.message.setText("Move a slider: each direction is one the model's faces vary along (the first, the "
                              "most), found without names; what it changes shows as you move it.")
 
@@ -238,6 +243,14 @@ class EditFaceDialog(QDialog):
             return
         self._shown, self.latent, self.face, self.edit = result
         self.edited_view.set_image(self.face)
+
+    def _walk(self) -> None:
+        if self.start_latent is None or self.latent is None:
+            return
+        if np.array_equal(self.latent, self.start_latent):
+            self.message.setText("Move a slider first: the walk goes from the face to its edit and back")
+            return
+        self.walk.emit([self.start_latent.copy(), self.latent.copy()], [self.name.split(",")[0], "edited"])
 
     def edit_text(self) -> str:
         """What a face saved with the sliders as they are records of its making."""

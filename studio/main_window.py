@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.state.dataset_changed.connect(lambda *_: self._update_title())
         self.generate_panel.interpolate_seeds.connect(self._interpolate_seeds)
         self.generate_panel.mix_seeds.connect(self._mix_seeds)
+        self.generate_panel.walk_faces.connect(self._walk_faces)
         self.train_panel.restore_form(self.settings)
         for prefix, panel in self._remembered_panels():  # where the user's exploring was, before a model opens
             restore_fields(self.settings, prefix, panel, panel.REMEMBERED)
@@ -176,6 +177,12 @@ class MainWindow(QMainWindow):
     def _interpolate_seeds(self, seeds: list[int]) -> None:
         # at the truncation their faces were seen at, so that the walk starts and ends on those faces
         self.interpolate_panel.set_seeds(seeds, self.generate_panel.rendered_truncation)
+        self.tabs.setCurrentWidget(self.interpolate_panel)
+
+    def _walk_faces(self, latents: list, names: list[str], model_path: str) -> None:
+        """A loop through faces at their latents (a face and its edit), as they are: no truncation on top."""
+        self.interpolate_panel.loop.setChecked(True)
+        self.interpolate_panel.set_seeds(latents, 1.0, names=names, found_by=model_path)
         self.tabs.setCurrentWidget(self.interpolate_panel)
 
     def _mix_seeds(self, seeds: list[int]) -> None:

@@ -34,6 +34,7 @@ NEAREST_K = 5  # real faces shown beside each
 class GeneratePanel(QWidget):
     interpolate_seeds = Signal(list)  # seeds the user wants to walk between
     mix_seeds = Signal(list)  # StyleGAN2 seeds whose styles the user wants to mix with one another
+    walk_faces = Signal(list, list, str)  # latents to walk through, their names, and their model's path
     REMEMBERED = ("first_seed", "count", "truncation", "size_slider")  # kept for the next session
 
     def __init__(self, state: StudioState, renderer: Renderer, parent=None):
@@ -366,6 +367,7 @@ class GeneratePanel(QWidget):
             key, truncation = self.seeds[rows[0]], self.rendered_truncation
             name = f"seed {key}" + (f", truncation {truncation:g}" if truncation != 1.0 else "")
         dialog = EditFaceDialog(self, self.state, self.renderer, model, key, name, truncation, picture, earlier)
+        dialog.walk.connect(lambda keys, names: self.walk_faces.emit(keys, names, model.info.path))
         dialog.show()
         self._dialogs.append(dialog)
         return dialog

@@ -1353,9 +1353,20 @@ def test_a_face_edited_along_the_models_directions_is_drawn_saved_and_walked_thr
     assert record.edit == "seed 22, truncation 0.6: direction 1 +1.5 (coarse styles)"
     assert np.array_equal(record.latent, coarse)
     assert np.array_equal(np.asarray(Image.open(saved).convert("RGB")), dialog.edited_view.image.transpose(1, 2, 0))
+    dialog.walk_button.click()  # a loop on Interpolate from the face to its edit and back
+    walk = window.interpolate_panel
+    assert window.tabs.currentWidget() is walk and walk.loop.isChecked()
+    assert walk.seeds.text() == "[seed 22], [edited]" and walk.truncation.psi() == 1.0
+    qtbot.waitUntil(lambda: len(walk.walk_seeds) == 2, timeout=20000)
+    for frame, face in ((0, panel.grid.faces[2]), (walk.frames.value() // 2, dialog.edited_view.image)):
+        walk.scrub.setValue(frame)
+        qtbot.waitUntil(lambda: walk.view.image is not None and np.array_equal(walk.view.image, face), timeout=20000)
+    window.tabs.setCurrentWidget(panel)
     dialog.reset()
     qtbot.waitUntil(lambda: not dialog.busy() and np.array_equal(dialog.edited_view.image, panel.grid.faces[2]),
                     timeout=20000)
+    dialog.walk_button.click()
+    assert dialog.message.text().startswith("Move a slider first") and window.tabs.currentWidget() is panel
     again = panel.edit_face()  # the model's directions were found once: the next window has them at once
     assert again.start_job.known is dialog.directions
     qtbot.waitUntil(again.ready, timeout=20000)
@@ -1363,7 +1374,6 @@ def test_a_face_edited_along_the_models_directions_is_drawn_saved_and_walked_thr
     # The edited face, dropped on Interpolate with a seed's face, is walked through.
     save_png(tmp_path / "seed-7.png", model.generate([7])[0].transpose(1, 2, 0),
              {"seed": "7", "model": str(tiny_models["stylegan2"]), "family": "stylegan2", "software": "GAN Studio"})
-    walk = window.interpolate_panel
     window.tabs.setCurrentWidget(walk)
     drop_folder(window, tmp_path / "edited.png", tmp_path / "seed-7.png")
     qtbot.waitUntil(lambda: len(walk.walk_seeds) == 2, timeout=20000)
