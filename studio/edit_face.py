@@ -112,7 +112,7 @@ class EditFaceDialog(QDialog):
             self.values.append(value)
             self.labels.append(label)
         sliders.setColumnStretch(1, 1)
-        self.layers = QComboBox()
+        self.layers = QComboBox(self)  # (a DCGAN's window has it hidden, in no layout)
         self.layers.addItems(list(LAYER_CHOICES))
         self.layers.setToolTip("StyleGAN2: the layers an edit moves; the others keep the face's own styles (coarse "
                                "alone can turn a head and keep its colours)")
@@ -121,8 +121,8 @@ class EditFaceDialog(QDialog):
         self.reset_button = QPushButton("Reset")
         self.reset_button.setToolTip("Every slider back to 0: the face as it was")
         self.save_button = QPushButton("Save face…")
-        self.save_button.setToolTip("The edited face as a PNG that records its latent: drop it on the window to open "
-                                    "its model, on Interpolate to walk through it, on Style mixing to mix its styles")
+        self.save_button.setToolTip("The edited face as a PNG that records its latent: drop it on the window to edit "
+                                    "it again, on Interpolate to walk through it, on Style mixing to mix its styles")
         set_icon(self.save_button, "export")
         self.walk_button = QPushButton("Walk to it")
         self.walk_button.setToolTip("On Interpolate: a loop from the face to its edit and back, to play or export as "
