@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
 from PySide6.QtCore import QStandardPaths
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QWidget
 
 from studio.state import StudioState
+from trainers.images import save_image
 
 
 IMAGE_FILTERS = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"  # trainers.images.save_image writes each
@@ -44,3 +46,19 @@ def ask_export_folder(parent: QWidget, state: StudioState, title: str) -> str:
     if folder:
         state.export_folder = folder
     return folder
+
+
+def save_face(parent: QWidget, state: StudioState, message: QLabel, title: str, name: str, face: np.ndarray,
+              text: dict[str, str], path: str | None = None) -> str | None:
+    """One face (uint8 [3, R, R]) with its record `text`, as a PNG, JPEG or WebP the user names (starting from
+    `name`) unless a path is given; `message` says where it went, or why it could not be written."""
+    path = path or ask_save_path(parent, state, title, name, IMAGE_FILTERS)
+    if not path:
+        return None
+    try:
+        save_image(path, face.transpose(1, 2, 0), text)
+    except (OSError, ValueError) as exc:
+        message.setText(f"Cannot write {path}: {exc}")
+        return None
+    message.setText(f"Saved {path}")
+    return path

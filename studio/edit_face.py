@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QGridLayout, QLabel, QProgressBar, QPushButton, QSlider,
                                QVBoxLayout)
 
-from studio.dialogs import IMAGE_FILTERS, ask_save_path
+from studio.dialogs import save_face
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
@@ -21,7 +21,6 @@ from studio.widgets.layout import row
 from studio.workers import Call, Renderer
 from trainers import directions as dirs
 from trainers.explore import Key, latent_faces, latent_metadata
-from trainers.images import save_image
 from trainers.inference import GeneratorModel, ModelError
 
 SLIDER_LIMIT = 3.0  # standard deviations each way: beyond, most faces break up
@@ -260,19 +259,10 @@ class EditFaceDialog(QDialog):
         """The edited face as shown, as a PNG (or JPEG, WebP) that records its latent and its edit."""
         if self.latent is None or self.face is None:
             return None
-        stem = f"{self.model.info.stem}-edited"
-        path = path or ask_save_path(self, self.state, "Save the edited face", f"{stem}.png", IMAGE_FILTERS)
-        if not path:
-            return None
         space = "ws" if self.model.info.style_based else "z"
-        try:
-            text = latent_metadata(self.model, space, self.latent, self.picture, edit=self.edit)
-            save_image(path, self.face.transpose(1, 2, 0), text)
-        except (OSError, ValueError) as exc:
-            self.message.setText(f"Cannot write {path}: {exc}")
-            return None
-        self.message.setText(f"Saved {path}")
-        return path
+        text = latent_metadata(self.model, space, self.latent, self.picture, edit=self.edit)
+        return save_face(self, self.state, self.message, "Save the edited face", f"{self.model.info.stem}-edited.png",
+                         self.face, text, path)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.start_job.cancelled.set()

@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
-from studio.dialogs import IMAGE_FILTERS, ask_save_path
+from studio.dialogs import save_face
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
@@ -19,7 +19,7 @@ from studio.widgets.layout import row
 from studio.workers import Call
 from trainers import projection
 from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, latent_metadata
-from trainers.images import RejectedImage, read_file, save_image
+from trainers.images import RejectedImage, read_file
 from trainers.inference import GeneratorModel, ModelError, TorchGenerator, open_model
 
 
@@ -147,17 +147,9 @@ class FindFaceDialog(QDialog):
         if found is None:
             return None
         stem = os.path.splitext(os.path.basename(self.path))[0]
-        path = path or ask_save_path(self, self.state, "Save the face found", f"{stem}-found.png", IMAGE_FILTERS)
-        if not path:
-            return None
-        try:
-            text = latent_metadata(self.model, found.space, found.key, self.path, found.distance)
-            save_image(path, found.face.transpose(1, 2, 0), text)
-        except (OSError, ValueError) as exc:
-            self.message.setText(f"Cannot write {path}: {exc}")
-            return None
-        self.message.setText(f"Saved {path}")
-        return path
+        text = latent_metadata(self.model, found.space, found.key, self.path, found.distance)
+        return save_face(self, self.state, self.message, "Save the face found", f"{stem}-found.png", found.face, text,
+                         path)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.cancel()  # a search nobody waits for stops at its next step
