@@ -5,6 +5,8 @@ Panels take the state in `__init__` and subscribe; only the GUI thread changes i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 from typing import Any, Callable, NamedTuple
@@ -44,33 +46,45 @@ class SavedFaces(NamedTuple):
         return cls(text, list(keys), labels, files, model)
 
     def remembered(self) -> str:
-        """JSON for the next session ("" when a latent's file is not known: it could not be read again)."""
-        if any(isinstance(k, np.ndarray) and not p for k, p in zip(self.keys, self.paths)):
-            return ""
-        faces = [p if isinstance(k, np.ndarray) else int(k) for k, p in zip(self.keys, self.paths)]
+        """JSON for the next session: each seed, and each latent by its file (read again then), or, where it has none
+        (a face and its edit sent from *Edit face…*), as its numbers."""
+        faces: list[int | dict] = []
+        for key, label, path in zip(self.keys, self.labels, self.paths):
+            if not isinstance(key, np.ndarray):
+                faces.append(int(key))
+            elif path:
+                faces.append({"label": label, "path": path})
+            else:
+                faces.append({"label": label, "shape": list(key.shape),
+                              "latent": base64.b64encode(np.asarray(key, "<f4").tobytes()).decode("ascii")})
         return json.dumps({"text": self.text, "model": self.model, "faces": faces})
 
     @classmethod
     def recalled(cls, value: str) -> "SavedFaces | str":
         """`remembered`'s JSON read back, each latent from its file again; or what is wrong (a file gone or
-        changed), "" for nothing remembered."""
+        changed), "" for nothing remembered (or JSON that is not ours)."""
         try:
             saved = json.loads(value) if value else None
-            text, model, faces = saved["text"], saved["model"], saved["faces"]
-        except (ValueError, TypeError, KeyError):
+            text, model, faces = saved["text"], str(saved["model"]), saved["faces"]
+            keys, labels, paths = [], [], []
+            for face in faces:
+                if isinstance(face, int):
+                    keys.append(face)
+                    continue
+                label, path = str(face["label"]), str(face.get("path", ""))
+                if path:
+                    record = found_face(path)
+                    if record is None:
+                        return f"{os.path.basename(path)} is no longer at {path}"
+                    latent = record.latent
+                else:
+                    latent = np.frombuffer(base64.b64decode(face["latent"]), "<f4").reshape(face["shape"])
+                keys.append(latent.astype(np.float32))
+                labels.append(label)
+                paths.append(path)
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
             return ""
-        keys, names, paths = [], [], []
-        for face in faces:
-            if isinstance(face, int):
-                keys.append(face)
-                continue
-            record = found_face(face) if isinstance(face, str) else None
-            if record is None:
-                return f"{os.path.basename(str(face))} is no longer at {face}"
-            keys.append(record.latent)
-            names.append(os.path.basename(face))
-            paths.append(face)
-        again = cls.of(keys, names, paths, str(model))
+        again = cls.of(keys, labels, paths, model)
         return again if again.text == text else ""
 
     @classmethod

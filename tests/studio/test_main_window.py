@@ -1357,6 +1357,10 @@ def test_a_face_edited_along_the_models_directions_is_drawn_saved_and_walked_thr
     walk = window.interpolate_panel
     assert window.tabs.currentWidget() is walk and walk.loop.isChecked()
     assert walk.seeds.text() == "[seed 22], [edited]" and walk.truncation.psi() == 1.0
+    from studio.state import SavedFaces
+
+    kept = SavedFaces.recalled(walk.remembered_faces())  # (the next session has this walk too, without files)
+    assert kept.text == walk.seeds.text() and all(np.array_equal(a, b) for a, b in zip(kept.keys, walk._found.keys))
     qtbot.waitUntil(lambda: len(walk.walk_seeds) == 2, timeout=20000)
     for frame, face in ((0, panel.grid.faces[2]), (walk.frames.value() // 2, dialog.edited_view.image)):
         walk.scrub.setValue(frame)
@@ -1424,6 +1428,11 @@ def test_saved_faces_dropped_on_interpolate_and_style_mixing_come_back_in_the_ne
     again.close()
     dispose(again)
 
+    from studio.state import SavedFaces
+
+    for garbled in ("{not json", '{"text": 1}', '{"text": "[a]", "model": "m", "faces": [{"label": "a", '
+                    '"latent": "!!", "shape": [3]}]}'):  # settings edited by hand, or from another version: nothing
+        assert SavedFaces.recalled(garbled) == ""
     (tmp_path / "b-found.png").unlink()  # a face's file gone: the next session says which, and where it was
     third = MainWindow(window.settings)
     third.open_model_file(str(tiny_models["stylegan2"]))
