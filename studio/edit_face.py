@@ -17,7 +17,7 @@ from studio.dialogs import save_face
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
-from studio.widgets.layout import row
+from studio.widgets.layout import captioned, row
 from studio.workers import Call, Renderer
 from trainers import directions as dirs
 from trainers.explore import Key, latent_faces, latent_metadata
@@ -131,16 +131,8 @@ class EditFaceDialog(QDialog):
             button.setEnabled(False)
 
         layout = QVBoxLayout(self)
-        views = QGridLayout()
-        for column, (caption, view) in enumerate(((f"The face: {name}", self.start_view),
-                                                  ("Edited", self.edited_view))):
-            label = QLabel(caption)
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            views.addWidget(label, 0, column)
-            views.addWidget(view, 1, column)
-            views.setColumnStretch(column, 1)
-        views.setRowStretch(1, 1)
-        layout.addLayout(views, 1)
+        layout.addLayout(captioned((QLabel(f"The face: {name}"), self.start_view),
+                                   (QLabel("Edited"), self.edited_view)), 1)
         layout.addWidget(self.progress)
         layout.addLayout(sliders)
         if style:

@@ -8,14 +8,14 @@ import os
 import threading
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QDialog, QLabel, QProgressBar, QPushButton, QVBoxLayout
 
 from studio.dialogs import save_face
 from studio.icons import set_icon
 from studio.state import StudioState
 from studio.widgets.faces import ImageView
-from studio.widgets.layout import row
+from studio.widgets.layout import captioned, row
 from studio.workers import Call
 from trainers import projection
 from trainers.explore import COPY_DISTANCE, DISTANCE_SCALE, latent_metadata
@@ -84,17 +84,10 @@ class FindFaceDialog(QDialog):
         self.edit_button.setEnabled(False)
         set_icon(self.edit_button, "sliders")
         layout = QVBoxLayout(self)
-        views = QGridLayout()
         self.seed_caption = QLabel("The closest seed's face")
-        for column, (caption, view) in enumerate(((QLabel(f"The picture: {name}"), self.picture_view),
-                                                  (self.seed_caption, self.seed_view),
-                                                  (QLabel("The face found"), self.found_view))):
-            caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            views.addWidget(caption, 0, column)
-            views.addWidget(view, 1, column)
-            views.setColumnStretch(column, 1)
-        views.setRowStretch(1, 1)
-        layout.addLayout(views, 1)
+        layout.addLayout(captioned((QLabel(f"The picture: {name}"), self.picture_view),
+                                   (self.seed_caption, self.seed_view),
+                                   (QLabel("The face found"), self.found_view)), 1)
         layout.addWidget(self.progress)
         buttons = row(self.message, self.cancel_button, self.edit_button, self.save_button, stretch=False)
         buttons.setStretch(0, 1)

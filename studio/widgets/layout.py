@@ -1,5 +1,5 @@
-"""Small layout helpers the panels share: a row of widgets, a splitter with its starting sizes, and Enter on a list
-doing what a double-click does."""
+"""Small layout helpers the panels share: a row of widgets, a splitter with its starting sizes, views side by side
+under their captions, and Enter on a list doing what a double-click does."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QSplitter, QTreeWidget, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QListWidget, QSplitter, QTreeWidget, QWidget
 
 
 def row(*widgets: QWidget, stretch: bool = True) -> QHBoxLayout:
@@ -27,6 +27,18 @@ def split(*widgets: QWidget, sizes: list[int], vertical: bool = False) -> QSplit
         splitter.addWidget(widget)
     splitter.setSizes(sizes)
     return splitter
+
+
+def captioned(*views: tuple[QLabel, QWidget]) -> QGridLayout:
+    """Views side by side, each under its caption (centred), sharing the width; the views take the height."""
+    grid = QGridLayout()
+    for column, (caption, view) in enumerate(views):
+        caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(caption, 0, column)
+        grid.addWidget(view, 1, column)
+        grid.setColumnStretch(column, 1)
+    grid.setRowStretch(1, 1)
+    return grid
 
 
 def on_enter(view: QListWidget | QTreeWidget, act: Callable) -> None:
