@@ -107,7 +107,9 @@ def find_face(model: GeneratorModel, picture: np.ndarray, steps: int = STEPS, se
     order = np.argsort(losses, kind="stable")[:starts]
     latent = searcher.refine(latents[order], target, steps, seed, tick)
     face = searcher.render(latent[None])[0]
-    seed_face = searcher.render(latents[order[:1]])[0]
+    # The seed's face as `sample --seeds` draws it: through the model's own mapping of that one seed (its w
+    # mapped in a batch of RENDER_BATCH can differ in the last bits, and a pixel by one level)
+    seed_face = model.generate([int(seeds[order[0]])])[0]
     return Found(searcher.space, searcher.stored(latent), face, copy_distance(face, picture), int(seeds[order[0]]),
                  seed_face, copy_distance(seed_face, picture))
 
