@@ -1225,9 +1225,11 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
           f"no image of the {len(images):,} is a copy of another (none under {COPY_DISTANCE} apart)")
     if args.holdout:
         start = len(images) - args.holdout
-        crossing = {j for i, j, _, _ in pairs if i < start <= j}
-        print(f"{len(crossing):,} of the last {args.holdout:,} files (held out) have a copy among the files before "
-              "them: those are not unseen")
+        crossing = [(i, j) for i, j, _, _ in pairs if i < start <= j]
+        held, copies = len({j for _, j in crossing}), len({i for i, _ in crossing})
+        print(f"{held:,} of the last {args.holdout:,} files (held out) have a copy among the files before them"
+              + (f": train --holdout {args.holdout} leaves their {copies:,} cop{'y' if copies == 1 else 'ies'} out of "
+                 "training, so that the held-out faces stay unseen" if crossing else ""))
     return EXIT_OK
 
 

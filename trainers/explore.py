@@ -218,12 +218,13 @@ SHORTLIST_SIZE = 8  # pixels a side: a sixteenth of the arithmetic of NEAREST_SI
 SHORTLIST_MARGIN = 1.25  # pairs under this times `threshold` apart at SHORTLIST_SIZE are measured at NEAREST_SIZE
 
 
-def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel=None,
-                    progress=None) -> list[tuple[int, int, float, bool]]:
+def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel=None, progress=None,
+                    others: np.ndarray | None = None) -> list[tuple[int, int, float, bool]]:
     """Images of one set that are copies of one another (under `threshold` apart, as `nearest_images` measures:
     re-encoded, recoloured, or mirrored, which a trainer that flips its images sees as the same face): each
     pair once, as (earlier index, later index, distance, mirrored), closest first. Up to SHORTLIST - 1 copies of
-    each image are found.
+    each image are found. With `others`, the copies among `others` of each image of `images` instead: (index into
+    images, index into others, distance, mirrored), up to SHORTLIST copies of each image.
 
     A large set's pairs are first compared at SHORTLIST_SIZE pixels a side, and only the pairs found close there
     are measured at NEAREST_SIZE. On anime-faces-64 the copies were at most 1.05 times as far apart at 8 px as at
@@ -233,32 +234,41 @@ def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel
     called as it goes."""
     import torch
 
+    pool = images if others is None else others
     n = len(images)
-    if n < SHORTLIST_FROM:
-        near = nearest_images(images, images, k=min(SHORTLIST, n), cancel=cancel, progress=progress)
+    if n == 0 or len(pool) == 0:
+        return []
+    if n * len(pool) < SHORTLIST_FROM**2:
+        near = nearest_images(images, pool, k=min(SHORTLIST, len(pool)), cancel=cancel, progress=progress)
         rows, columns = np.nonzero(near.distance < threshold)
         first, second = rows, near.index[rows, columns]
         distance, mirrored = near.distance[rows, columns], near.mirrored[rows, columns]
     else:
         total = 10 * n  # the shortlists are most of the work
-        near = nearest_images(images, images, k=min(SHORTLIST, n), size=min(SHORTLIST_SIZE, images.shape[-1]),
-                              cancel=cancel, progress=None if progress is None else
+        near = nearest_images(images, pool, k=min(SHORTLIST, len(pool)),
+                              size=min(SHORTLIST_SIZE, images.shape[-1], pool.shape[-1]), cancel=cancel,
+                              progress=None if progress is None else
                               lambda done, of: progress(9 * n * done // max(of, 1), total))
         rows, columns = np.nonzero(near.distance < SHORTLIST_MARGIN * threshold)
-        pairs = np.unique(np.sort(np.stack([rows, near.index[rows, columns]], 1), axis=1), axis=0)
-        first, second = pairs[pairs[:, 0] != pairs[:, 1]].T
-        size = min(NEAREST_SIZE, images.shape[-1])
+        pairs = np.stack([rows, near.index[rows, columns]], 1)
+        if others is None:  # (i, j) and (j, i) are one pair, and an image is no copy of itself
+            pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+            pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+        first, second = pairs.reshape(-1, 2).T
+        size = min(NEAREST_SIZE, images.shape[-1], pool.shape[-1])
         distance, mirrored = np.empty(len(first), np.float32), np.empty(len(first), bool)
         # Averaged down once, in half precision (6 kB an image at 32 px), unless that is too much memory: then each
         # pair's two images are averaged down as they come (a set of near twins can have millions of close pairs).
-        fine = _small(images, size, half=True) if n * 3 * size * size * 2 <= SMALL_IMAGES_BYTES * 2 else None
-        chunk = max(1, (64 << 20) // (4 * (3 * size * size if fine is not None else images[0].size)))
+        fits = (n + (len(pool) if others is not None else 0)) * 3 * size * size * 2 <= SMALL_IMAGES_BYTES * 2
+        fine = _small(images, size, half=True) if fits else None
+        fine_pool = fine if others is None or not fits else _small(pool, size, half=True)
+        chunk = max(1, (64 << 20) // (4 * (3 * size * size if fits else max(images[0].size, pool[0].size))))
         for start in range(0, len(first), chunk):
             if cancel is not None and cancel():
                 raise InterruptedError("cancelled")
             i, j = first[start : start + chunk], second[start : start + chunk]
-            a, b = (fine[i].float(), fine[j].float()) if fine is not None else (_small(images[i], size),
-                                                                              _small(images[j], size))
+            a, b = (fine[i].float(), fine_pool[j].float()) if fits else (_small(images[i], size),
+                                                                          _small(pool[j], size))
             flipped = b.view(-1, 3, size, size).flip(-1).flatten(1)
             d = torch.stack([(a - b).pow_(2).mean(1), (a - flipped).pow_(2).mean(1)], 1).sqrt_()
             nearer = d.argmin(1)
@@ -270,8 +280,12 @@ def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel
             progress(total, total)
     found: dict[tuple[int, int], tuple[float, bool]] = {}
     for i, j, d, m in zip(first.tolist(), second.tolist(), distance.tolist(), mirrored.tolist()):
-        if i != j and d < threshold:
-            found[min(i, j), max(i, j)] = min((d, m), found.get((min(i, j), max(i, j)), (d, m)))
+        if others is None:
+            if i == j:
+                continue
+            i, j = min(i, j), max(i, j)
+        if d < threshold:
+            found[i, j] = min((d, m), found.get((i, j), (d, m)))
     return sorted(((i, j, d, m) for (i, j), (d, m) in found.items()), key=lambda pair: (pair[2], pair[0]))
 
 

@@ -304,4 +304,9 @@ def test_duplicate_pairs_finds_each_copy_once_and_nothing_else(monkeypatch, shor
     distances = [d for _, _, d, _ in pairs]
     assert distances[0] < 1e-3 and distances == sorted(distances)  # closest first
     assert max(distances) < COPY_DISTANCE and seen[-1][0] == seen[-1][1] > 0 and all(a <= b for a, b in seen)
-    assert duplicate_pairs(images) == []  # 30 different faces
+    assert duplicate_pairs(images) == []  # 21 different faces
+    # the copies among other images (a held-out set's in its training set): each copy of each image
+    cross = duplicate_pairs(dataset[21:], others=images)
+    assert sorted((i, j) for i, j, _, _ in cross) == [(0, 4), (1, 4), (2, 9), (3, 12)]
+    assert [(i, j) for i, j, _, flipped in cross if flipped] == [(3, 12)]
+    assert duplicate_pairs(images[:3], others=images[3:]) == [] and duplicate_pairs(images[:0], others=images) == []

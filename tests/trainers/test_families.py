@@ -124,7 +124,25 @@ def test_bad_settings_are_refused_with_a_clear_message():
 
 def test_holdout_keeps_the_last_images_out_of_training(tmp_path):
     config = tiny_config("dcgan", faces_folder(tmp_path, n=24), tmp_path / "run", steps=1, holdout=10)
-    started = next(iter(train(config)))
+    events = train(config)
+    started = next(events)
     assert started.num_images == 14
+    assert not any(isinstance(e, ev.Notice) and "copies" in e.message for e in events)
     with pytest.raises(ConfigError, match="holdout"):
         list(train(config.with_(holdout=24, out=str(tmp_path / "r2"))))
+
+
+def test_holdout_leaves_the_held_out_images_copies_out_of_training(tmp_path):
+    from PIL import Image, ImageOps
+
+    data = faces_folder(tmp_path, n=24)
+    # the last two files, held out: face 3 mirrored and paler, as a dataset's re-posted copy would be; face 5 as is
+    ImageOps.mirror(Image.open(data / "face-00003.png")).point(lambda v: v // 2 + 100).save(data / "zz-copy-a.png")
+    Image.open(data / "face-00005.png").save(data / "zz-copy-b.jpg", quality=90)
+    config = tiny_config("dcgan", data, tmp_path / "run", steps=1, holdout=2)
+    events = list(train(config))
+    assert events[0].num_images == 22  # 24 less faces 3 and 5, whose copies are held out
+    notices = [e.message for e in events if isinstance(e, ev.Notice)]
+    assert "left out 2 training images that are copies of held-out images, so that those stay faces the model " \
+           "never saw" in notices
+    assert isinstance(events[-1], ev.Finished)
