@@ -193,7 +193,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         by_epochs = math.ceil(config.epochs * total_images / (recipe.images_per_step * world))
         total_steps = by_epochs if total_steps is None else min(total_steps, by_epochs)
     if total_steps is not None and step >= total_steps:
-        raise ConfigError(f"the run in {run_dir} is already at step {step} of {total_steps}; ask for more steps "
+        raise ConfigError(f"the run in {run_dir} is already at step {step:,} of {total_steps:,}; ask for more steps "
                           "(on the command line, add --steps N to train N more)")
     deadline_s = config.minutes * 60.0 if config.minutes is not None else None
 
@@ -254,7 +254,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         except OSError as exc:
             pending_checkpoint = True
             control.pause()
-            yield ev.Notice(f"could not write the checkpoint for step {step}: {exc.strerror or exc}. Training is "
+            yield ev.Notice(f"could not write the checkpoint for step {step:,}: {exc.strerror or exc}. Training is "
                             "paused and the earlier checkpoints are intact; free some space and resume (the "
                             "checkpoint is written first).")
             return
@@ -267,7 +267,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         nonlocal rollbacks, lr_scale, sums, counts, mark_t, mark_step, mark_images
         rollbacks += 1
         path = latest_checkpoint(run_dir)
-        what = f"training diverged at step {step}: {', '.join(bad)} became NaN or infinite"
+        what = f"training diverged at step {step:,}: {', '.join(bad)} became NaN or infinite"
         if path is None or rollbacks > config.max_rollbacks:
             why = "no checkpoint to go back to" if path is None else f"{config.max_rollbacks} rollbacks did not help"
             yield ev.Failed(f"{what}; {why}. Try a lower learning rate.", step=step)
@@ -282,7 +282,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             trim_log(run_dir, step)
         sums, counts = {}, {}
         mark_t, mark_step, mark_images = time.perf_counter(), step, images_seen
-        yield ev.Notice(f"{what}; rolled back to step {step} ({path.name}) with learning rates x{lr_scale:g}")
+        yield ev.Notice(f"{what}; rolled back to step {step:,} ({path.name}) with learning rates x{lr_scale:g}")
         return True
 
     stop_agreed = False
@@ -318,7 +318,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                     torch.cuda.empty_cache()
                 recipe.accumulation *= 2
                 chunk = -(-config.batch // recipe.accumulation)
-                yield ev.Notice(f"out of memory at step {step + 1}: the step is retried in {recipe.accumulation} "
+                yield ev.Notice(f"out of memory at step {step + 1:,}: the step is retried in {recipe.accumulation} "
                                 f"chunks of {chunk} images whose gradients add up, so the batch stays {config.batch}")
                 continue
             while recipe.notices:
@@ -374,7 +374,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 spread = _spread(faces[:64])  # the snapshot's own faces (they were made twice before)
                 if (images_seen >= config.collapse_after and real_spread > 0
                         and spread < config.collapse_threshold * real_spread):
-                    yield ev.Notice(f"possible mode collapse at step {step}: the snapshot faces vary "
+                    yield ev.Notice(f"possible mode collapse at step {step:,}: the snapshot faces vary "
                                     f"{spread / real_spread:.0%} as much as real faces do")
             if reference is not None and (step % config.score_every == 0 or done):
                 yield ev.Scoring(step=step, n=len(reference))
@@ -398,7 +398,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                 if not pending_checkpoint:
                     break
     except Exception as exc:  # a failure mid-run ends the stream with what went wrong
-        yield ev.Failed(f"training failed at step {step}: {type(exc).__name__}: {exc}", step=step,
+        yield ev.Failed(f"training failed at step {step:,}: {type(exc).__name__}: {exc}", step=step,
                         details=traceback.format_exc())
         return
 
@@ -415,7 +415,7 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
             last_checkpoint = ck.path
             yield ck
         except OSError as exc:
-            yield ev.Failed(f"stopped at step {step}, but its checkpoint could not be written "
+            yield ev.Failed(f"stopped at step {step:,}, but its checkpoint could not be written "
                             f"({exc.strerror or exc}); {last_checkpoint or 'no earlier checkpoint'} is intact",
                             step=step)
             return

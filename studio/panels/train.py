@@ -73,6 +73,7 @@ TIPS = {
 
 
 DIFFAUGMENT = "translation,cutout,color"  # the Augment box: all three, as the DiffAugment paper uses on small sets
+NOTES_SHOWN = 4  # the newest notes the engine gave about a run, under its status line
 
 
 def default_run_folder() -> str:
@@ -172,6 +173,10 @@ class TrainPanel(QWidget):
 
         self.status = QLabel("Open a dataset, choose a family, press Start.")
         self.status.setWordWrap(True)
+        self.notes = QLabel("")  # what the engine told about this run (ev.Notice): kept below the status line
+        self.notes.setWordWrap(True)
+        self.notes.setVisible(False)
+        self.run_notes: list[str] = []
         self.speed = QLabel("")
         self.score = QLabel("")  # the newest quality score, when the run scores
         self.step_scores: dict[int, float] = {}  # the run's SWD by step, shown beside its checkpoints
@@ -202,6 +207,7 @@ class TrainPanel(QWidget):
         left.addWidget(settings)
         left.addLayout(row(self.start_button, self.pause_button, self.stop_button, self.resume_button, stretch=False))
         left.addWidget(self.status)
+        left.addWidget(self.notes)
         left.addWidget(self.speed)
         left.addWidget(self.score)
         self.open_folder_button = QPushButton("Open run folder")
@@ -541,6 +547,7 @@ class TrainPanel(QWidget):
         self.run.ended.connect(self._on_ended)
         self.started_at = time.monotonic()
         self.status.setText(f"Starting {config.model} in {config.out} …")
+        self._set_notes([])
         self._set_running(True)
         self.pause_button.setEnabled(isinstance(self.run, TrainingRun))
         self.run.start()
@@ -670,11 +677,13 @@ class TrainPanel(QWidget):
             self._list_checkpoints(Path(event.path).parent.parent)  # RUN/checkpoints/step-N.pt
         elif isinstance(event, ev.Paused):
             self.status.setText(f"Paused at step {event.step:,}")
+            self._show_pause_button(paused=True)  # also when the engine paused itself (a checkpoint it could not write)
             self.activity.emit(f"training paused at step {event.step:,}")
         elif isinstance(event, ev.Resumed):
             self.status.setText(f"Training again from step {event.step:,}")
+            self._show_pause_button(paused=False)
         elif isinstance(event, ev.Notice):
-            self.status.setText(event.message)
+            self._set_notes(self.run_notes + [event.message])
         elif isinstance(event, ev.Failed):
             self.status.setText(f"<b>Training failed:</b> {event.message}")
             QApplication.alert(self.window())  # the task bar says so when the user is in another program
@@ -699,6 +708,13 @@ class TrainPanel(QWidget):
                            "(lower is better)")
         self.score.setText(self.score_text)
         self.score.setVisible(True)
+
+    def _set_notes(self, notes: list[str]) -> None:
+        """The engine's notes on the run, each on a line of its own under the status line, which goes on saying
+        what the run is doing (before, a note replaced it, and a pause replaced the note that said why)."""
+        self.run_notes = notes
+        self.notes.setText("\n".join(f"Note: {note}" for note in notes[-NOTES_SHOWN:]))
+        self.notes.setVisible(bool(notes))
 
     def add_status(self, text: str) -> None:
         """Say more after the status line (the window says what it did with a finished run)."""

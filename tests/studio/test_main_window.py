@@ -224,6 +224,40 @@ def test_training_shows_previews_pauses_resumes_and_stops_cleanly_without_blocki
     assert panel.checkpoints.count() >= 1
 
 
+def test_a_full_disk_pauses_the_run_and_the_panel_says_why_and_offers_to_resume(qtbot, window, tmp_path,
+                                                                                monkeypatch):
+    import trainers.checkpoint
+    import trainers.loop
+
+    real_save, failures = trainers.checkpoint.save_checkpoint, [1]
+
+    def full_once(run_dir, state, step, **kw):
+        if step == 4 and failures:
+            failures.pop()
+            raise OSError(28, "No space left on device")
+        return real_save(run_dir, state, step, **kw)
+
+    monkeypatch.setattr(trainers.loop, "save_checkpoint", full_once)
+    panel = prepare_training(qtbot, window, tmp_path, steps=6, batch=4, checkpoint_every=2, sample_every=100)
+    events = []
+    panel.start()
+    panel.run.event.connect(events.append)
+    qtbot.waitUntil(lambda: any(isinstance(e, ev.Paused) for e in events), timeout=60000)
+    # the engine paused the run itself: the button offers to resume it, and the reason stays under the status line
+    assert panel.status.text() == "Paused at step 4" and panel.pause_button.text() == "Resume"
+    assert not panel.notes.isHidden() and panel.notes.text().startswith(
+        "Note: could not write the checkpoint for step 4: No space left on device. Training is paused")
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)  # space was freed: go on
+    wait_until_ended(qtbot, panel)
+    assert [e.step for e in events if isinstance(e, ev.Checkpointed)] == [2, 4, 6]  # nothing lost
+    assert panel.status.text().startswith("Finished at step 6") and panel.pause_button.text() == "Pause"
+    panel.out.setText(str(tmp_path / "second"))
+    panel.steps.setValue(2)
+    panel.start()  # a new run starts with no notes
+    wait_until_ended(qtbot, panel)
+    assert panel.status.text().startswith("Finished at step 2") and panel.notes.isHidden()
+
+
 def stylegan2_faces(qtbot, window, tiny_models, first: int, psi: float):
     """Generate showing the tiny StyleGAN2's faces for seeds first to first + 3 at truncation psi."""
     open_model(qtbot, window, tiny_models["stylegan2"])
