@@ -1,5 +1,6 @@
 """The benchmarks run (their figures are for people, not assertions): each prints its table."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,10 +75,14 @@ def test_export_speed_times_both_gif_writers_on_both_animations():
 
 
 def test_copies_speed_times_both_checks_and_finds_each_face_itself():
-    result = run("bench/copies_speed.py", "--n", "300", "--faces", "16")
+    result = run("bench/copies_speed.py", "--n", "300", "--faces", "16", "--holdout", "100")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "16 of 16 found a pixel-for-pixel match first" in result.stdout
     assert "find duplicates: 300 images, every pair" in result.stdout and "peak memory" in result.stdout
+    # the demo faces have twins (a face on another background): the held-out ones' twins are left out of training
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("held-out copies")]
+    left_out, train = map(int, re.search(r" s: (\d+) training images left out, .*; (\d+) train$", line).groups())
+    assert left_out > 0 and left_out + train == 200
 
 
 def test_projection_quality_quick_prints_a_row_per_model_and_set():
