@@ -15,7 +15,8 @@
 # Data: .devdata/anime-faces-64.zip (made here with `cd ../shared/datasets && zip -0 -r $REPO/.devdata/anime-faces-64.zip anime-faces-64`
 # and carried with the call). Runs live in runs/gpu/, which stays on the machine between calls only while it
 # is warm: the device tool gives an idle machine back 30 s after a call ends, so make the next call at once. Results go to $OUT (the device tool brings them back). GRAPHS=1 trains the quality runs with
-# --cuda-graphs. FAMILIES overrides the families of `train` and `eval`; HOLDOUT the 2,000 held-out files.
+# --cuda-graphs. FAMILIES overrides the families of `train` and `eval`; HOLDOUT the 2,000 held-out files; DEVICE=cpu
+# runs the phases without a GPU, to try the script out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu/out}
@@ -24,9 +25,10 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=. GAN_STUDIO_CACHE=runs/gpu/cache
 DATA=runs/gpu/anime-faces-64
 FAMILIES=${FAMILIES:-"stylegan2 dcgan dcgan-tutorial wgan-clip wgan-gp"}
 HOLDOUT=${HOLDOUT:-2000}  # the last files of the folder, never trained on, scored against
+DEVICE=${DEVICE:-cuda}  # DEVICE=cpu tries the phases out on a machine with no GPU (the figures mean nothing there)
 # Python unpacks it: the device image is not said to have `unzip`.
 [ -d "$DATA" ] || python3 -m zipfile -e .devdata/anime-faces-64.zip runs/gpu || { echo "no .devdata/anime-faces-64.zip"; exit 2; }
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/session.log"
+[ "$DEVICE" = cpu ] || nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$OUT/session.log"
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' | tee -a "$OUT/session.log"
 date -u | tee -a "$OUT/session.log"
 
@@ -35,13 +37,13 @@ phase_check() {
 }
 
 phase_bench() {
-    python3 bench/train_speed.py --device cuda --data "$DATA" --variants all --batches 64 2>&1 | tee "$OUT/train_speed.txt"
-    python3 bench/train_speed.py --device cuda --data "$DATA" --variants eager,graphs,graphs+bf16 --batches 256 \
+    python3 bench/train_speed.py --device "$DEVICE" --data "$DATA" --variants all --batches 64 2>&1 | tee "$OUT/train_speed.txt"
+    python3 bench/train_speed.py --device "$DEVICE" --data "$DATA" --variants eager,graphs,graphs+bf16 --batches 256 \
         --families dcgan,dcgan-tutorial,wgan-clip,wgan-gp 2>&1 | tee -a "$OUT/train_speed.txt"
     for family in dcgan wgan-gp stylegan2; do
         batch=64; [ "$family" = stylegan2 ] && batch=32
         for variant in eager graphs; do
-            python3 bench/profile_step.py --device cuda --family "$family" --batch "$batch" --variant "$variant" \
+            python3 bench/profile_step.py --device "$DEVICE" --family "$family" --batch "$batch" --variant "$variant" \
                 --steps 16 --top 8 2>&1 | grep -v "^STAGE:"
         done
     done > "$OUT/profiles.txt"
@@ -49,7 +51,7 @@ phase_bench() {
 }
 
 phase_bench_short() {
-    python3 bench/train_speed.py --device cuda --data "$DATA" --variants eager,graphs --batches 64 --steps 30 \
+    python3 bench/train_speed.py --device "$DEVICE" --data "$DATA" --variants eager,graphs --batches 64 --steps 30 \
         2>&1 | tee "$OUT/train_speed_short.txt"
 }
 
@@ -101,7 +103,7 @@ EOF
             2>/dev/null | tail -1)"
     done | tee "$OUT/nearest.txt"
     for set in "" --first; do  # faces found for held-out and for training pictures: memorised ones come closer
-        timeout 150 python3 bench/projection_quality.py "${runs[@]}" --device cuda --pictures "$DATA" $set --n 4 \
+        timeout 150 python3 bench/projection_quality.py "${runs[@]}" --device "$DEVICE" --pictures "$DATA" $set --n 4 \
             2>&1 | tee -a "$OUT/projection.txt"
     done
     for family in $FAMILIES; do  # how each run's faces changed, for QUALITY.md's descriptions
