@@ -213,76 +213,101 @@ def nearest_images(faces: np.ndarray, images: np.ndarray, k: int = 5, size: int 
 
 
 SHORTLIST = 32  # each image's nearest, of which those under `threshold` are its copies
-SHORTLIST_FROM = 4096  # from this many images on, a set's pairs are compared at SHORTLIST_SIZE first
 SHORTLIST_SIZE = 8  # pixels a side: a sixteenth of the arithmetic of NEAREST_SIZE
 SHORTLIST_MARGIN = 1.25  # pairs under this times `threshold` apart at SHORTLIST_SIZE are measured at NEAREST_SIZE
+# A copy cropped or framed a little differently is shifted: on anime-faces-64 (2026-12-08), 2 pixels at 32 px made the
+# same picture 0.61 apart. So a pair not under `threshold` as it is is also compared with one image shifted by up to
+# SHIFT pixels at NEAREST_SIZE (4 at 64 px) either way, over the other's middle; shifted, any two pictures come a
+# little closer (the best of 25 shifts), so such a match needs a stricter line. Seen by eye on that set: under 0.35,
+# the 67 pairs it added were the same pictures (re-cropped, and one with glasses drawn on), while between 0.37 and 0.40
+# about one in five were two pictures of one character; SHIFT 3 would add 13 more, with more such neighbours.
+SHIFT = 2
+SHIFTED_LINE = 0.875  # times `threshold`: 0.35 for a copy at 0.4
+
+
+def _pair_distances(a, b, threshold: float):
+    """Standardised pairs (`_small` at size S, as [N, 3, S, S] float32) -> (distance [N], mirrored [N]): the RMS
+    difference of a and b, or of a and b mirrored, whichever is smaller; for a pair that is not under `threshold`
+    that way, the smallest over b shifted by up to SHIFT pixels (plain or mirrored), compared over a's middle, when
+    that is under SHIFTED_LINE * threshold."""
+    import torch
+
+    flipped = b.flip(-1)
+    both = torch.stack([(a - b).pow(2).mean((1, 2, 3)), (a - flipped).pow(2).mean((1, 2, 3))], 1).sqrt_()
+    distance, mirrored = both.min(1)
+    far = (distance >= threshold).nonzero()[:, 0]
+    size, r = a.shape[-1], SHIFT
+    if len(far) and size > 4 * r:
+        middle = a[far][:, :, r : size - r, r : size - r]
+        best = torch.full((len(far),), float("inf"))
+        best_mirrored = torch.zeros(len(far), dtype=torch.long)
+        for m, other in enumerate((b[far], flipped[far])):
+            for dy in range(-r, r + 1):
+                for dx in range(-r, r + 1):
+                    window = other[:, :, r + dy : size - r + dy, r + dx : size - r + dx]
+                    d = (middle - window).pow(2).mean((1, 2, 3)).sqrt_()
+                    nearer = d < best
+                    best = torch.where(nearer, d, best)
+                    best_mirrored = torch.where(nearer, m, best_mirrored)
+        close = best < SHIFTED_LINE * threshold
+        distance[far[close]] = best[close]
+        mirrored[far[close]] = best_mirrored[close]
+    return distance, mirrored.bool()
 
 
 def duplicate_pairs(images: np.ndarray, threshold: float = COPY_DISTANCE, cancel=None, progress=None,
                     others: np.ndarray | None = None) -> list[tuple[int, int, float, bool]]:
     """Images of one set that are copies of one another (under `threshold` apart, as `nearest_images` measures:
-    re-encoded, recoloured, or mirrored, which a trainer that flips its images sees as the same face): each
-    pair once, as (earlier index, later index, distance, mirrored), closest first. Up to SHORTLIST - 1 copies of
-    each image are found. With `others`, the copies among `others` of each image of `images` instead: (index into
-    images, index into others, distance, mirrored), up to SHORTLIST copies of each image.
+    re-encoded, recoloured, or mirrored, which a trainer that flips its images sees as the same face; or cropped a
+    little differently: shifted by up to SHIFT pixels at NEAREST_SIZE, under a stricter line): each pair once, as
+    (earlier index, later index, distance, mirrored), closest first. Up to SHORTLIST - 1 copies of each image are
+    found. With `others`, the copies among `others` of each image of `images` instead: (index into images, index
+    into others, distance, mirrored), up to SHORTLIST copies of each image.
 
-    A large set's pairs are first compared at SHORTLIST_SIZE pixels a side, and only the pairs found close there
-    are measured at NEAREST_SIZE. On anime-faces-64 the copies were at most 1.05 times as far apart at 8 px as at
-    32 px (0.39 at most), while an image's 32 nearest were a median 0.63 to 0.75 away: with a margin of 1.25, one
-    pair in a hundred of the shortlists is measured again, and the 353 pairs found are those that measuring every
-    pair at 32 px finds, in a fifth of the time (docs/PERFORMANCE.md). cancel() is polled and progress(done, total)
-    called as it goes."""
-    import torch
-
+    Every pair is first compared at SHORTLIST_SIZE pixels a side, and only the pairs found close there are measured
+    at NEAREST_SIZE. On anime-faces-64 the copies were at most 1.05 times as far apart at 8 px as at 32 px (0.39 at
+    most), while an image's 32 nearest were a median 0.63 to 0.75 away: with a margin of 1.25, one pair in a hundred
+    of the shortlists is measured again, and the 353 pairs under 0.4 as they are, are those that measuring every
+    pair at 32 px finds, in a fifth of the time (docs/PERFORMANCE.md). At 8 px a shift of a few pixels hardly
+    shows, so the shifted copies are in the shortlists too. cancel() is polled and progress(done, total) called as
+    it goes."""
     pool = images if others is None else others
     n = len(images)
     if n == 0 or len(pool) == 0:
         return []
-    if n * len(pool) < SHORTLIST_FROM**2:
-        near = nearest_images(images, pool, k=min(SHORTLIST, len(pool)), cancel=cancel, progress=progress)
-        rows, columns = np.nonzero(near.distance < threshold)
-        first, second = rows, near.index[rows, columns]
-        distance, mirrored = near.distance[rows, columns], near.mirrored[rows, columns]
-    else:
-        total = 10 * n  # the shortlists are most of the work
-        near = nearest_images(images, pool, k=min(SHORTLIST, len(pool)),
-                              size=min(SHORTLIST_SIZE, images.shape[-1], pool.shape[-1]), cancel=cancel,
-                              progress=None if progress is None else
-                              lambda done, of: progress(9 * n * done // max(of, 1), total))
-        rows, columns = np.nonzero(near.distance < SHORTLIST_MARGIN * threshold)
-        pairs = np.stack([rows, near.index[rows, columns]], 1)
-        if others is None:  # (i, j) and (j, i) are one pair, and an image is no copy of itself
-            pairs = np.unique(np.sort(pairs, axis=1), axis=0)
-            pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-        first, second = pairs.reshape(-1, 2).T
-        size = min(NEAREST_SIZE, images.shape[-1], pool.shape[-1])
-        distance, mirrored = np.empty(len(first), np.float32), np.empty(len(first), bool)
-        # Averaged down once, in half precision (6 kB an image at 32 px), unless that is too much memory: then each
-        # pair's two images are averaged down as they come (a set of near twins can have millions of close pairs).
-        fits = (n + (len(pool) if others is not None else 0)) * 3 * size * size * 2 <= SMALL_IMAGES_BYTES * 2
-        fine = _small(images, size, half=True) if fits else None
-        fine_pool = fine if others is None or not fits else _small(pool, size, half=True)
-        chunk = max(1, (64 << 20) // (4 * (3 * size * size if fits else max(images[0].size, pool[0].size))))
-        for start in range(0, len(first), chunk):
-            if cancel is not None and cancel():
-                raise InterruptedError("cancelled")
-            i, j = first[start : start + chunk], second[start : start + chunk]
-            a, b = (fine[i].float(), fine_pool[j].float()) if fits else (_small(images[i], size),
-                                                                          _small(pool[j], size))
-            flipped = b.view(-1, 3, size, size).flip(-1).flatten(1)
-            d = torch.stack([(a - b).pow_(2).mean(1), (a - flipped).pow_(2).mean(1)], 1).sqrt_()
-            nearer = d.argmin(1)
-            distance[start : start + chunk] = d.gather(1, nearer[:, None])[:, 0].numpy()
-            mirrored[start : start + chunk] = nearer.bool().numpy()
-            if progress is not None:
-                progress(9 * n + n * min(len(first), start + chunk) // len(first), total)
+    total = 10 * n  # the shortlists are most of the work
+    near = nearest_images(images, pool, k=min(SHORTLIST, len(pool)),
+                          size=min(SHORTLIST_SIZE, images.shape[-1], pool.shape[-1]), cancel=cancel,
+                          progress=None if progress is None else
+                          lambda done, of: progress(9 * n * done // max(of, 1), total))
+    rows, columns = np.nonzero(near.distance < SHORTLIST_MARGIN * threshold)
+    pairs = np.stack([rows, near.index[rows, columns]], 1)
+    if others is None:  # (i, j) and (j, i) are one pair, and an image is no copy of itself
+        pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    first, second = pairs.reshape(-1, 2).T
+    size = min(NEAREST_SIZE, images.shape[-1], pool.shape[-1])
+    distance, mirrored = np.empty(len(first), np.float32), np.empty(len(first), bool)
+    # Averaged down once, in half precision (6 kB an image at 32 px), unless that is too much memory: then each
+    # pair's two images are averaged down as they come (a set of near twins can have millions of close pairs).
+    fits = (n + (len(pool) if others is not None else 0)) * 3 * size * size * 2 <= SMALL_IMAGES_BYTES * 2
+    fine = _small(images, size, half=True) if fits else None
+    fine_pool = fine if others is None or not fits else _small(pool, size, half=True)
+    chunk = max(1, (64 << 20) // (4 * (3 * size * size if fits else max(images[0].size, pool[0].size))))
+    for start in range(0, len(first), chunk):
+        if cancel is not None and cancel():
+            raise InterruptedError("cancelled")
+        i, j = first[start : start + chunk], second[start : start + chunk]
+        a, b = (fine[i].float(), fine_pool[j].float()) if fits else (_small(images[i], size), _small(pool[j], size))
+        d, m = _pair_distances(a.view(-1, 3, size, size), b.view(-1, 3, size, size), threshold)
+        distance[start : start + chunk], mirrored[start : start + chunk] = d.numpy(), m.numpy()
         if progress is not None:
-            progress(total, total)
+            progress(9 * n + n * min(len(first), start + chunk) // len(first), total)
+    if progress is not None:
+        progress(total, total)
     found: dict[tuple[int, int], tuple[float, bool]] = {}
     for i, j, d, m in zip(first.tolist(), second.tolist(), distance.tolist(), mirrored.tolist()):
         if others is None:
-            if i == j:
-                continue
             i, j = min(i, j), max(i, j)
         if d < threshold:
             found[i, j] = min((d, m), found.get((i, j), (d, m)))

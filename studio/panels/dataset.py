@@ -84,8 +84,8 @@ class DatasetPanel(QWidget):
         self.resolution.currentIndexChanged.connect(lambda _: self.folder and self.load(self.folder))
         self.duplicates_button = QPushButton("Find duplicates")
         self.duplicates_button.setToolTip(
-            "Look for images that are copies of one another (re-encoded, resized, recoloured, or mirrored, which "
-            "training's flips make the same face): a GAN sees "
+            "Look for images that are copies of one another (re-encoded, resized, recoloured, cropped a little "
+            "differently, or mirrored, which training's flips make the same face): a GAN sees "
             "such a face more often than the others, and a held-out copy of a training image is not unseen. They "
             "are listed in the report below; nothing is deleted")
         self.duplicates_button.clicked.connect(self.find_duplicates)

@@ -283,13 +283,9 @@ def test_nearest_images_finds_a_copy_first_and_orders_the_rest_by_distance():
         nearest_images(images[:1], images, cancel=lambda: True)
 
 
-@pytest.mark.parametrize("shortlist_from", [4096, 0])  # every pair at 32 px; or 8 px first, then the close ones
-def test_duplicate_pairs_finds_each_copy_once_and_nothing_else(monkeypatch, shortlist_from):
-    import trainers.explore
+def test_duplicate_pairs_finds_each_copy_once_and_nothing_else():
     from trainers.demo_faces import demo_faces
-    from trainers.explore import COPY_DISTANCE, duplicate_pairs
-
-    monkeypatch.setattr(trainers.explore, "SHORTLIST_FROM", shortlist_from)
+    from trainers.explore import COPY_DISTANCE, SHIFTED_LINE, _small, duplicate_pairs
 
     images = demo_faces(21, 32)  # (demo face 23 is face 21 on another background: a copy too)
     rng = np.random.default_rng(1)
@@ -310,3 +306,9 @@ def test_duplicate_pairs_finds_each_copy_once_and_nothing_else(monkeypatch, shor
     assert sorted((i, j) for i, j, _, _ in cross) == [(0, 4), (1, 4), (2, 9), (3, 12)]
     assert [(i, j) for i, j, _, flipped in cross if flipped] == [(3, 12)]
     assert duplicate_pairs(images[:3], others=images[3:]) == [] and duplicate_pairs(images[:0], others=images) == []
+    # cropped a little differently: face 7 shifted by 2 pixels (its left edge repeated), which is far apart as it is
+    shifted = np.concatenate([images[7][:, :, :1].repeat(2, 2), images[7][:, :, :-2]], 2)
+    plain = float((_small(shifted[None], 32) - _small(images[7:8], 32)).pow(2).mean().sqrt())
+    assert plain > COPY_DISTANCE
+    [(i, j, d, flipped)] = duplicate_pairs(np.concatenate([images, shifted[None]]), progress=lambda *_: None)
+    assert (i, j, flipped) == (7, 21, False) and d < SHIFTED_LINE * COPY_DISTANCE
