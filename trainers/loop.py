@@ -135,6 +135,9 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
                               f"{'s' * (len(pixels) != 1)} in all)")
         cut = len(pixels) - config.holdout
         pixels, copies = _without_copies_of(pixels[cut:], pixels[:cut])
+        if not len(pixels):
+            raise ConfigError(f"holdout {config.holdout} leaves no image to train on: each of the other {cut:,} "
+                              "is a copy of a held-out image")
     reference = _score_reference(images.images, config) if main and config.score_every else None
     total_images = len(pixels)
     if distributed:

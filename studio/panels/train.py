@@ -59,7 +59,7 @@ TIPS = {
                    "The faces are scored against the held-out images with Hold out, else against the training "
                    "images: the figure is the one Compare's Score button gives that step's checkpoint",
     "holdout": "The last this many images of the dataset (in file order) never train, nor do the other images that "
-               "are copies of them (re-encoded, recoloured or mirrored). The run's scores use them "
+               "are copies of them (re-encoded, recoloured, re-cropped or mirrored). The run's scores use them "
                "instead of the training images, so that they measure faces the model has never seen: a model that "
                "copies its training faces gains nothing. Compare's Score button scores on them too, and the "
                "command line's eval --real-last N",

@@ -1,6 +1,7 @@
 """Every family trains: finite losses, a checkpoint and a sample grid; the networks are the documented ones."""
 
 import math
+import shutil
 
 import pytest
 import torch
@@ -146,3 +147,10 @@ def test_holdout_leaves_the_held_out_images_copies_out_of_training(tmp_path):
     assert "left out 2 training images that are copies of held-out images, so that those stay faces the model " \
            "never saw" in notices
     assert isinstance(events[-1], ev.Finished)
+    # a folder of one picture, copied: holding one out leaves nothing to train on, which is said before any work
+    for path in sorted(data.iterdir())[1:]:
+        path.unlink()
+    for k in range(3):
+        shutil.copy(data / "face-00000.png", data / f"face-1{k}.png")
+    with pytest.raises(ConfigError, match="holdout 1 leaves no image to train on: each of the other 3 is a copy"):
+        next(train(config.with_(holdout=1, out=str(tmp_path / "r2"))))
