@@ -526,7 +526,9 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser, group) -> 
                           file=sys.stderr)
                 if event.stopped:
                     status = EXIT_INTERRUPTED
-    except (ConfigError, CheckpointError, ValueError) as exc:
+    except ConfigError as exc:  # the same settings and images in every process: process 0 says it for all
+        return _error(str(exc)) if main_process else EXIT_USAGE
+    except (CheckpointError, ValueError) as exc:
         return _error(str(exc))
     finally:
         if bar is not None:

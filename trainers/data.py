@@ -553,6 +553,8 @@ class TensorBatches:
     """
 
     def __init__(self, images: np.ndarray, device, seed: int, flip: bool = True, on_device: bool | None = None):
+        if not len(images):
+            raise ValueError("no images to draw batches from")  # (a batch would wait for them forever)
         self.device = torch.device(device)
         pixels = torch.from_numpy(np.ascontiguousarray(images))  # [N, 3, R, R] uint8
         if on_device is None:

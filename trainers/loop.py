@@ -141,6 +141,9 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
     reference = _score_reference(images.images, config) if main and config.score_every else None
     total_images = len(pixels)
     if distributed:
+        if total_images < world:
+            raise ConfigError(f"{world} processes need at least {world} training images, one each; there "
+                              f"{'is' if total_images == 1 else 'are'} {total_images:,}")
         pixels = pixels[group.rank :: world]  # this process's shard
     prepare_for_training(device)
     torch.manual_seed(config.seed)  # the same initial weights in every process

@@ -104,3 +104,11 @@ def test_two_processes_given_no_images_both_stop_and_one_says_why(tmp_path):
     result = run(["train", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), *TINY], nproc=2)
     assert result.returncode != 0
     assert result.stderr.count("error: no usable image in") == 1, result.stderr[-3000:]
+
+
+def test_more_processes_than_training_images_is_a_clear_error(tmp_path):
+    data = faces_folder(tmp_path, n=1, size=32)
+    result = run(["train", str(data), "--out", str(tmp_path / "run"), *TINY], nproc=2)
+    assert result.returncode != 0
+    assert result.stderr.count("error: 2 processes need at least 2 training images, one each; there is 1") == 1, \
+        result.stderr[-3000:]
