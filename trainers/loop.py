@@ -251,13 +251,23 @@ def train(config: TrainConfig, *, images: ImageSet | None = None, control: Train
         return ev.Checkpointed(step=step, images_seen=images_seen, path=str(path))
 
     def try_checkpoint():
-        """Yield the Checkpointed event; when the write fails, say so and pause (nothing is lost)."""
-        nonlocal last_checkpoint, pending_checkpoint
+        """Yield the Checkpointed event; when the write fails, say so and pause (nothing is lost). A run of several
+        processes cannot pause for it (the others would wait for this one at the next step): it stops, agreed at the
+        next logging step, and the write is tried once more as it ends."""
+        nonlocal last_checkpoint, pending_checkpoint, stopped
         if not main:
             return
         try:
             ck = checkpoint()
         except OSError as exc:
+            if distributed:
+                stopped = True
+                control.stop()
+                yield ev.Notice(f"could not write the checkpoint for step {step:,}: {exc.strerror or exc}. A run of "
+                                "several processes cannot pause for it: it stops at the next logging step and tries "
+                                "once more to write it; the earlier checkpoints are intact. Free some space and "
+                                "continue it with --resume.")
+                return
             pending_checkpoint = True
             control.pause()
             yield ev.Notice(f"could not write the checkpoint for step {step:,}: {exc.strerror or exc}. Training is "

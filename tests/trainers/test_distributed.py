@@ -112,3 +112,35 @@ def test_more_processes_than_training_images_is_a_clear_error(tmp_path):
     assert result.returncode != 0
     assert result.stderr.count("error: 2 processes need at least 2 training images, one each; there is 1") == 1, \
         result.stderr[-3000:]
+
+
+FULL_DISK = """
+import sys
+import trainers.loop as loop
+real = loop.save_checkpoint
+def full(run_dir, state, step, **kw):
+    if step >= 4:
+        raise OSError(28, "No space left on device")
+    return real(run_dir, state, step, **kw)
+loop.save_checkpoint = full
+from trainers.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_stops_a_run_of_several_processes_and_loses_nothing_written(tmp_path):
+    """One process cannot pause while the others wait for it at the next step: the run stops, says why, once."""
+    data = faces_folder(tmp_path, n=16, size=32)
+    script = tmp_path / "full_disk.py"
+    script.write_text(FULL_DISK)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             str(script), "train", str(data), "--out", str(tmp_path / "run"), "--steps", "40",
+                             "--checkpoint-every", "2", *TINY], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode != 0
+    assert result.stderr.count("could not write the checkpoint for step 4: No space left on device. A run of several "
+                               "processes cannot pause for it") == 1, result.stderr[-3000:]
+    assert "but its checkpoint could not be written (No space left on device)" in result.stderr
+    assert latest_checkpoint(tmp_path / "run").name == "step-000000002.pt"
+    assert load_checkpoint(latest_checkpoint(tmp_path / "run"))["step"] == 2
