@@ -135,6 +135,9 @@ class TrainConfig:
             raise ConfigError(f"batch must be at least 1, not {self.batch}")
         if self.model == "stylegan2" and self.batch < 2:
             raise ConfigError("stylegan2 needs a batch of at least 2 (minibatch standard deviation)")
+        if self.model != "stylegan2" and self.linear and self.batch < 2:
+            raise ConfigError(f"{self.model} with its Linear first layer needs a batch of at least 2 (its BatchNorm1d "
+                              "normalises over the batch)")
         for name in ("steps", "epochs", "minutes"):
             value = getattr(self, name)
             if value is not None and value <= 0:

@@ -119,6 +119,9 @@ def test_bad_settings_are_refused_with_a_clear_message():
         TrainConfig.for_family("bigbrain")
     with pytest.raises(ConfigError, match="batch"):
         TrainConfig.for_family("dcgan", batch=0)
+    with pytest.raises(ConfigError, match="dcgan with its Linear first layer needs a batch of at least 2"):
+        TrainConfig.for_family("dcgan", batch=1)
+    TrainConfig.for_family("dcgan", batch=1, linear=False)  # no BatchNorm1d: one image a step trains
     with pytest.raises(ConfigError, match="unknown DiffAugment policy zoom"):
         TrainConfig.for_family("stylegan2", diffaugment="translation,zoom")
 
